@@ -1,0 +1,40 @@
+# NASH-HLS. `make demo` and `make test` set themselves up on a fresh machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL ?= examples/tiny_hybrid.json
+OUT ?= build
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all lint sim csim hls bitstream bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch: the pinned version installs the local CPU build (a loose spec pulls GBs of CUDA wheels).
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m nash.demo --out $(OUT)/demo
+
+# Fast suite (slow / Xilinx / board tests are marked and skipped with a reason).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/adder_layer.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,1 @@
+"""Python frontend: hybrid operators, integer semantics, model file, datasets, search and training."""

@@ -1,0 +1,3 @@
+from nash.cli import main
+
+main()
