@@ -92,26 +92,29 @@ def test_rules_kernel5_no_padding():
     _check_rules(stride=1, padding=0, groups=2, k=5, size=6)
 
 
-def test_forward_equals_broadcast_definition():
-    x = torch.randn(3, 6, 7, 7)
-    w = torch.randn(8, 3, 3, 3)
-    y = adder_conv2d(x, w, stride=2, padding=1, groups=2, eta=None)
+@pytest.mark.parametrize("c,m,groups,k,stride", [(6, 8, 2, 3, 2), (6, 6, 6, 5, 1), (5, 5, 5, 3, 2)])
+def test_forward_equals_broadcast_definition(c, m, groups, k, stride):
     import torch.nn.functional as F
 
-    cols = F.unfold(x, 3, padding=1, stride=2).view(3, 2, 27, -1)  # [N, G, K, L]
-    wg = w.view(2, 4, 27)
+    x = torch.randn(3, c, 7, 7)
+    w = torch.randn(m, c // groups, k, k)
+    y = adder_conv2d(x, w, stride=stride, padding=k // 2, groups=groups, eta=None)
+    kk = (c // groups) * k * k
+    cols = F.unfold(x, k, padding=k // 2, stride=stride).view(3, groups, kk, -1)  # [N, G, K, L]
+    wg = w.view(groups, m // groups, kk)
     ref = -(cols.unsqueeze(2) - wg[None, :, :, :, None]).abs().sum(3)  # [N, G, Mg, L]
-    torch.testing.assert_close(y, ref.reshape(3, 8, 4, 4))
+    torch.testing.assert_close(y, ref.reshape(y.shape))
 
 
-def test_adaptive_gradient_scaling():
+@pytest.mark.parametrize("groups", [1, 3])
+def test_adaptive_gradient_scaling(groups):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 5, 5)
-    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    w = torch.randn(3 if groups == 3 else 4, 3 // groups, 3, 3, requires_grad=True)
     w2 = w.detach().clone().requires_grad_(True)
-    g = torch.randn(2, 4, 5, 5)
-    adder_conv2d(x, w, 1, 1, 1, eta=None).backward(g)
-    adder_conv2d(x, w2, 1, 1, 1, eta=0.2).backward(g)
+    g = torch.randn(2, w.shape[0], 5, 5)
+    adder_conv2d(x, w, 1, 1, groups, eta=None).backward(g)
+    adder_conv2d(x, w2, 1, 1, groups, eta=0.2).backward(g)
     expected = 0.2 * math.sqrt(w.numel()) * w.grad / w.grad.norm()
     torch.testing.assert_close(w2.grad, expected)
     assert math.isclose(w2.grad.norm().item(), 0.2 * math.sqrt(w.numel()), rel_tol=1e-9)
