@@ -10,6 +10,7 @@ unfold: k*k passes over the padded input, each touching one [N, C, OH, OW] slice
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -18,8 +19,9 @@ from torch import nn
 from .fake_quant import fake_quant
 from .quant_params import ADDER_W_MAX, ADDER_W_MIN
 
-# Elements of the [G, P, M, K] broadcast materialised at once in the input-gradient pass.
-CHUNK_ELEMS = 1 << 23
+# Elements of the [G, P, M, K] broadcast materialised at once in the input-gradient pass (a memory knob: several
+# float tensors of this many elements exist at once; small chunks stay in cache and measured fastest too).
+CHUNK_ELEMS = int(os.environ.get("NASH_ADDER_CHUNK_ELEMS", 1 << 17))
 
 
 class AdderFunction(torch.autograd.Function):
