@@ -38,3 +38,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+
+# Stage fragments: mk/sim.mk (cocotb RTL simulations: `make sim`), mk/hls.mk (`make csim`, `make hls`).
+-include mk/*.mk
