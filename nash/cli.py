@@ -34,6 +34,10 @@ from nash.frontend import train_cli  # noqa: E402
 
 main.add_command(train_cli.train)
 main.add_command(train_cli.validate)
+from nash.frontend import search_cli  # noqa: E402
+
+main.add_command(search_cli.search)
+main.add_command(search_cli.proxy_bench)
 
 if __name__ == "__main__":
     main()

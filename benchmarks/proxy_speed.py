@@ -1,0 +1,83 @@
+"""Proxy scoring speed: architectures scored per second per proxy, and the time of a 1000-candidate search.
+
+For each space (digits 16x16, cifar32) it samples architectures with a fixed seed and times every proxy serially in
+one torch thread (per-core throughput), then times the search's scorer (process pool, one thread per worker) on the
+default metric and on the NASH metric, and extrapolates to 1000 candidates (the search's other work, mutation and
+ranking, is negligible next to scoring). Writes benchmarks/results/proxy_speed.json.
+
+    .venv/bin/python benchmarks/proxy_speed.py [--archs-digits 16] [--archs-cifar 6] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import time
+from pathlib import Path
+
+import torch
+from nash.frontend.atomic_io import atomic_write_text
+from nash.frontend.evolution import Scorer
+from nash.frontend.proxies import BASE_PROXIES, DEFAULT_METRIC, base_names, score_arch
+from nash.frontend.search_space import get_space, sample
+
+
+def _archs(space: str, n: int) -> list[dict]:
+    rng = random.Random(123)
+    return [sample(get_space(space), rng) for _ in range(n)]
+
+
+def per_proxy(archs: list[dict]) -> dict:
+    torch.set_num_threads(1)
+    score_arch(archs[0], ["zen"])  # warm-up
+    out = {}
+    for name in BASE_PROXIES:
+        t = time.perf_counter()
+        for a in archs:
+            score_arch(a, [name])
+        dt = time.perf_counter() - t
+        out[name] = {"archs_per_s_one_core": len(archs) / dt, "s_per_arch": dt / len(archs)}
+    return out
+
+
+def pooled(archs: list[dict], metric: str, workers: int) -> dict:
+    with Scorer(base_names([metric]), 0, workers) as sc:
+        sc(archs[:workers])  # start-up and imports outside the timing
+        t = time.perf_counter()
+        sc(archs)
+        dt = time.perf_counter() - t
+    rate = len(archs) / dt
+    return {"metric": metric, "workers": workers, "archs_per_s": rate, "search_1000_candidates_s": 1000 / rate}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--archs-digits", type=int, default=16)
+    ap.add_argument("--archs-cifar", type=int, default=6)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "proxy_speed.json"))
+    args = ap.parse_args()
+    res = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+                       "note": "2 shared cores; other jobs may have run at the same time"},
+           "spaces": {}}
+    for space, n in (("digits", args.archs_digits), ("cifar32", args.archs_cifar)):
+        archs = _archs(space, n)
+        entry = {"archs": n, "per_proxy": per_proxy(archs), "search": []}
+        for metric in dict.fromkeys([DEFAULT_METRIC, "nash"]):
+            entry["search"].append(pooled(archs, metric, args.workers))
+        res["spaces"][space] = entry
+        print(f"== {space} ({n} architectures)")
+        for name, v in entry["per_proxy"].items():
+            print(f"  {name:13s} {v['archs_per_s_one_core']:8.2f} archs/s per core  ({v['s_per_arch']:.3f} s/arch)")
+        for s in entry["search"]:
+            print(f"  search scorer {s['metric']:5s} x{s['workers']} workers: {s['archs_per_s']:.2f} archs/s -> "
+                  f"1000 candidates in {s['search_1000_candidates_s'] / 60:.1f} min")
+    atomic_write_text(args.out, json.dumps(res, indent=1))
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
