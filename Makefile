@@ -8,7 +8,7 @@ MODEL ?= examples/tiny_hybrid.json
 OUT ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint sim csim hls bitstream bench clean
+.PHONY: install demo test test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# CPU torch: the pinned version installs the local CPU build (a loose spec pulls GBs of CUDA wheels).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# ap_int.h for the RTL blackboxes' C models (--pe-impl rtl): the hls4ml wheel's ap_types, without its deps.
+	$(BIN)/pip install -q --no-deps hls4ml==1.3.0
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -39,13 +39,16 @@ class HardwareCost:
     """A pluggable hardware cost: ``fn(arch) -> dict`` plus which key is the Pareto objective.
 
     ``objective`` names a key of the dict; ``maximize`` says its direction (fps: up; macs, latency: down).
-    A dict key ``feasible`` (bool), when present, is honoured as a hard constraint.
+    A dict key ``feasible`` (bool), when present, is honoured as a hard constraint. ``section``, when given, builds
+    the model file's ``accelerator`` section for an architecture (the best one is written into best.json, so the
+    search returns a model-accelerator pair).
     """
 
     name: str
     fn: Callable[[dict], dict]
     objective: str
     maximize: bool
+    section: Callable[[dict], dict] | None = None
 
     def __call__(self, arch: dict) -> dict:
         return self.fn(arch)
@@ -69,11 +72,17 @@ def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
         return HardwareCost("macs", macs_cost, "macs", maximize=False)
     if kind == "accel":
         from .accel_search import hardware_cost
+        from .accel_section import section_for
 
         def fn(arch: dict, _hc=hardware_cost, _board=board) -> dict:
             return dict(_hc(arch, board=_board))
 
-        return HardwareCost("accel", fn, "fps", maximize=True)
+        def section(arch: dict, _board=board) -> dict:
+            from .graph import lower
+
+            return section_for(lower(arch), _board)
+
+        return HardwareCost("accel", fn, "fps", maximize=True, section=section)
     raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
 
 
@@ -368,7 +377,10 @@ def write_outputs(s: Search, out: Path, provenance: dict, seconds: float) -> Non
                    "seconds_last_call": seconds},
         "stats": arch_stats(best["arch"]),
     }
-    save_model(new_model("best", best["arch"], provenance=_jsonable(prov)), out / "best.json")
+    mf = new_model("best", best["arch"], provenance=_jsonable(prov))
+    if s.cost.section is not None:
+        mf.data["accelerator"] = s.cost.section(best["arch"])
+    save_model(mf, out / "best.json")
     top = [{"rank": i + 1, "metric": v, "scores": r["scores"], "hardware": r["hw"], "architecture": r["arch"]}
            for i, (v, r) in enumerate(ranked[: s.cfg.top_k])]
     atomic_write_text(out / "top_k.json", json.dumps(_jsonable(top), indent=1))

@@ -115,7 +115,7 @@ def validate(data, path: str | Path | None = None) -> None:
     _expect(data["format"] == FORMAT, path, "format", f"expected \"{FORMAT}\", got {data['format']!r}")
     _expect(isinstance(data["name"], str) and data["name"] != "", path, "name", "expected a non-empty string")
     try:
-        lower(data["architecture"])
+        nodes = lower(data["architecture"])
     except ArchitectureError as e:
         raise ModelFileError(path, None, str(e)) from None
     q = data["quantization"]
@@ -142,6 +142,10 @@ def validate(data, path: str | Path | None = None) -> None:
     acc = data.get("accelerator")
     _expect(acc is None or isinstance(acc, dict), path, "accelerator",
             f"expected an object or null, got {_typename(acc)}")
+    if acc is not None:
+        from .accel_section import validate_section  # lazy: accel_section imports this module
+
+        validate_section(acc, nodes, path)
     prov = data.get("provenance", {})
     _expect(isinstance(prov, dict), path, "provenance", f"expected an object, got {_typename(prov)}")
 

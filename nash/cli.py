@@ -29,15 +29,13 @@ def main() -> None:
     """NASH-HLS: hybrid conv/shift/adder NAS + KV260 accelerator search + HLS codegen."""
 
 
-# Each subcommand module registers one command; one line per module.
-from nash.frontend import train_cli  # noqa: E402
+# Subcommands, in the order of the flow; each lives in the module beside the code it drives.
+from nash.codegen import codegen_cli  # noqa: E402
+from nash.frontend import accel_cli, search_cli, train_cli  # noqa: E402
 
-main.add_command(train_cli.train)
-main.add_command(train_cli.validate)
-from nash.frontend import search_cli  # noqa: E402
-
-main.add_command(search_cli.search)
-main.add_command(search_cli.proxy_bench)
+for _cmd in (search_cli.search, search_cli.proxy_bench, train_cli.train, train_cli.validate, accel_cli.accel,
+             accel_cli.accel_calibrate, codegen_cli.codegen, codegen_cli.csim, codegen_cli.hls):
+    main.add_command(_cmd)
 
 if __name__ == "__main__":
     main()

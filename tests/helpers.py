@@ -50,3 +50,27 @@ def randomized_net(arch: dict, seed: int = 0, shift_mode: str = "ps", exp_max: i
         opt.step()
     net.eval()
     return net
+
+
+def accel_section(arch: dict, tiles: dict | None = None, board: str = "kv260") -> dict:
+    """A real accelerator section for ``arch`` (the coarse-to-fine search of ``nash accel``), with the PE-array
+    fields of some engines overridden (``tiles``: engine -> {"tm", "tn", "dw_lanes", "requant_lanes"}) to exercise
+    shapes the search would not pick; engines the network does not use (null) are left alone."""
+    from nash.frontend.accel_calibration import PeTiming
+    from nash.frontend.accel_cost_table import load_cost_table
+    from nash.frontend.accel_model import AccelContext
+    from nash.frontend.accel_search import performance, search
+    from nash.frontend.accel_section import build_section
+    from nash.frontend.board_spec import load_board
+
+    nodes = lower(arch)
+    # uncalibrated PE timing: the section must not depend on what `make sim` left in build/
+    ctx = AccelContext.build(nodes, load_board(board), load_cost_table(None), PeTiming())
+    result = search(ctx, "coarse-to-fine")
+    section = build_section(ctx, result, performance(ctx, result.design))
+    for eng, over in (tiles or {}).items():
+        cfg = section["engines"].get(eng)
+        if cfg is not None:
+            cfg.update(over)
+            cfg["dsp_packing"] = cfg["dsp_packing"] and cfg["tm"] % 2 == 0
+    return section

@@ -105,3 +105,16 @@ def test_cli_search(tmp_path):
     assert bad.exit_code != 0 and "--hw-cost accel" in bad.output
     bad = CliRunner().invoke(main, ["search", "--ops", "conv,mult", "--out", str(out)])
     assert bad.exit_code != 0 and "subset of conv,shift,adder" in bad.output
+
+
+def test_accel_cost_search_returns_model_accelerator_pair(tmp_path):
+    """With the accelerator model as hardware cost, best.json carries the accelerator section of its architecture,
+    and that section's FPS is the hardware figure the search ranked it by."""
+    sp = get_space("digits")
+    cfg = SearchConfig(**{**SMALL, "population": 3, "mutations": 1, "crossovers": 1, "generations": 1})
+    run_search(sp, cfg, make_cost("accel"), tmp_path, progress=False)
+    mf = load_model(tmp_path / "best.json")  # validates the section against the architecture
+    acc = mf.data["accelerator"]
+    hw = mf.data["provenance"]["hardware"]
+    assert acc["board"] == "kv260" and hw["cost"] == "accel"
+    assert acc["performance"]["fps"] == pytest.approx(hw["fps"])

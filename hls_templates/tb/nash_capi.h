@@ -1,0 +1,48 @@
+// NASH-HLS C entry points of the accelerator's C model (not synthesized). See docs/hls-codegen.md.
+#ifndef NASH_CAPI_H
+#define NASH_CAPI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Error codes (0 = success); nash_error_string() gives the message.
+enum {
+  NASH_OK = 0,
+  NASH_ERR_ARGS = 1,         // null pointer or negative image count
+  NASH_ERR_BLOB_SIZE = 2,    // blob shorter than its header, or payload size differs from the header
+  NASH_ERR_BLOB_MAGIC = 3,   // not a nash weights blob
+  NASH_ERR_BLOB_VERSION = 4, // unsupported blob version / header size
+  NASH_ERR_BLOB_CRC = 5,     // payload CRC32 differs from the header (corrupted)
+  NASH_ERR_BLOB_LAYOUT = 6,  // blob made for another architecture (layer count / layout id)
+  NASH_ERR_ALLOC = 7         // out of memory for the activation buffer
+};
+
+int nash_abi_version(void);  // 1
+const char* nash_error_string(int code);
+int nash_input_bytes(void);  // int8 values per image (C * H * W, NCHW)
+int nash_num_classes(void);
+int nash_slot_bytes(void);   // bytes of one image's activations (every layer's output)
+int nash_min_slots(void);
+int nash_num_layers(void);
+const char* nash_layer_name(int layer);
+int nash_layer_offset(int layer);  // byte offset of the layer's output in a slot (-1: fc, written to logits)
+int nash_layer_bytes(int layer);
+int nash_check_blob(const uint8_t* blob, uint64_t blob_size);
+
+// Runs the accelerator model (the generated schedule) on n_images int8 images [n, C, H, W] and writes int64 logits
+// [n, num_classes]. Returns 0 or an error code; nothing is written on a blob error.
+int nash_predict(const int8_t* images, int n_images, const uint8_t* blob, uint64_t blob_size, int64_t* logits);
+
+// Same schedule with one activation slot per image, then copies every image's slot to acts[i * slot_bytes]
+// (each layer's output at nash_layer_offset): the debug view for first-mismatch reports.
+int nash_predict_debug(const int8_t* images, int n_images, const uint8_t* blob, uint64_t blob_size, int8_t* acts,
+                       int64_t* logits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // NASH_CAPI_H
