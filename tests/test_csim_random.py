@@ -6,7 +6,6 @@ architectures. Every layer's output of every image is compared, not just the log
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +27,6 @@ ODD_TILES = {"conv": {"tm": 3, "tn": 5, "dw_lanes": 3, "requant_lanes": 3}, "shi
              "adder": {"tm": 5, "tn": 2, "dw_lanes": 7, "requant_lanes": 2}}
 WIDE_TILES = {"conv": {"tm": 2, "tn": 16, "dw_lanes": 1}, "shift": {"tm": 1, "tn": 1, "dw_lanes": 16},
               "adder": {"tm": 16, "tn": 7, "dw_lanes": 2, "requant_lanes": 4}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _build_cache(tmp_path_factory):
-    old = os.environ.get("NASH_BUILD_CACHE")
-    os.environ["NASH_BUILD_CACHE"] = str(tmp_path_factory.getbasetemp() / "csim-cache")
-    yield
-    if old is None:
-        os.environ.pop("NASH_BUILD_CACHE", None)
-    else:
-        os.environ["NASH_BUILD_CACHE"] = old
 
 
 def write_model(folder: Path, arch: dict, seed: int, accelerator: dict | None = None) -> Path:

@@ -26,18 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "examples" / "tiny_hybrid.json"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _build_cache(tmp_path_factory):
-    """One g++ build cache for the whole session (identical sources are compiled once)."""
-    old = os.environ.get("NASH_BUILD_CACHE")
-    os.environ["NASH_BUILD_CACHE"] = str(tmp_path_factory.getbasetemp() / "csim-cache")
-    yield
-    if old is None:
-        os.environ.pop("NASH_BUILD_CACHE", None)
-    else:
-        os.environ["NASH_BUILD_CACHE"] = old
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny")
