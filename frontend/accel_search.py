@@ -177,10 +177,13 @@ def _score(res: np.ndarray, budget: np.ndarray) -> np.ndarray:
     return (res / np.maximum(budget, 1.0)).sum(axis=-1)
 
 
-def pareto(c: Cands) -> Cands:
-    """Configurations not dominated by another in (summed cycles, longest layer, resources): the coarse and fine
-    stages keep only these (a heuristic reduction: the period also depends on the other sorted durations)."""
-    key = np.concatenate([c.srt.sum(axis=1, keepdims=True), c.srt[:, :1], c.res], axis=1)
+def pareto(c: Cands, exact: bool = False) -> Cands:
+    """Configurations not dominated by another. Default (coarse stage): in (summed cycles, longest layer, resources),
+    a heuristic reduction, since the period also depends on the other sorted durations. ``exact=True`` (fine stage):
+    in (every sorted layer duration, resources); a configuration dominated there can never give a shorter period or
+    a feasible design that its dominator does not, so the pruning loses nothing."""
+    key = np.concatenate([c.srt, c.res] if exact else [c.srt.sum(axis=1, keepdims=True), c.srt[:, :1], c.res],
+                         axis=1)
     order = np.argsort(key.sum(axis=1), kind="stable")
     keep: list[int] = []
     for i in order:
@@ -257,7 +260,7 @@ def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     cur = _make_design(ev, design).period
     for _ in range(FINE_ROUNDS):
         nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), mems)) for e, d in design.items()}
-        nb = {e: pareto(c) for e, c in nb.items()}
+        nb = {e: pareto(c, exact=True) for e, c in nb.items()}
         idx = joint_bnb(ev, nb, cur * (1 + 1e-9))
         if idx is None:
             break
