@@ -23,14 +23,6 @@ def _ops(value: str) -> tuple[str, ...]:
     return ops
 
 
-def _accel_available() -> bool:
-    try:
-        from . import accel_search  # noqa: F401
-    except ImportError:
-        return False
-    return hasattr(accel_search, "hardware_cost")
-
-
 def _proxy_names() -> list[str]:
     from .proxies import BASE_PROXIES, GROUP_METRICS
 
@@ -64,8 +56,9 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
 @click.option("--mutations", type=click.IntRange(0), default=45, show_default=True)
 @click.option("--crossovers", type=click.IntRange(0), default=45, show_default=True)
 @click.option("--mutation-prob", type=click.FloatRange(0, 1), default=0.2, show_default=True)
-@click.option("--hw-cost", "hw_cost", type=click.Choice(["accel", "macs"]), default=None,
-              help="Hardware cost: accelerator model (FPS, default when available) or MACs per op type.")
+@click.option("--hw-cost", "hw_cost", type=click.Choice(["accel", "macs"]), default="accel", show_default=True,
+              help="Hardware cost: the accelerator model (FPS; best.json gets the accelerator section) or MACs per "
+                   "op type.")
 @click.option("--board", default="kv260", show_default=True)
 @click.option("--min-fps", type=float, default=None, help="Constraint (needs --hw-cost accel).")
 @click.option("--max-latency-ms", type=float, default=None, help="Constraint (needs --hw-cost accel).")
@@ -91,13 +84,6 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
     metric = metric or DEFAULT_METRIC
     if metric not in _proxy_names():
         raise click.BadParameter(f"unknown metric {metric!r}; expected one of {_proxy_names()}", param_hint="--metric")
-    if hw_cost is None:
-        if _accel_available():
-            hw_cost = "accel"
-        else:
-            hw_cost = "macs"
-            click.echo("notice: nash.frontend.accel_search is not available; using the MACs-per-op-type cost "
-                       "(--hw-cost macs)", err=True)
     if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
         raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
     sp = space_for_dataset(dataset, op_set)
