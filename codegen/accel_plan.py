@@ -24,13 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nash.frontend.accel_model import ENGINES  # index order = the engine ids in the generated code
+from nash.frontend.accel_model import engine_of as default_engine
 from nash.frontend.graph import Node
 
-ENGINES = ("conv", "shift", "adder", "misc")  # index order = the engine ids in the generated code
 DEFAULT_TM_TN = {"conv": (8, 8), "shift": (8, 8), "adder": (8, 8)}
 DEFAULT_BOARD = "kv260"
-DEFAULT_PART = "xck26-sfvc784-2LV-c"  # Kria K26 SOM (KV260); used only if the board description cannot be read
-DEFAULT_CLOCK_MHZ = 200.0
 SCHEDULES = ("model", "pipelined", "sequential")
 DEFAULT_AXI_BYTES = 16.0  # 128-bit HP ports of the Zynq UltraScale+ PS
 
@@ -53,8 +52,8 @@ class Plan:
     pe: dict[str, tuple[int, int]]  # engine -> (tm, tn)
     engine_of: dict[str, str]  # layer name -> engine
     steps: list[list[Task]]
-    part: str = DEFAULT_PART
-    clock_mhz: float = DEFAULT_CLOCK_MHZ
+    part: str
+    clock_mhz: float
     predicted_fps: float | None = None
     source: str = "default"  # "accelerator" (from the model file) or "default" (fallback)
     schedule_kind: str = "pipelined"
@@ -77,11 +76,6 @@ class Plan:
     @property
     def min_slots(self) -> int:
         return self.max_offset + 1
-
-
-def default_engine(node: Node) -> str:
-    """Engine of a layer in the fallback: conv-kind layers by op type, the small units on ``misc``."""
-    return node.op if node.kind == "conv" else "misc"
 
 
 def sequential_schedule(nodes: list[Node], engine_of: dict[str, str]) -> list[list[Task]]:
@@ -135,19 +129,6 @@ def validate_schedule(nodes: list[Node], steps: list[list[Task]], where: str = "
         raise PlanError(f"{where}: {e}") from None
 
 
-def board_part_clock(board: str | dict | None) -> tuple[str, float]:
-    """Part and PL clock from the board description (``frontend/boards/<name>.json``; default kv260)."""
-    if isinstance(board, dict) and "part" in board:
-        return str(board["part"]), float(board.get("clock_mhz", DEFAULT_CLOCK_MHZ))
-    name = board.get("name", DEFAULT_BOARD) if isinstance(board, dict) else (board or DEFAULT_BOARD)
-    try:
-        from nash.frontend.board_spec import load_board
-    except ImportError:  # board descriptions not available in this checkout
-        return DEFAULT_PART, DEFAULT_CLOCK_MHZ
-    b = load_board(name)
-    return b.part, float(b.clock_mhz)
-
-
 def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     """Read the accelerator section (docs/accelerator-model.md); it is validated first, so every field used below
     exists and is consistent with the network (engines by op type, a complete schedule that respects dependencies)."""
@@ -180,9 +161,12 @@ def make_plan(model_data: dict, nodes: list[Node], schedule: str = "model") -> P
     if acc:
         plan = _from_section(acc, nodes)
     else:
+        from nash.frontend.board_spec import load_board
+
         engine_of = {n.name: default_engine(n) for n in nodes}
-        part, clock = board_part_clock(None)
-        plan = Plan(dict(DEFAULT_TM_TN), engine_of, pipelined_schedule(nodes, engine_of), part, clock,
+        board = load_board(DEFAULT_BOARD)
+        plan = Plan(dict(DEFAULT_TM_TN), engine_of, pipelined_schedule(nodes, engine_of), board.part,
+                    float(board.clock_mhz),
                     notes=["no accelerator section: default 8x8 PE arrays and the greedy pipelined schedule "
                            f"on the {DEFAULT_BOARD} board description"])
     if schedule == "pipelined":

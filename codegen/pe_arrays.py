@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from nash.frontend.accel_model import PE_ENGINES as ENGINES
 from nash.frontend.accumulator_bounds import signed_bits
 from nash.frontend.quant_params import ACT_MAX, ACT_MIN
 
-ENGINES = ("conv", "shift", "adder")
 MAX_EXP = 15  # shift exponents: E = quantization.shift_exp_max is at most 15 (docs/integer-semantics.md)
 MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
 II = 1

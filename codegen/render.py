@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 import numpy as np
+from nash.frontend.accel_model import PE_ENGINES
 from nash.frontend.accumulator_bounds import network_bounds
 from nash.frontend.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.convert import IntegerModel
@@ -30,7 +31,6 @@ HLS_TEMPLATES = ROOT / "hls_templates"
 TCL_TEMPLATES = ROOT / "vivado_tcl"
 SLOT_ALIGN = 64
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
-CONV_ENGINES = ("conv", "shift", "adder")
 OP_ID = {"conv": 0, "shift": 1, "adder": 2}
 KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
 SRC_FILES = ("top.cpp", "engine_conv.cpp", "engine_shift.cpp", "engine_adder.cpp", "engine_misc.cpp")
@@ -215,7 +215,7 @@ def axi_widen_bits(bytes_per_cycle: float) -> int:
 def top_ports(in_bytes: int, slot_bytes: int, min_slots: int, blob_bytes: int, n_classes: int) -> list[dict]:
     """m_axi ports of nash_top: one bundle per engine; depths are the testbench sizes (cosim needs them)."""
     ports = []
-    for e in CONV_ENGINES:
+    for e in PE_ENGINES:
         ports.append({"name": f"img_{e}", "bundle": f"gmem_{e}", "depth": TB_IMAGES * in_bytes})
     for e in ENGINES:
         ports.append({"name": f"act_{e}", "bundle": f"gmem_{e}", "depth": min_slots * slot_bytes})
@@ -243,7 +243,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     blob, blob_manifest = weights_blob.pack(nodes, im.params)
     sections, blob_size, layout_id = weights_blob.layout(nodes)
     offs, slot_bytes = slot_layout(nodes)
-    eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in CONV_ENGINES}
+    eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
     pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src")
     first, last = nodes[0], nodes[-1]
     in_bytes = first.in_ch * first.in_size**2
@@ -272,7 +272,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         pe_ctx = base | {"exp_max": exp_max, "exp_bits": weights_blob.shift_exp_bits(exp_max)}
         _write(src / "pe_local.h", env.get_template("src/pe_local.h.j2").render(pe_ctx), files)
     engines = {}
-    for eng in CONV_ENGINES:
+    for eng in PE_ENGINES:
         ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
         engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
         engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"]}
