@@ -1,11 +1,13 @@
 """Proxy scoring speed: architectures scored per second per proxy, and the time of a 1000-candidate search.
 
-For each space (digits 16x16, cifar32) it samples architectures with a fixed seed and times every proxy serially in
-one torch thread (per-core throughput), then times the search's scorer (process pool, one thread per worker) on the
-default metric and on the NASH metric, and extrapolates to 1000 candidates (the search's other work, mutation and
-ranking, is negligible next to scoring). Writes benchmarks/results/proxy_speed.json.
+For each space (digits 16x16, cifar32) it samples architectures with a fixed seed and times every proxy and the
+accelerator model's hardware cost serially in one torch thread (per-core throughput), then times the search's
+evaluation (process pool, one thread per worker: hardware cost + constraint check + scores) on the default metric and
+on the NASH metric, and extrapolates to 1000 candidates. ``--full-search`` also runs a real search of the cifar32
+space, population 100 and 10 generations of 90 children (1000 candidates), and records its wall time.
+Writes benchmarks/results/proxy_speed.json.
 
-    .venv/bin/python benchmarks/proxy_speed.py [--archs-digits 16] [--archs-cifar 6] [--workers 2]
+    .venv/bin/python benchmarks/proxy_speed.py [--archs-digits 16] [--archs-cifar 8] [--workers 2] [--full-search]
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import time
 from pathlib import Path
 
 import torch
+from nash.frontend.accel_search import hardware_cost
 from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.evolution import Scorer
+from nash.frontend.evolution import Scorer, SearchConfig, make_cost, run_search
 from nash.frontend.proxies import BASE_PROXIES, DEFAULT_METRIC, base_names, score_arch
 from nash.frontend.search_space import get_space, sample
 
@@ -40,28 +43,48 @@ def per_proxy(archs: list[dict]) -> dict:
             score_arch(a, [name])
         dt = time.perf_counter() - t
         out[name] = {"archs_per_s_one_core": len(archs) / dt, "s_per_arch": dt / len(archs)}
+    t = time.perf_counter()
+    for a in archs:
+        hardware_cost(a, board="kv260")
+    dt = time.perf_counter() - t
+    out["hardware_cost"] = {"archs_per_s_one_core": len(archs) / dt, "s_per_arch": dt / len(archs)}
     return out
 
 
 def pooled(archs: list[dict], metric: str, workers: int) -> dict:
-    with Scorer(base_names([metric]), 0, workers) as sc:
-        sc(archs[:workers])  # start-up and imports outside the timing
+    """The search's evaluation of a batch of children: accelerator cost, constraints and scores, in the pool."""
+    with Scorer(base_names([metric]), 0, workers, cost=make_cost("accel")) as sc:
+        sc.evaluate(archs[:workers])  # start-up and imports outside the timing
         t = time.perf_counter()
-        sc(archs)
+        sc.evaluate(archs)
         dt = time.perf_counter() - t
     rate = len(archs) / dt
     return {"metric": metric, "workers": workers, "archs_per_s": rate, "search_1000_candidates_s": 1000 / rate}
 
 
+def full_search(metric: str, workers: int) -> dict:
+    """A real 1000-candidate search of the cifar32 space (Gaussian data, as without CIFAR files), timed end to end."""
+    import tempfile
+
+    cfg = SearchConfig(population=100, generations=10, seed=0, metric=metric, workers=workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        s = run_search(get_space("cifar32"), cfg, make_cost("accel"), Path(tmp), progress=True)
+        dt = time.perf_counter() - t
+    return {"space": "cifar32", "metric": metric, "workers": workers, "population": 100, "generations": 10,
+            "evaluated": len(s.archive), "rejected": len(s.rejected), "seconds": dt}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--archs-digits", type=int, default=16)
-    ap.add_argument("--archs-cifar", type=int, default=6)
+    ap.add_argument("--archs-cifar", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--full-search", action="store_true", help="also time a real 1000-candidate cifar32 search")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "proxy_speed.json"))
     args = ap.parse_args()
     res = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-                       "note": "2 shared cores; other jobs may have run at the same time"},
+                       "note": f"2 cores; load average at start: {os.getloadavg()[0]:.2f}"},
            "spaces": {}}
     for space, n in (("digits", args.archs_digits), ("cifar32", args.archs_cifar)):
         archs = _archs(space, n)
@@ -75,6 +98,10 @@ def main() -> None:
         for s in entry["search"]:
             print(f"  search scorer {s['metric']:5s} x{s['workers']} workers: {s['archs_per_s']:.2f} archs/s -> "
                   f"1000 candidates in {s['search_1000_candidates_s'] / 60:.1f} min")
+    if args.full_search:
+        res["full_search"] = full_search(DEFAULT_METRIC, args.workers)
+        f = res["full_search"]
+        print(f"real search cifar32 {f['metric']}: {f['evaluated']} candidates in {f['seconds'] / 60:.1f} min")
     atomic_write_text(args.out, json.dumps(res, indent=1))
     print(f"-> {args.out}")
 

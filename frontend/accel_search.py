@@ -184,14 +184,28 @@ def pareto(c: Cands, exact: bool = False) -> Cands:
     a feasible design that its dominator does not, so the pruning loses nothing."""
     key = np.concatenate([c.srt, c.res] if exact else [c.srt.sum(axis=1, keepdims=True), c.srt[:, :1], c.res],
                          axis=1)
+    return c.take(np.sort(_undominated(key)))
+
+
+def _undominated(key: np.ndarray, block: int = 128) -> np.ndarray:
+    """Rows of ``key`` that no earlier row (in order of row sum, ties by index) weakly dominates.
+
+    Equal to the sequential filter "keep a row unless a kept row is <= it everywhere": a row dominated by an earlier
+    dropped row is also dominated by the earlier kept row that dropped it (transitivity). Vectorised in blocks of
+    rows against every earlier row.
+    """
     order = np.argsort(key.sum(axis=1), kind="stable")
-    keep: list[int] = []
-    for i in order:
-        k = key[i]
-        if keep and np.any(np.all(key[keep] <= k, axis=1)):
-            continue
-        keep.append(int(i))
-    return c.take(np.array(sorted(keep)))
+    cols = np.ascontiguousarray(key[order].T)  # one contiguous row per criterion
+    n = cols.shape[1]
+    dropped = np.zeros(n, dtype=bool)
+    pos = np.arange(n)
+    for b0 in range(0, n, block):
+        b1 = min(n, b0 + block)
+        le = pos[None, :b1] < pos[b0:b1, None]  # [i, j]: row j is earlier than row i ...
+        for col in cols:
+            le &= col[None, :b1] <= col[b0:b1, None]  # ... and <= it in every criterion
+        dropped[b0:b1] = le.any(axis=1)
+    return order[~dropped]
 
 
 def _misc_vec(ctx: AccelContext) -> np.ndarray:

@@ -7,9 +7,10 @@ metrics (NASH's rank sum, ours) are ranked within the archive of every feasible 
 generation's ranking and the final Pareto front use the same group. The archive also yields the Pareto front of
 (metric, hardware objective).
 
-Scoring runs in worker processes (one torch thread each); results depend only on the architecture and the score seed,
-so serial and parallel runs agree. A checkpoint (JSON, atomic) is written after every generation; ``resume`` continues
-from it and gives the same result as an uninterrupted run.
+The hardware cost and the scoring run in worker processes (one torch thread each), in batches of the children still
+missing; results depend only on the architecture, the RNG and the score seed, so serial and parallel runs agree. A
+checkpoint (JSON, atomic) is written after every generation; ``resume`` continues from it and gives the same result as
+an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class HardwareCost:
     objective: str
     maximize: bool
     section: Callable[[dict], dict] | None = None
+    # (kind, board) of a built-in cost: worker processes rebuild it with ``make_cost`` and evaluate it in parallel;
+    # a custom cost (None) is evaluated in the main process.
+    spec: tuple[str, str] | None = None
 
     def __call__(self, arch: dict) -> dict:
         return self.fn(arch)
@@ -69,7 +73,7 @@ def macs_cost(arch: dict) -> dict:
 def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
     """``macs`` (operations, minimised) or ``accel`` (the accelerator model's FPS, maximised)."""
     if kind == "macs":
-        return HardwareCost("macs", macs_cost, "macs", maximize=False)
+        return HardwareCost("macs", macs_cost, "macs", maximize=False, spec=("macs", board))
     if kind == "accel":
         from .accel_search import hardware_cost
         from .accel_section import section_for
@@ -82,7 +86,7 @@ def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
 
             return section_for(lower(arch), _board)
 
-        return HardwareCost("accel", fn, "fps", maximize=True, section=section)
+        return HardwareCost("accel", fn, "fps", maximize=True, section=section, spec=("accel", board))
     raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
 
 
@@ -128,7 +132,18 @@ class SearchConfig:
     constraints: Constraints = field(default_factory=Constraints)
 
 
-# ---- scoring pool ----------------------------------------------------------------------------------------------------
+# ---- evaluation pool -------------------------------------------------------------------------------------------------
+def candidate_hw(arch: dict, cost: HardwareCost) -> dict:
+    """The cost function's metrics plus the op counts (always recorded, and usable as constraints)."""
+    hw = dict(cost(arch))
+    for k, v in macs_cost(arch).items():
+        hw.setdefault(k, v)
+    return hw
+
+
+_WORKER_COSTS: dict[tuple, HardwareCost] = {}
+
+
 def _init_worker() -> None:
     import torch
 
@@ -142,16 +157,35 @@ def _score_job(job: tuple) -> dict:
     return score_arch(arch, names, seed=seed, data=data)
 
 
-class Scorer:
-    """Scores architectures with the base proxies of a metric, serially or in a process pool."""
+def _eval_job(job: tuple) -> tuple[dict, list[str], dict | None]:
+    """Hardware cost (unless given), constraint check, and scores of a feasible candidate."""
+    arch, hw, spec, constraints, names, seed, data = job
+    if hw is None:
+        if spec not in _WORKER_COSTS:
+            _WORKER_COSTS[spec] = make_cost(*spec)
+        hw = candidate_hw(arch, _WORKER_COSTS[spec])
+    bad = constraints.violations(hw)
+    return hw, bad, (None if bad else _score_job((arch, names, seed, data)))
 
-    def __init__(self, names: list[str], seed: int, workers: int, data=None):
+
+class Scorer:
+    """Evaluates architectures (hardware cost, constraints, base proxy scores), serially or in a process pool."""
+
+    def __init__(self, names: list[str], seed: int, workers: int, data=None, cost: HardwareCost | None = None,
+                 constraints: Constraints | None = None):
         self.names, self.seed, self.workers, self.data = names, seed, workers, data
+        self.cost, self.constraints = cost, constraints or Constraints()
         self._pool = None
+        self._threads = None
 
     def __enter__(self):
         if self.workers > 1:
             self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_init_worker)
+        else:  # one torch thread, as in a worker: float reductions, hence scores, equal the parallel run's
+            import torch
+
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
         return self
 
     def __exit__(self, *exc):
@@ -159,12 +193,34 @@ class Scorer:
             self._pool.close()
             self._pool.join()
             self._pool = None
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
+            self._threads = None
+
+    def _map(self, fn, jobs: list) -> list:
+        if self._pool is None:
+            return [fn(j) for j in jobs]
+        return self._pool.map(fn, jobs, chunksize=1)
 
     def __call__(self, archs: list[dict]) -> list[dict]:
-        jobs = [(a, self.names, self.seed, self.data) for a in archs]
-        if self._pool is None:
-            return [_score_job(j) for j in jobs]
-        return self._pool.map(_score_job, jobs, chunksize=1)
+        """Base proxy scores only."""
+        return self._map(_score_job, [(a, self.names, self.seed, self.data) for a in archs])
+
+    def evaluate(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
+        """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
+
+        A built-in cost runs in the workers next to the scoring, so both use every core; a custom cost function
+        (which need not be picklable) runs here first.
+        """
+        if self.cost is None:
+            raise ValueError("Scorer.evaluate needs a hardware cost")
+        spec = self.cost.spec
+        hws = [None] * len(archs) if spec is not None else [candidate_hw(a, self.cost) for a in archs]
+        jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data) for a, hw in zip(archs, hws,
+                                                                                                    strict=True)]
+        return self._map(_eval_job, jobs)
 
 
 # ---- the search ------------------------------------------------------------------------------------------------------
@@ -192,36 +248,38 @@ class Search:
             return []
         return combine_group(self.cfg.metric, [r["scores"] for r in self.archive])
 
-    def _hw(self, arch: dict) -> tuple[dict, list[str]]:
-        hw = dict(self.cost(arch))
-        for k, v in macs_cost(arch).items():  # op counts always recorded (and usable as constraints)
-            hw.setdefault(k, v)
-        return hw, self.cfg.constraints.violations(hw)
+    def _draw(self, make: Callable[[], dict], want: int, taken: set[str],
+              scorer: Scorer) -> list[tuple[dict, dict, dict]]:
+        """Up to ``want`` new feasible architectures from ``make``, with hardware metrics and scores.
 
-    def _propose(self, make: Callable[[], dict], want: int, taken: set[str]) -> list[tuple[dict, dict]]:
-        """Up to ``want`` new feasible architectures from ``make`` (with their hardware cost)."""
-        out = []
-        tries = 0
-        while len(out) < want and tries < self.cfg.max_tries * max(1, want):
-            tries += 1
-            a = make()
-            key = arch_key(a)
-            if key in taken or key in self.index or key in self.rejected:
-                continue
-            errs = check(a, self.space)
-            if errs:
-                raise AssertionError(f"search produced an invalid architecture: {errs[0]}")
-            hw, bad = self._hw(a)
-            if bad:
-                self.rejected[key] = bad
-                continue
-            taken.add(key)
-            out.append((a, hw))
+        Candidates are drawn in batches of the number still missing and evaluated together (hardware cost and
+        scores in the pool); infeasible ones are recorded as rejected and replaced by the next batch. The draw order
+        depends only on the RNG, so runs are reproducible whatever the number of workers.
+        """
+        out: list[tuple[dict, dict, dict]] = []
+        tries, limit = 0, self.cfg.max_tries * max(1, want)
+        while len(out) < want and tries < limit:
+            batch: list[dict] = []
+            while len(batch) < want - len(out) and tries < limit:
+                tries += 1
+                a = make()
+                key = arch_key(a)
+                if key in taken or key in self.index or key in self.rejected:
+                    continue
+                errs = check(a, self.space)
+                if errs:
+                    raise AssertionError(f"search produced an invalid architecture: {errs[0]}")
+                taken.add(key)
+                batch.append(a)
+            for a, (hw, bad, scores) in zip(batch, scorer.evaluate(batch), strict=True):
+                if bad:
+                    self.rejected[arch_key(a)] = bad
+                else:
+                    out.append((a, hw, scores))
         return out
 
-    def _add(self, cands: list[tuple[dict, dict]], scorer: Scorer) -> None:
-        scores = scorer([a for a, _ in cands])
-        for (a, hw), s in zip(cands, scores, strict=True):
+    def _add(self, cands: list[tuple[dict, dict, dict]]) -> None:
+        for a, hw, s in cands:
             key = arch_key(a)
             self.index[key] = len(self.archive)
             self.archive.append({"arch": a, "key": key, "scores": s, "hw": hw, "generation": self.generation})
@@ -232,20 +290,20 @@ class Search:
         return order[: self.cfg.population]
 
     def initialize(self, scorer: Scorer) -> None:
-        cands = self._propose(lambda: sample(self.space, self.rng), self.cfg.population, set())
+        cands = self._draw(lambda: sample(self.space, self.rng), self.cfg.population, set(), scorer)
         if not cands:
             raise RuntimeError("no architecture of the space satisfies the hardware constraints "
                                f"(e.g. {next(iter(self.rejected.values()), ['?'])[0]})")
-        self._add(cands, scorer)
-        self.population = self._select([arch_key(a) for a, _ in cands])
+        self._add(cands)
+        self.population = self._select([arch_key(a) for a, _, _ in cands])
         self._log()
 
     def step(self, scorer: Scorer) -> None:
         self.generation += 1
         parents = [self.archive[self.index[k]]["arch"] for k in self.population]
         taken: set[str] = set()
-        muts = self._propose(lambda: mutate(self.rng.choice(parents), self.space, self.rng, self.cfg.mutation_prob),
-                             self.cfg.mutations, taken)
+        muts = self._draw(lambda: mutate(self.rng.choice(parents), self.space, self.rng, self.cfg.mutation_prob),
+                          self.cfg.mutations, taken, scorer)
         if len(parents) > 1:
             def cross():
                 a, b = self.rng.sample(parents, 2)
@@ -253,9 +311,9 @@ class Search:
         else:
             def cross():
                 return mutate(parents[0], self.space, self.rng, self.cfg.mutation_prob)
-        crosses = self._propose(cross, self.cfg.crossovers, taken)
-        self._add(muts + crosses, scorer)
-        self.population = self._select(self.population + [arch_key(a) for a, _ in muts + crosses])
+        crosses = self._draw(cross, self.cfg.crossovers, taken, scorer)
+        self._add(muts + crosses)
+        self.population = self._select(self.population + [arch_key(a) for a, _, _ in muts + crosses])
         self._log()
 
     def _log(self) -> None:
@@ -340,7 +398,7 @@ def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: P
         ck.unlink()
     t0 = time.time()
     done_now = 0
-    with Scorer(s.names, cfg.score_seed, cfg.workers, data) as scorer:
+    with Scorer(s.names, cfg.score_seed, cfg.workers, data, cost, cfg.constraints) as scorer:
         if not s.archive:
             s.initialize(scorer)
             atomic_write_text(ck, json.dumps(s.state()))

@@ -86,3 +86,20 @@ def test_hardware_cost_infeasible_returns_false(tmp_path):
     p.write_text(json.dumps(data))
     hc = S.hardware_cost(SMALL[0], board=str(p))
     assert hc["feasible"] is False and hc["fps"] == 0.0 and math.isinf(hc["latency_ms"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_undominated_equals_sequential_filter(seed):
+    """The vectorised dominance filter keeps exactly the rows that the plain sequential filter keeps (sort by row
+    sum, keep a row unless a kept row is <= it everywhere), duplicates and ties included, across block edges."""
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, 4, size=(300, 3 + seed)).astype(float)
+    key[150:170] = key[10:30]  # exact duplicates: only the first of each survives
+    order = np.argsort(key.sum(axis=1), kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if not any(np.all(key[j] <= key[i]) for j in keep):
+            keep.append(int(i))
+    got = S._undominated(key, block=64)
+    assert sorted(got.tolist()) == sorted(keep)
+    assert 0 < len(keep) < len(key)

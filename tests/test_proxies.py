@@ -140,3 +140,21 @@ def test_scores_are_seeded(batch):
 def test_unknown_proxy_is_named():
     with pytest.raises(ValueError, match="unknown proxy 'jacov'"):
         base_names(["jacov"])
+
+
+def test_trainability_batch_follows_the_pixel_budget(op_variants):
+    """16 images at 16x16, 4 at 32x32, and the floor of 4 at 64x64; images past the batch are never read."""
+    from nash.frontend.proxies import ours
+
+    assert [ours.default_batch({"input_size": r}) for r in (16, 32, 64)] == [16, 4, 4]
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 1, 16, 16), dtype=np.float32)
+    x[16:] = np.nan  # poison everything the proxy must not use
+    data = {"x": x, "y": rng.integers(0, 10, 64)}
+    v = ours.trainability(op_variants["mixed"], data, seed=0)
+    assert math.isfinite(v) and v == ours.trainability(op_variants["mixed"], {"x": x[:16], "y": data["y"][:16]})
+    # no step taken (lr 0): the loss cannot change, whatever the op type
+    for arch in op_variants.values():
+        assert ours.trainability(arch, data, seed=0, lr=0.0) == 0.0
+    with pytest.raises(ValueError, match="steps >= 1"):
+        ours.trainability(op_variants["mixed"], data, steps=0)

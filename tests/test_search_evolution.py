@@ -47,6 +47,22 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert len({r["key"] for r in full.archive}) == len(full.archive) == 6 + 3 * 6
 
 
+def test_parallel_evaluation_equals_serial(tmp_path):
+    """Hardware cost, constraint check and scoring in 2 worker processes give the serial run's archive exactly
+    (rejections included: the MAC limit sits inside the space's range, so some candidates are re-drawn)."""
+    sp = get_space("digits")
+    runs = []
+    for workers in (1, 2):
+        cfg = SearchConfig(**{**SMALL, "workers": workers, "generations": 2}, seed=7,
+                           constraints=Constraints(max_macs=1.0e6))
+        runs.append(run_search(sp, cfg, make_cost("macs"), tmp_path / f"w{workers}", progress=False))
+    serial, parallel = runs
+    assert serial.rejected and serial.rejected == parallel.rejected
+    assert all(r["hw"]["macs"] <= 1.0e6 for r in serial.archive)
+    assert [(r["key"], r["scores"], r["hw"]) for r in serial.archive] == \
+        [(r["key"], r["scores"], r["hw"]) for r in parallel.archive]
+
+
 def test_seed_changes_result_and_resume_refuses_other_settings(tmp_path):
     sp = get_space("digits")
     a = run_search(sp, SearchConfig(**SMALL, seed=1), make_cost("macs"), tmp_path / "a", progress=False)

@@ -16,7 +16,7 @@ from ..search_space import build_model
 from . import baselines, nn_degree, ours, zen
 from .nash_metric import nash_metric, rank_sum
 
-PROXY_VERSION = 5
+PROXY_VERSION = 6
 
 # base proxy -> the base scores it needs (a proxy computation may emit several keys)
 BASE_PROXIES = ("nn_degree", "zen", "params", "macs", "naswot", "synflow", "meco", "trainability")

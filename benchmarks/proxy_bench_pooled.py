@@ -1,0 +1,81 @@
+"""Pool several proxy-benchmark draws: per-draw and pooled Kendall tau, and a paired bootstrap of ours - nash.
+
+Reads ``proxy_bench.json`` files written by ``nash proxy-bench`` (each holds every architecture's accuracy and base
+scores), recomputes the group metrics (``nash``, ``ours``) on the pooled group, and bootstraps the difference of two
+proxies' tau with the same resamples for both (paired), per draw and pooled. Writes
+benchmarks/results/proxy_bench_pooled.json.
+
+    .venv/bin/python benchmarks/proxy_bench_pooled.py RUN1/proxy_bench.json RUN2/proxy_bench.json ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from nash.frontend.atomic_io import atomic_write_text
+from nash.frontend.proxies import GROUP_METRICS, combine_group
+from nash.frontend.proxy_bench import kendall
+
+
+def _scores(results: list[dict], name: str) -> np.ndarray:
+    """A proxy's scores over a group; group metrics are re-ranked within this group from the base scores."""
+    base = [{k: float(v) for k, v in r["scores"].items()} for r in results]
+    vals = combine_group(name, base) if name in GROUP_METRICS else [b[name] for b in base]
+    return np.asarray(vals, dtype=np.float64)
+
+
+def paired_difference(results: list[dict], a: str, b: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """tau(a) - tau(b) with a percentile 95% interval; both taus use the same architecture resamples."""
+    acc = np.array([r["val_acc"] for r in results])
+    sa, sb = _scores(results, a), _scores(results, b)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(acc), len(acc))
+        diffs.append(kendall(sa[idx], acc[idx]) - kendall(sb[idx], acc[idx]))
+    return {"difference": kendall(sa, acc) - kendall(sb, acc),
+            "ci": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))],
+            "fraction_positive": float(np.mean(np.asarray(diffs) > 0))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "proxy_bench_pooled.json")
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    args = ap.parse_args()
+    draws = [json.loads(p.read_text()) for p in args.runs]
+    versions = {d["proxy_version"] for d in draws}
+    if len(versions) != 1:
+        raise SystemExit(f"the runs were scored with different proxy versions {sorted(versions)}; re-score them")
+    names = list(draws[0]["proxies"])
+    report: dict = {"proxy_version": versions.pop(), "draws": [], "pooled": {}}
+    pooled: list[dict] = []
+    for path, d in zip(args.runs, draws, strict=True):
+        res = d["results"]
+        pooled += res
+        acc = [r["val_acc"] for r in res]
+        report["draws"].append({
+            "file": str(path), "seed": d["seed"], "archs": d["archs"],
+            "kendall_tau": {n: kendall(_scores(res, n), acc) for n in names},
+            "ours_minus_nash": paired_difference(res, "ours", "nash", args.bootstrap)})
+    acc = [r["val_acc"] for r in pooled]
+    report["pooled"] = {"archs": len(pooled), "kendall_tau": {n: kendall(_scores(pooled, n), acc) for n in names},
+                        "ours_minus_nash": paired_difference(pooled, "ours", "nash", args.bootstrap)}
+    atomic_write_text(args.out, json.dumps(report, indent=1))
+    print(f"{'proxy':13s}" + "".join(f" seed{d['seed']:<4d}" for d in draws) + "  pooled")
+    for n in sorted(names, key=lambda n: -report["pooled"]["kendall_tau"][n]):
+        row = "".join(f" {dr['kendall_tau'][n]:8.3f}" for dr in report["draws"])
+        print(f"{n:13s}{row} {report['pooled']['kendall_tau'][n]:7.3f}")
+    for dr in report["draws"] + [{"seed": "pooled", **report["pooled"]}]:
+        p = dr["ours_minus_nash"]
+        print(f"ours - nash ({dr['seed']}): {p['difference']:+.3f} [{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}], "
+              f"positive in {100 * p['fraction_positive']:.1f}% of resamples")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
