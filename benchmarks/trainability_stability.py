@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from nash.frontend.atomic_io import atomic_write_text
 from nash.frontend.proxies import ours
 from nash.frontend.search_space import build_model, get_space, sample
@@ -30,24 +29,13 @@ VARIANTS = {"3 steps, lr 0.05 (first design)": (3, 0.05), "1 step, lr 0.01 (curr
 
 def trainability(arch: dict, steps: int, lr: float, channels_last: bool) -> float:
     """``ours.trainability`` with the memory layout as the only change (same init, batch and optimiser)."""
-    x, y = ours._batch(arch, None, 0, ours.default_batch(arch))
+    x, y = ours.mini_batch(arch, None, 0, ours.default_batch(arch))
     torch.manual_seed(0)
     net = build_model(arch)
-    net.train()
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=ours.MOMENTUM)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(net(x, "float"), y)
-        losses.append(float(loss.detach()))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        losses.append(float(F.cross_entropy(net(x, "float"), y)))
-    return (losses[0] - losses[-1]) / losses[0]
+    return ours.loss_decrease(net, x, y, steps, lr)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .quant_params import ACT_MAX, clamp_range
+from .quant_params import ACT_MAX, ACT_RANGE_MIN, clamp_range
 
 
 def round_half_up(x: torch.Tensor) -> torch.Tensor:
@@ -59,11 +59,11 @@ class ActQuant(nn.Module):
 
     @property
     def scale(self) -> torch.Tensor:
-        return torch.clamp(self.running_max, min=1e-8) / ACT_MAX
+        return torch.clamp(self.running_max, min=ACT_RANGE_MIN) / ACT_MAX
 
     @torch.no_grad()
     def observe(self, x: torch.Tensor) -> None:
-        m = (x.max() if self.relu else x.abs().max()).clamp(min=1e-8)
+        m = (x.max() if self.relu else x.abs().max()).clamp(min=ACT_RANGE_MIN)
         if not bool(self.initialized):
             self.running_max.copy_(m)
             self.initialized.fill_(True)

@@ -12,6 +12,10 @@ import numpy as np
 ACT_BITS = 8
 ACT_MIN = -128  # int8 activations, zero point 0
 ACT_MAX = 127
+# Floor of an activation quantizer's observed range: a layer whose output was all zero on the observed data (every
+# ReLU channel dead) would otherwise get a scale of ~0 and the next requantization multiplier s_in * s_w / s_out
+# could not be represented. Any real activation range is far above it.
+ACT_RANGE_MIN = 2.0**-10
 RELU_MIN = 0  # ReLU is the lower bound of the requant clamp
 CONV_W_MAX = 127  # conv / fc weights are symmetric int8 in [-127, 127]
 ADDER_W_MIN = -128  # adder weights live in the input's scale, full int8 range

@@ -19,6 +19,7 @@ from nash.codegen.project import generate
 from nash.frontend.convert import integer_model
 from nash.frontend.integer_reference import run_network
 from nash.frontend.model_file import new_model, save_model
+from nash.frontend.quant_params import ACT_RANGE_MIN
 from nash.frontend.weights_io import pack
 
 # PE-array shapes the search would not pick, put into a real section (odd, 1 x 1, Tn > channels; depthwise lanes
@@ -116,6 +117,20 @@ def _check_random(tmp_path_factory, arch, tiles, seed):
     section = accel_section(arch, tiles)
     bad, first, _ = csim_all_layers(write_model(folder, arch, seed, section), folder / "p", n=6, seed=seed)
     assert (bad, first) == (0, None), f"arch {arch}, tiles {tiles}: {first}"
+
+
+def test_dead_layer_converts_and_is_bitexact(tmp_path_factory):
+    """Found by hypothesis: with these weights every ReLU channel of the stem and the head is dead on the observed
+    data. Their activation range is floored (quant_params.ACT_RANGE_MIN) instead of ~0, so the next requantization
+    stays representable, and the network is still bit-exact."""
+    arch = {"input_channels": 1, "input_size": 4, "num_classes": 2,
+            "stem": {"op": "shift", "width": 2, "kernel": 1, "stride": 1},
+            "stages": [{"width": 2, "stride": 1, "blocks": [{"op": "conv", "kernel": 1, "expand": 1}]}],
+            "head": {"width": 2, "op": "conv"}}
+    net = randomized_net(arch, 1)
+    assert float(net.units["stem"].act.running_max) == ACT_RANGE_MIN  # the dead layer this test is about
+    tiles = {e: {"tm": 1, "tn": 1, "dw_lanes": 1, "requant_lanes": 1} for e in ("conv", "shift", "adder")}
+    _check_random(tmp_path_factory, arch, tiles, seed=1)
 
 
 @settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -57,9 +57,15 @@ def trainability(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: f
     """Relative loss decrease after ``steps`` SGD steps on one mini-batch (see the module docstring)."""
     if steps < 1:
         raise ValueError(f"trainability needs steps >= 1, got {steps}")
-    x, y = _batch(arch, data, seed, batch or default_batch(arch))
+    x, y = mini_batch(arch, data, seed, batch or default_batch(arch))
     torch.manual_seed(seed)
     net = build_model(arch)  # training initialisation, adder eta as in training
+    return loss_decrease(net, x, y, steps, lr)
+
+
+def loss_decrease(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = STEPS,
+                  lr: float = LR) -> float:
+    """(L_0 - L_steps) / L_0 of ``net`` in train mode after ``steps`` SGD steps on (x, y); -inf when it diverged."""
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=MOMENTUM)
     losses = []
@@ -77,7 +83,8 @@ def trainability(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: f
     return (l0 - l1) / l0
 
 
-def _batch(arch: dict, data, seed: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+def mini_batch(arch: dict, data, seed: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``batch`` images and labels of ``data``, or Gaussian images with random labels without data."""
     if isinstance(data, dict) and data.get("x") is not None and data.get("y") is not None:
         x = torch.from_numpy(np.ascontiguousarray(data["x"][:batch], dtype=np.float32))
         y = torch.from_numpy(np.asarray(data["y"][:batch], dtype=np.int64))
