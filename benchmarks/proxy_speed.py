@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from nash.frontend.accel_search import hardware_cost
 from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.evolution import Scorer, SearchConfig, make_cost, run_search
+from nash.frontend.evolution import Constraints, Evaluator, SearchConfig, make_cost, run_search
 from nash.frontend.proxies import BASE_PROXIES, DEFAULT_METRIC, base_names, score_arch
 from nash.frontend.search_space import get_space, sample
 
@@ -53,10 +53,10 @@ def per_proxy(archs: list[dict]) -> dict:
 
 def pooled(archs: list[dict], metric: str, workers: int) -> dict:
     """The search's evaluation of a batch of children: accelerator cost, constraints and scores, in the pool."""
-    with Scorer(base_names([metric]), 0, workers, cost=make_cost("accel")) as sc:
-        sc.evaluate(archs[:workers])  # start-up and imports outside the timing
+    with Evaluator(make_cost("accel"), Constraints(), base_names([metric]), 0, workers) as ev:
+        ev(archs[:workers])  # start-up and imports outside the timing
         t = time.perf_counter()
-        sc.evaluate(archs)
+        ev(archs)
         dt = time.perf_counter() - t
     rate = len(archs) / dt
     return {"metric": metric, "workers": workers, "archs_per_s": rate, "search_1000_candidates_s": 1000 / rate}

@@ -150,31 +150,26 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _score_job(job: tuple) -> dict:
-    from .proxies import score_arch
-
-    arch, names, seed, data = job
-    return score_arch(arch, names, seed=seed, data=data)
-
-
 def _eval_job(job: tuple) -> tuple[dict, list[str], dict | None]:
     """Hardware cost (unless given), constraint check, and scores of a feasible candidate."""
+    from .proxies import score_arch
+
     arch, hw, spec, constraints, names, seed, data = job
     if hw is None:
         if spec not in _WORKER_COSTS:
             _WORKER_COSTS[spec] = make_cost(*spec)
         hw = candidate_hw(arch, _WORKER_COSTS[spec])
     bad = constraints.violations(hw)
-    return hw, bad, (None if bad else _score_job((arch, names, seed, data)))
+    return hw, bad, (None if bad else score_arch(arch, names, seed=seed, data=data))
 
 
-class Scorer:
-    """Evaluates architectures (hardware cost, constraints, base proxy scores), serially or in a process pool."""
+class Evaluator:
+    """Evaluates candidates (hardware cost, constraint check, base proxy scores), serially or in a process pool."""
 
-    def __init__(self, names: list[str], seed: int, workers: int, data=None, cost: HardwareCost | None = None,
-                 constraints: Constraints | None = None):
+    def __init__(self, cost: HardwareCost, constraints: Constraints, names: list[str], seed: int, workers: int,
+                 data=None):
+        self.cost, self.constraints = cost, constraints
         self.names, self.seed, self.workers, self.data = names, seed, workers, data
-        self.cost, self.constraints = cost, constraints or Constraints()
         self._pool = None
         self._threads = None
 
@@ -199,28 +194,19 @@ class Scorer:
             torch.set_num_threads(self._threads)
             self._threads = None
 
-    def _map(self, fn, jobs: list) -> list:
-        if self._pool is None:
-            return [fn(j) for j in jobs]
-        return self._pool.map(fn, jobs, chunksize=1)
-
-    def __call__(self, archs: list[dict]) -> list[dict]:
-        """Base proxy scores only."""
-        return self._map(_score_job, [(a, self.names, self.seed, self.data) for a in archs])
-
-    def evaluate(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
+    def __call__(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
         """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
 
         A built-in cost runs in the workers next to the scoring, so both use every core; a custom cost function
         (which need not be picklable) runs here first.
         """
-        if self.cost is None:
-            raise ValueError("Scorer.evaluate needs a hardware cost")
         spec = self.cost.spec
         hws = [None] * len(archs) if spec is not None else [candidate_hw(a, self.cost) for a in archs]
-        jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data) for a, hw in zip(archs, hws,
-                                                                                                    strict=True)]
-        return self._map(_eval_job, jobs)
+        jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data)
+                for a, hw in zip(archs, hws, strict=True)]
+        if self._pool is None:
+            return [_eval_job(j) for j in jobs]
+        return self._pool.map(_eval_job, jobs, chunksize=1)
 
 
 # ---- the search ------------------------------------------------------------------------------------------------------
@@ -249,7 +235,7 @@ class Search:
         return combine_group(self.cfg.metric, [r["scores"] for r in self.archive])
 
     def _draw(self, make: Callable[[], dict], want: int, taken: set[str],
-              scorer: Scorer) -> list[tuple[dict, dict, dict]]:
+              evaluator: Evaluator) -> list[tuple[dict, dict, dict]]:
         """Up to ``want`` new feasible architectures from ``make``, with hardware metrics and scores.
 
         Candidates are drawn in batches of the number still missing and evaluated together (hardware cost and
@@ -271,7 +257,7 @@ class Search:
                     raise AssertionError(f"search produced an invalid architecture: {errs[0]}")
                 taken.add(key)
                 batch.append(a)
-            for a, (hw, bad, scores) in zip(batch, scorer.evaluate(batch), strict=True):
+            for a, (hw, bad, scores) in zip(batch, evaluator(batch), strict=True):
                 if bad:
                     self.rejected[arch_key(a)] = bad
                 else:
@@ -289,8 +275,8 @@ class Search:
         order = sorted(keys, key=lambda k: (-_num(vals[self.index[k]]), self.index[k]))
         return order[: self.cfg.population]
 
-    def initialize(self, scorer: Scorer) -> None:
-        cands = self._draw(lambda: sample(self.space, self.rng), self.cfg.population, set(), scorer)
+    def initialize(self, evaluator: Evaluator) -> None:
+        cands = self._draw(lambda: sample(self.space, self.rng), self.cfg.population, set(), evaluator)
         if not cands:
             raise RuntimeError("no architecture of the space satisfies the hardware constraints "
                                f"(e.g. {next(iter(self.rejected.values()), ['?'])[0]})")
@@ -298,12 +284,12 @@ class Search:
         self.population = self._select([arch_key(a) for a, _, _ in cands])
         self._log()
 
-    def step(self, scorer: Scorer) -> None:
+    def step(self, evaluator: Evaluator) -> None:
         self.generation += 1
         parents = [self.archive[self.index[k]]["arch"] for k in self.population]
         taken: set[str] = set()
         muts = self._draw(lambda: mutate(self.rng.choice(parents), self.space, self.rng, self.cfg.mutation_prob),
-                          self.cfg.mutations, taken, scorer)
+                          self.cfg.mutations, taken, evaluator)
         if len(parents) > 1:
             def cross():
                 a, b = self.rng.sample(parents, 2)
@@ -311,7 +297,7 @@ class Search:
         else:
             def cross():
                 return mutate(parents[0], self.space, self.rng, self.cfg.mutation_prob)
-        crosses = self._draw(cross, self.cfg.crossovers, taken, scorer)
+        crosses = self._draw(cross, self.cfg.crossovers, taken, evaluator)
         self._add(muts + crosses)
         self.population = self._select(self.population + [arch_key(a) for a, _, _ in muts + crosses])
         self._log()
@@ -398,15 +384,15 @@ def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: P
         ck.unlink()
     t0 = time.time()
     done_now = 0
-    with Scorer(s.names, cfg.score_seed, cfg.workers, data, cost, cfg.constraints) as scorer:
+    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data) as evaluator:
         if not s.archive:
-            s.initialize(scorer)
+            s.initialize(evaluator)
             atomic_write_text(ck, json.dumps(s.state()))
         bar = tqdm(total=cfg.generations, initial=s.generation, desc="search", unit="gen", disable=not progress)
         while s.generation < cfg.generations:
             if stop_after is not None and done_now >= stop_after:
                 break
-            s.step(scorer)
+            s.step(evaluator)
             done_now += 1
             atomic_write_text(ck, json.dumps(s.state()))
             bar.update()

@@ -285,9 +285,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = 5, s
         "accuracy": {"mean": float(np.mean(acc)), "min": float(np.min(acc)), "max": float(np.max(acc)),
                      "std": float(np.std(acc))},
         "top_k_fraction": 0.2, "bootstrap": n_boot,
-        # records restored from an earlier result file carry no timing (None)
-        "seconds": {"train_total": train_s,
-                    "train_sum_per_arch": float(sum(r.get("train_seconds") or 0.0 for r in recs)),
+        "seconds": {"train_total": train_s, "train_sum_per_arch": float(sum(r["train_seconds"] for r in recs)),
                     "score": score_s},
         "results": [{"hash": arch_hash(a), "val_acc": r["val_acc"], "stats": _short_stats(a),
                      "scores": {n: scores[n][i] for n in names}}
