@@ -1,9 +1,9 @@
-"""Pool several proxy-benchmark draws: per-draw and pooled Kendall tau, and a paired bootstrap of ours - nash.
+"""Pool several proxy-benchmark draws: per-draw and pooled Kendall tau, and paired bootstraps of tau differences.
 
 Reads ``proxy_bench.json`` files written by ``nash proxy-bench`` (each holds every architecture's accuracy and base
 scores), recomputes the group metrics (``nash``, ``ours``) on the pooled group, and bootstraps the difference of two
-proxies' tau with the same resamples for both (paired), per draw and pooled. Writes
-benchmarks/results/proxy_bench_pooled.json.
+proxies' tau with the same resamples for both (paired), per draw and pooled, for each ``--pairs A:B`` (default
+ours:nash and trainability:ours). Writes benchmarks/results/proxy_bench_pooled.json.
 
     .venv/bin/python benchmarks/proxy_bench_pooled.py RUN1/proxy_bench.json RUN2/proxy_bench.json ...
 """
@@ -46,7 +46,9 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "proxy_bench_pooled.json")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--pairs", nargs="+", default=["ours:nash", "trainability:ours"])
     args = ap.parse_args()
+    pairs = [tuple(p.split(":")) for p in args.pairs]
     draws = [json.loads(p.read_text()) for p in args.runs]
     versions = {d["proxy_version"] for d in draws}
     if len(versions) != 1:
@@ -61,19 +63,20 @@ def main() -> None:
         report["draws"].append({
             "file": str(path), "seed": d["seed"], "archs": d["archs"],
             "kendall_tau": {n: kendall(_scores(res, n), acc) for n in names},
-            "ours_minus_nash": paired_difference(res, "ours", "nash", args.bootstrap)})
+            **{f"{a}_minus_{b}": paired_difference(res, a, b, args.bootstrap) for a, b in pairs}})
     acc = [r["val_acc"] for r in pooled]
     report["pooled"] = {"archs": len(pooled), "kendall_tau": {n: kendall(_scores(pooled, n), acc) for n in names},
-                        "ours_minus_nash": paired_difference(pooled, "ours", "nash", args.bootstrap)}
+                        **{f"{a}_minus_{b}": paired_difference(pooled, a, b, args.bootstrap) for a, b in pairs}}
     atomic_write_text(args.out, json.dumps(report, indent=1))
     print(f"{'proxy':13s}" + "".join(f" seed{d['seed']:<4d}" for d in draws) + "  pooled")
     for n in sorted(names, key=lambda n: -report["pooled"]["kendall_tau"][n]):
         row = "".join(f" {dr['kendall_tau'][n]:8.3f}" for dr in report["draws"])
         print(f"{n:13s}{row} {report['pooled']['kendall_tau'][n]:7.3f}")
-    for dr in report["draws"] + [{"seed": "pooled", **report["pooled"]}]:
-        p = dr["ours_minus_nash"]
-        print(f"ours - nash ({dr['seed']}): {p['difference']:+.3f} [{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}], "
-              f"positive in {100 * p['fraction_positive']:.1f}% of resamples")
+    for a, b in pairs:
+        for dr in report["draws"] + [{"seed": "pooled", **report["pooled"]}]:
+            p = dr[f"{a}_minus_{b}"]
+            print(f"{a} - {b} ({dr['seed']}): {p['difference']:+.3f} [{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}], "
+                  f"positive in {100 * p['fraction_positive']:.1f}% of resamples")
     print(f"-> {args.out}")
 
 
