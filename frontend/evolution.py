@@ -197,11 +197,12 @@ class Evaluator:
     def __call__(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
         """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
 
-        A built-in cost runs in the workers next to the scoring, so both use every core; a custom cost function
-        (which need not be picklable) runs here first.
+        With a pool, a built-in cost runs in the workers next to the scoring, so both use every core; a custom cost
+        function (which need not be picklable) and any serial run use ``self.cost`` here.
         """
         spec = self.cost.spec
-        hws = [None] * len(archs) if spec is not None else [candidate_hw(a, self.cost) for a in archs]
+        in_workers = spec is not None and self._pool is not None
+        hws = [None] * len(archs) if in_workers else [candidate_hw(a, self.cost) for a in archs]
         jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data)
                 for a, hw in zip(archs, hws, strict=True)]
         if self._pool is None:
