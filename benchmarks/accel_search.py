@@ -24,10 +24,10 @@ import statistics
 import sys
 import time
 
-from nash.frontend.accel_model import resources_dict
-from nash.frontend.accel_search import coarse_to_fine, exhaustive, make_context, performance
-from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.graph import lower
+from nash.frontend.accel.model import resources_dict
+from nash.frontend.accel.search import coarse_to_fine, exhaustive, make_context, performance
+from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.core.graph import lower
 
 # NASA-F search space for 32x32 inputs (method.md): (widths, depths, expands, stride)
 STAGES = [

@@ -78,7 +78,7 @@ def _reset_peak_rss_kib() -> int:
 
 
 def _measure(impl: str, layer: tuple, backward: bool, repeats: int, threads: int, q: mp.Queue) -> None:
-    from nash.frontend.adder_layer import adder_conv2d
+    from nash.frontend.ops.adder import adder_conv2d
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -112,7 +112,7 @@ def measure(impl, layer, backward, repeats, threads):
 
 
 def check_equal(layer) -> dict:
-    from nash.frontend.adder_layer import adder_conv2d
+    from nash.frontend.ops.adder import adder_conv2d
 
     torch.manual_seed(1)
     _, n, c, m, h, k, s, g = layer
@@ -155,7 +155,7 @@ def main() -> None:
         rows.append(row)
     result = {"benchmark": "adder_layer", "threads": a.threads, "repeats": a.repeats, "torch": torch.__version__,
               "machine": platform.processor() or platform.machine(), "layers": rows}
-    from nash.frontend.atomic_io import atomic_write_text
+    from nash.frontend.core.atomic_io import atomic_write_text
 
     atomic_write_text(a.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {a.out}")

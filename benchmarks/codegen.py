@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "codegen.json"))
     a = ap.parse_args(argv)
 
-    from nash.codegen.build import CXXFLAGS, build, gxx
-    from nash.codegen.csim import CsimLibrary, load_images
-    from nash.codegen.project import generate
-    from nash.frontend.atomic_io import atomic_write_text
-    from nash.frontend.integer_reference import run_network
+    from nash.codegen.csim.build import CXXFLAGS, build, gxx
+    from nash.codegen.csim.run import CsimLibrary, load_images
+    from nash.codegen.hls.project import generate
+    from nash.frontend.core.atomic_io import atomic_write_text
+    from nash.frontend.integer.reference import run_network
 
     with tempfile.TemporaryDirectory(prefix="nash-bench-") as tmp:
         os.environ["NASH_BUILD_CACHE"] = str(Path(tmp) / "cache")

@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.proxies import GROUP_METRICS, combine_group
-from nash.frontend.proxy_bench import kendall
+from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.nas.proxies import GROUP_METRICS, combine_group
+from nash.frontend.nas.proxy_bench import kendall
 
 
 def _scores(results: list[dict], name: str) -> np.ndarray:

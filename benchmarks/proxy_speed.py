@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from nash.frontend.accel_search import hardware_cost
-from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.evolution import Constraints, Evaluator, SearchConfig, make_cost, run_search
-from nash.frontend.proxies import BASE_PROXIES, DEFAULT_METRIC, base_names, score_arch
-from nash.frontend.search_space import get_space, sample
+from nash.frontend.accel.search import hardware_cost
+from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.nas.evolution import Constraints, Evaluator, SearchConfig, make_cost, run_search
+from nash.frontend.nas.proxies import BASE_PROXIES, DEFAULT_METRIC, base_names, score_arch
+from nash.frontend.nas.search_space import get_space, sample
 
 
 def _archs(space: str, n: int) -> list[dict]:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nash.codegen.pe_arrays import ENGINES, PEArrayConfig  # noqa: E402
-from nash.codegen.sim_runner import run_pe_sim  # noqa: E402
+from nash.codegen.rtl.pe_arrays import ENGINES, PEArrayConfig  # noqa: E402
+from nash.codegen.rtl.sim_runner import run_pe_sim  # noqa: E402
 
 
 def _tool_version(cmd: list[str]) -> str:

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import torch
-from nash.frontend.atomic_io import atomic_write_text
-from nash.frontend.proxies import ours
-from nash.frontend.search_space import build_model, get_space, sample
+from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.nas.proxies import ours
+from nash.frontend.nas.search_space import build_model, get_space, sample
 from scipy.stats import spearmanr
 
 VARIANTS = {"3 steps, lr 0.05 (first design)": (3, 0.05), "1 step, lr 0.01 (current)": (1, 0.01)}

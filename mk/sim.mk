@@ -8,7 +8,7 @@ SIM_TESTS ?= tests/test_pe_arrays_render.py tests/test_pe_arrays_sim.py
 
 sim: $(STAMP)
 	$(BIN)/python -m pytest $(SIM_TESTS) $(PYTEST_ARGS)
-	$(BIN)/python -m nash.codegen.sim_runner calibrate
+	$(BIN)/python -m nash.codegen.rtl.sim_runner calibrate
 
 sim-calibrate: $(STAMP)
-	$(BIN)/python -m nash.codegen.sim_runner calibrate
+	$(BIN)/python -m nash.codegen.rtl.sim_runner calibrate

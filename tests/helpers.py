@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
-from nash.frontend.graph import lower
-from nash.frontend.hybrid_net import HybridNet
+from nash.frontend.core.graph import lower
+from nash.frontend.models.hybrid_net import HybridNet
+
+REPO = Path(__file__).resolve().parent.parent  # the checkout
 
 ALL_OPS_ARCH = {
     "input_channels": 3, "input_size": 11, "num_classes": 7,
@@ -56,12 +59,12 @@ def accel_section(arch: dict, tiles: dict | None = None, board: str = "kv260") -
     """A real accelerator section for ``arch`` (the coarse-to-fine search of ``nash accel``), with the PE-array
     fields of some engines overridden (``tiles``: engine -> {"tm", "tn", "dw_lanes", "requant_lanes"}) to exercise
     shapes the search would not pick; engines the network does not use (null) are left alone."""
-    from nash.frontend.accel_calibration import PeTiming
-    from nash.frontend.accel_cost_table import load_cost_table
-    from nash.frontend.accel_model import AccelContext
-    from nash.frontend.accel_search import performance, search
-    from nash.frontend.accel_section import build_section
-    from nash.frontend.board_spec import load_board
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.calibration import PeTiming
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import AccelContext
+    from nash.frontend.accel.search import performance, search
+    from nash.frontend.accel.section import build_section
 
     nodes = lower(arch)
     # uncalibrated PE timing: the section must not depend on what `make sim` left in build/

@@ -1,3 +1,3 @@
-"""The modules here are cocotb testbenches, imported by the simulator (see nash.codegen.sim_runner), never by pytest."""
+"""cocotb testbenches, imported by the simulator (see nash.codegen.rtl.sim_runner), never by pytest."""
 
 collect_ignore_glob = ["*.py"]

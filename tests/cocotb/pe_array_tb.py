@@ -1,4 +1,4 @@
-"""cocotb testbench for the generated PE arrays (conv / shift / adder), run through ``nash.codegen.sim_runner``.
+"""cocotb testbench for the generated PE arrays (conv / shift / adder), run through ``nash.codegen.rtl.sim_runner``.
 
 Not a pytest module: the simulator imports it. Everything it needs comes through the file named by the environment
 variable ``NASH_PE_TB_CONFIG`` (JSON written by the runner): the PE-array parameters, an ``.npz`` with the input
@@ -25,7 +25,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
-from nash.codegen.pe_arrays import PEArrayConfig, pack_vector, unpack_signed
+from nash.codegen.rtl.pe_arrays import PEArrayConfig, pack_vector, unpack_signed
 
 
 def _load() -> tuple[dict, PEArrayConfig, dict[str, np.ndarray]]:

@@ -1,0 +1,349 @@
+"""Render a model file into a Vitis HLS project (C++ engines, top, testbench, weights blob, Tcl).
+
+All decisions are made here in Python (tile sizes, buffer bounds, accumulator widths, activation-slot offsets, blob
+offsets, the schedule table); the Jinja2 templates in ``hls_templates/`` and ``vivado_tcl/`` only print them.
+Layout of the rendered folder: ``docs/hls-codegen.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+from nash.codegen.hls import weights_blob
+from nash.codegen.hls.plan import ENGINES, Plan
+from nash.codegen.rtl.pe_bridge import PeSource, pe_source
+from nash.frontend.accel.model import PE_ENGINES
+from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.core.graph import Node
+from nash.frontend.integer.bounds import network_bounds
+from nash.frontend.integer.reference import run_network
+from nash.frontend.models.convert import IntegerModel
+
+ROOT = Path(__file__).resolve().parents[2]
+HLS_TEMPLATES = ROOT / "hls_templates"
+TCL_TEMPLATES = ROOT / "vivado_tcl"
+SLOT_ALIGN = 64
+TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
+OP_ID = {"conv": 0, "shift": 1, "adder": 2}
+KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
+SRC_FILES = ("top.cpp", "engine_conv.cpp", "engine_shift.cpp", "engine_adder.cpp", "engine_misc.cpp")
+TB_FILES = ("tb/testbench.cpp", "tb/nash_capi.cpp")
+
+
+class CodegenError(ValueError):
+    """A network the generated hardware cannot implement; the message names the layer and the limit."""
+
+
+@dataclass
+class Project:
+    """A rendered project folder."""
+
+    out: Path
+    model_name: str
+    plan: Plan
+    manifest: dict
+    sources_hash: str
+    pe: PeSource
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def blob_path(self) -> Path:
+        return self.out / "weights.bin"
+
+
+def _env(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+
+
+def _align(v: int, a: int = SLOT_ALIGN) -> int:
+    return (v + a - 1) // a * a
+
+
+def out_bytes(n: Node) -> int:
+    """Bytes of a layer's int8 output (fc writes int64 logits instead: 0 bytes in the slot)."""
+    if n.kind == "fc":
+        return 0
+    if n.kind == "gap":
+        return n.out_ch
+    return n.out_ch * n.out_size**2
+
+
+def slot_layout(nodes: list[Node]) -> tuple[dict[str, int], int]:
+    """Byte offset of every layer's output inside an activation slot (no reuse: every output stays readable for the
+    debug view and for residual inputs), and the slot size."""
+    offs, off = {}, 0
+    for n in nodes:
+        if n.kind == "fc":
+            continue
+        offs[n.name] = off
+        off = _align(off + out_bytes(n))
+    return offs, max(off, SLOT_ALIGN)
+
+
+def check_supported(nodes: list[Node]) -> None:
+    """Reject graphs outside what the engines implement, with the layer named."""
+    for n in nodes:
+        if n.kind == "conv":
+            if n.in_ch % n.groups or n.out_ch % n.groups:
+                raise CodegenError(f"layer {n.name}: channels {n.in_ch}->{n.out_ch} not divisible by groups {n.groups}")
+            if n.padding != n.kernel // 2:
+                raise CodegenError(f"layer {n.name}: padding {n.padding}, the engines implement k // 2")
+        if n.kind in ("add", "gap", "fc") and "input" in n.inputs:
+            raise CodegenError(f"layer {n.name}: a {n.kind} layer reading the network input is not supported")
+    if nodes[-1].kind != "fc":
+        raise CodegenError(f"the last layer must be the fc classifier, got {nodes[-1].name} ({nodes[-1].kind})")
+
+
+def _minmax(vals: list[int], default: int = 1) -> tuple[int, int]:
+    return (min(vals), max(vals)) if vals else (default, default)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _engine_acc_bits(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> int:
+    """Widest proven accumulator of the layers an engine runs (sizes its accumulators: int32 or int64)."""
+    return max((bounds[n.name]["acc_bits"] for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng),
+               default=32)
+
+
+def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: PeSource, exp_max: int) -> dict:
+    """Static sizes, types and loop trip counts of one conv-kind engine, from the layers it runs."""
+    tm, tn = plan.pe[eng]
+    dw_lanes, rq = plan.lanes(eng), plan.requant(eng)
+    layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
+    std = [n for n in layers if not n.depthwise]
+    dw = [n for n in layers if n.depthwise]
+    bits = _engine_acc_bits(eng, nodes, plan, bounds)
+    for n in layers:
+        if bounds[n.name].get("product_bits", 0) > 63:
+            raise CodegenError(f"layer {n.name}: requant product needs {bounds[n.name]['product_bits']} bits (> 63)")
+    if bits > 64:
+        raise CodegenError(f"engine {eng}: accumulator needs {bits} bits (> 64)")
+    p_min, p_max = _minmax([n.in_size + 2 * n.padding for n in layers])
+    o_min, o_max = _minmax([n.out_size for n in layers])
+    k_min, k_max = _minmax([n.kernel for n in layers])
+    mt = [_ceil(n.out_ch // n.groups, tm) for n in std]
+    nt = [_ceil(n.in_ch // n.groups, tn) for n in std]
+    dt = [_ceil(n.in_ch, dw_lanes) for n in dw]
+    return {
+        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq,
+        "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
+        "w_t": "uint8_t" if eng == "shift" else "int8_t",
+        "w_comment": "shift code (sign & 3) << exp_bits | e" if eng == "shift"
+        else "int8 weight",
+        "xhw": p_max**2, "ohw": o_max**2, "ohw_min": o_min**2, "kk": k_max**2, "kk_min": k_min**2,
+        "p_min": p_min, "p_max": p_max, "o_min": o_min, "o_max": o_max, "k_min": k_min, "k_max": k_max,
+        "g_max": max((n.groups for n in std), default=1),
+        "mt_min": _minmax(mt)[0], "mt_max": _minmax(mt)[1], "nt_min": _minmax(nt)[0], "nt_max": _minmax(nt)[1],
+        "dt_min": _minmax(dt)[0], "dt_max": _minmax(dt)[1],
+        "pe_includes": sorted({"pe_local.h", pe.includes(eng)}), "pe_call": pe.call(eng, tm, tn),
+        "lane_fn": pe.lane_fn(eng),
+        "pe_source": pe.description, "exp_max": exp_max, "n_layers": len(layers),
+    }
+
+
+def misc_context(nodes: list[Node]) -> dict:
+    adds = [n.in_ch * n.in_size**2 for n in nodes if n.kind == "add"]
+    gaps = [n for n in nodes if n.kind == "gap"]
+    fcs = [n for n in nodes if n.kind == "fc"]
+    ctx = {}
+    ctx["add_min"], ctx["add_max"] = _minmax(adds)
+    ctx["gapc_min"], ctx["gapc_max"] = _minmax([n.in_ch for n in gaps])
+    ctx["gaphw_min"], ctx["gaphw_max"] = _minmax([n.in_size**2 for n in gaps])
+    ctx["fcm_min"], ctx["fcm_max"] = _minmax([n.out_ch for n in fcs])
+    ctx["fcc_min"], ctx["fcc_max"] = _minmax([n.in_ch for n in fcs])
+    return ctx
+
+
+def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_blob.Section]) -> list[dict]:
+    """One LayerDesc initializer per layer (field order of nash_params.h.j2)."""
+    sec = {(s.layer, s.name): s.offset for s in sections}
+    rows = []
+    for i, n in enumerate(nodes):
+        ins = list(n.inputs)
+        in_off = offs.get(ins[0], 0)
+        in2 = offs.get(ins[1], 0) if len(ins) > 1 else 0
+        if n.kind == "conv":
+            w, mu, b, s = (sec[(n.name, k)] for k in ("weight", "mult", "bias", "shift"))
+        elif n.kind == "fc":
+            w, mu, b, s = sec[(n.name, "weight")], 0, sec[(n.name, "bias")], 0
+        else:
+            w, mu, b, s = 0, sec[(n.name, "scalars")], 0, 0
+        vals = [KIND_ID[n.kind], OP_ID.get(n.op, 0), n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
+                n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_off}u", f"{in2}u",
+                f"{offs.get(n.name, 0)}u", f"{w}u", f"{mu}u", f"{b}u", f"{s}u"]
+        desc = f"{n.name} {n.kind}/{n.op} {n.in_ch}->{n.out_ch} {n.in_size}->{n.out_size} k{n.kernel} s{n.stride}"
+        if n.groups > 1:
+            desc += f" g{n.groups}"
+        rows.append({"index": i, "init": ", ".join(str(v) for v in vals), "comment": desc})
+    return rows
+
+
+def sched_rows(nodes: list[Node], plan: Plan) -> list[dict]:
+    idx = {n.name: i for i, n in enumerate(nodes)}
+    rows = []
+    for s, step in enumerate(plan.steps):
+        lay, off = [-1] * len(ENGINES), [0] * len(ENGINES)
+        for t in step:
+            e = ENGINES.index(t.engine)
+            lay[e], off[e] = idx[t.layer], t.offset
+        desc = ", ".join(f"{t.engine}:{t.layer}@{t.offset}" for t in step) or "idle"
+        rows.append({"index": s, "layers": ", ".join(map(str, lay)), "offsets": ", ".join(map(str, off)),
+                     "comment": desc})
+    return rows
+
+
+def axi_widen_bits(bytes_per_cycle: float) -> int:
+    """m_axi automatic port widening (``max_widen_bitwidth``) matching the accelerator model's DDR bytes per cycle:
+    the largest power of two bits <= 8 * bytes, within Vitis HLS's 8..1024 range."""
+    bits = 8
+    while bits * 2 <= min(1024, 8 * bytes_per_cycle):
+        bits *= 2
+    return bits
+
+
+def top_ports(in_bytes: int, slot_bytes: int, min_slots: int, blob_bytes: int, n_classes: int) -> list[dict]:
+    """m_axi ports of nash_top: one bundle per engine; depths are the testbench sizes (cosim needs them)."""
+    ports = []
+    for e in PE_ENGINES:
+        ports.append({"name": f"img_{e}", "bundle": f"gmem_{e}", "depth": TB_IMAGES * in_bytes})
+    for e in ENGINES:
+        ports.append({"name": f"act_{e}", "bundle": f"gmem_{e}", "depth": min_slots * slot_bytes})
+    for e in ENGINES:
+        ports.append({"name": f"wb_{e}", "bundle": f"gmem_{e}", "depth": blob_bytes})
+    ports.append({"name": "logits", "bundle": "gmem_misc", "depth": TB_IMAGES * n_classes})
+    return ports
+
+
+def _write(path: Path, text: str | bytes, files: list[Path]) -> None:
+    if isinstance(text, bytes):
+        atomic_write_bytes(path, text)
+    else:
+        atomic_write_text(path, text)
+    files.append(path)
+
+
+def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: str, exp_max: int,
+                   pe_impl: str = "auto") -> Project:
+    """Render the whole project into ``out`` and return its description (see module docstring)."""
+    out = Path(out)
+    nodes = im.nodes
+    check_supported(nodes)
+    bounds = network_bounds(nodes, im.params)
+    blob, blob_manifest = weights_blob.pack(nodes, im.params)
+    sections, blob_size, layout_id = weights_blob.layout(nodes)
+    offs, slot_bytes = slot_layout(nodes)
+    eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
+    pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src")
+    first, last = nodes[0], nodes[-1]
+    in_bytes = first.in_ch * first.in_size**2
+    n_classes = last.out_ch
+    base = {"model_name": model_name}
+    ctx = {
+        **base, "n_layers": len(nodes), "n_steps": len(plan.steps), "max_offset": plan.max_offset,
+        "min_slots": plan.min_slots, "slot_bytes": slot_bytes, "in_ch": first.in_ch, "in_size": first.in_size,
+        "input_bytes": in_bytes, "num_classes": n_classes, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
+        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections),
+        "sched_rows": sched_rows(nodes, plan), "schedule_kind": plan.schedule_kind,
+        "ports": top_ports(in_bytes, slot_bytes, plan.min_slots, blob_size, n_classes),
+        "min_periods": 1 + plan.max_offset, "max_periods": 1024 + plan.max_offset,
+        "axi_widen_bits": axi_widen_bits(plan.axi_bytes_per_cycle),
+        "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
+    }
+    env = _env(HLS_TEMPLATES)
+    files: list[Path] = []
+    src, tb = out / "src", out / "tb"
+    _write(src / "nash_params.h", env.get_template("src/nash_params.h.j2").render(ctx), files)
+    _write(src / "nash_top.h", env.get_template("src/nash_top.h.j2").render(ctx), files)
+    _write(src / "top.cpp", env.get_template("src/top.cpp.j2").render(ctx), files)
+    _write(src / "nash_common.h", (HLS_TEMPLATES / "src" / "nash_common.h").read_text(), files)
+    files.extend(pe.files)
+    if pe.local:
+        pe_ctx = base | {"exp_max": exp_max, "exp_bits": weights_blob.shift_exp_bits(exp_max)}
+        _write(src / "pe_local.h", env.get_template("src/pe_local.h.j2").render(pe_ctx), files)
+    engines = {}
+    for eng in PE_ENGINES:
+        ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
+        engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
+        engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"]}
+        _write(src / f"engine_{eng}.cpp", env.get_template("src/engine.cpp.j2").render(base | ectx), files)
+    _write(src / "engine_misc.cpp", env.get_template("src/engine_misc.cpp.j2").render(base | misc_context(nodes)),
+           files)
+    _write(tb / "nash_capi.h", (HLS_TEMPLATES / "tb" / "nash_capi.h").read_text(), files)
+    _write(tb / "nash_capi.cpp", env.get_template("tb/nash_capi.cpp.j2").render(ctx), files)
+    _write(tb / "testbench.cpp", (HLS_TEMPLATES / "tb" / "testbench.cpp").read_text(), files)
+    _write(out / "compat" / "hls_stream.h", (HLS_TEMPLATES / "compat" / "hls_stream.h").read_text(), files)
+    _write(out / "weights.bin", blob, files)
+    _write(out / "weights_manifest.json", json.dumps(blob_manifest, indent=1) + "\n", files)
+    # Testbench data: a few fixed random images and their golden logits from the numpy integer reference.
+    rng = np.random.default_rng(0)
+    tb_in = rng.integers(-128, 128, size=(TB_IMAGES, first.in_ch, first.in_size, first.in_size), dtype=np.int8)
+    golden = np.asarray(run_network(nodes, im.params, tb_in), dtype="<i8")
+    _write(out / "tb_data" / "inputs.bin", tb_in.tobytes(), files)
+    _write(out / "tb_data" / "expected_logits.bin", golden.tobytes(), files)
+    _write(out / "tb_data" / "weights.bin", blob, files)
+    _write_tcl(out, model_name, plan, pe, files)
+    h = hashlib.sha256()
+    for f in sorted(files):
+        rel = f.relative_to(out).as_posix()
+        if rel.split("/")[0] in ("src", "tb", "compat"):
+            h.update(rel.encode())
+            h.update(f.read_bytes())
+    manifest = {
+        "format": "nash-hls-project", "version": 1, "model": model_name, "top": "nash_top",
+        "plan": {"source": plan.source, "schedule": plan.schedule_kind, "part": plan.part, "clock_mhz": plan.clock_mhz,
+                 "predicted_fps": plan.predicted_fps, "notes": plan.notes,
+                 "steps": [[{"engine": t.engine, "layer": t.layer, "image": t.offset} for t in s] for s in plan.steps]},
+        "engines": engines, "pe_arrays": pe.description, "slot_bytes": slot_bytes, "min_slots": plan.min_slots,
+        "input_bytes": in_bytes, "num_classes": n_classes, "sources_sha256": h.hexdigest(),
+        "layers": [{"name": n.name, "kind": n.kind, "op": n.op, "engine": plan.engine_of[n.name],
+                    "out_offset": offs.get(n.name, -1), "out_shape": _out_shape(n),
+                    "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
+    }
+    _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)
+    return Project(out, model_name, plan, manifest, h.hexdigest(), pe, files)
+
+
+def _out_shape(n: Node) -> list[int]:
+    if n.kind in ("gap", "fc"):
+        return [n.out_ch]
+    return [n.out_ch, n.out_size, n.out_size]
+
+
+def _write_tcl(out: Path, model_name: str, plan: Plan, pe: PeSource, files: list[Path],
+               steps: tuple[str, ...] = ("csim", "csynth", "cosim", "export")) -> None:
+    env = _env(TCL_TEMPLATES)
+    srcs = [f"src/{f}" for f in SRC_FILES]
+    ctx = {"model_name": model_name, "project": "nash_hls_prj", "src_files": srcs, "tb_files": list(TB_FILES),
+           "cflags": "-std=c++14 -I$root/src", "tb_cflags": "-std=c++14 -I$root/src -I$root/tb "
+           "-DNASH_TB_DATA=\\\"$root/tb_data\\\"",
+           "part": plan.part, "period_ns": f"{1000.0 / plan.clock_mhz:.3f}",
+           # --pe-impl rtl: UG1399 RTL blackboxes (their C models are named inside the JSON, so not added here)
+           "blackbox_jsons": pe.blackbox_jsons}
+    _write(out / "run_hls.tcl", env.get_template("run_hls.tcl.j2").render(ctx), files)
+    write_options(out, steps, files)
+
+
+def write_options(out: Path, steps: tuple[str, ...] | list[str], files: list[Path] | None = None) -> Path:
+    """(Re)write options.tcl: which Vitis HLS steps run_hls.tcl runs."""
+    env = _env(TCL_TEMPLATES)
+    text = env.get_template("options.tcl.j2").render({s: int(s in steps) for s in ("csim", "csynth", "cosim",
+                                                                                     "export")})
+    path = Path(out) / "options.tcl"
+    _write(path, text, files if files is not None else [])
+    return path
+
+
+def clean_sources(out: Path) -> None:
+    """Remove previously rendered source folders so a re-render leaves no stale files."""
+    for d in ("src", "tb", "compat"):
+        shutil.rmtree(Path(out) / d, ignore_errors=True)

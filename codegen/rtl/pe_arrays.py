@@ -1,0 +1,403 @@
+"""PE arrays: render the Verilog datapaths, their Vitis HLS RTL-blackbox JSON and the matching C++ C model.
+
+One PE-array evaluation takes a Tn-vector of int8 activations ``x[n]`` and Tm x Tn weights and returns Tm partial sums
+``psum[m] = sum_{n < Tn} f(x[n], w[m][n])`` (see ``docs/pe-arrays.md``):
+
+* conv:  ``f = x * w`` (w int8; [-127, 127] by contract, -128 accepted),
+* shift: ``f = sign * (x << (E - e))`` with the weight coded as (sign, e), e in [0, E] (E = ``exp_max``),
+* adder: ``f = -|x - w|`` (w int8 in [-128, 127]).
+
+Every engine exists as (1) a Verilog module used as an RTL blackbox (``--pe-impl rtl``), (2) a synthesizable plain
+C++14 function (the C model, used by csim and by ``--pe-impl hls``), (3) a blackbox C model with the packed
+``ap_uint`` interface that Vitis HLS csim compiles in place of the Verilog, and (4) an ``extern "C"`` wrapper of (2) to
+build a shared library for ctypes tests. All are rendered from ``hls_templates/pe_arrays/`` by
+:func:`render_pe_array`. Packed vectors put element 0 in the least significant bits; weight (m, n) is element
+``m * Tn + n``.
+
+Pipeline (fixed, II = 1): input registers, one term register, then one register per adder-tree level, the last of
+which is the output register, so ``latency = 2 + ceil(log2(Tn))`` cycles from the clock edge that samples the inputs
+(``ap_start``) to ``ap_done`` (:func:`expected_latency`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from nash.frontend.accel.model import PE_ENGINES as ENGINES
+from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN
+from nash.frontend.integer.bounds import signed_bits
+
+MAX_EXP = 15  # shift exponents: E = quantization.shift_exp_max is at most 15 (docs/integer-semantics.md)
+MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
+II = 1
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates" / "pe_arrays"
+CXXFLAGS = ("-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas")
+
+
+def tree_levels(tn: int) -> int:
+    """Adder-tree depth ceil(log2(tn)) (0 for tn = 1)."""
+    return (int(tn) - 1).bit_length()
+
+
+def expected_latency(engine: str, tm: int, tn: int) -> int:
+    """Latency in cycles of every PE array: input register + term register + ceil(log2(tn)) tree registers.
+
+    The same for the three engines and independent of ``tm``; equals the accelerator model's default
+    ``2 + ceil(log2(tn))``. Simulation measures it (``make sim``); the blackbox JSON carries it.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    if tm < 1 or tn < 1:
+        raise ValueError(f"need tm >= 1 and tn >= 1, got tm={tm}, tn={tn}")
+    return 2 + tree_levels(tn)
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One register of the adder tree: ``name = a + b`` (or ``name = a`` sign-extended when ``b`` is None)."""
+
+    name: str
+    bits: int
+    a: str
+    a_bits: int
+    b: str | None
+    b_bits: int
+
+
+@dataclass(frozen=True)
+class PEArrayConfig:
+    """Parameters of one PE array (from the accelerator section: Tm, Tn, accumulator width, shift exponent range)."""
+
+    engine: str
+    tm: int
+    tn: int
+    acc_bits: int = 32
+    exp_max: int = 7
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: unknown {self.engine!r}; expected one of {ENGINES}")
+        for field, v in (("tm", self.tm), ("tn", self.tn)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{field}: need an integer >= 1, got {v!r}")
+        if not 0 <= self.exp_max <= MAX_EXP:
+            raise ValueError(f"exp_max: need 0 <= E <= {MAX_EXP}, got {self.exp_max}")
+        if not 2 <= self.acc_bits <= MAX_ACC_BITS:
+            raise ValueError(f"acc_bits: need 2 <= ACC_BITS <= {MAX_ACC_BITS}, got {self.acc_bits}")
+        need = self.psum_bits_needed
+        if self.acc_bits < need:
+            lo, hi = self.psum_range
+            raise ValueError(f"acc_bits: {self.engine} psum over tn={self.tn} lies in [{lo}, {hi}], which needs "
+                             f"{need} signed bits; ACC_BITS={self.acc_bits} would overflow")
+
+    # ---- naming -----------------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Module / C function base name, unique per parameter set."""
+        base = f"nash_{self.engine}_pe_tm{self.tm}_tn{self.tn}_a{self.acc_bits}"
+        return f"{base}_e{self.exp_max}" if self.engine == "shift" else base
+
+    # ---- widths and bounds --------------------------------------------------------------------------------------
+    @property
+    def exp_bits(self) -> int:
+        """Width of the exponent field: ceil(log2(E + 1)), at least 1."""
+        return max(1, self.exp_max.bit_length())
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of one packed weight: 8 (int8) for conv/adder; 2 (sign) + exp_bits for shift."""
+        return 2 + self.exp_bits if self.engine == "shift" else 8
+
+    @property
+    def term_range(self) -> tuple[int, int]:
+        """[min, max] of one term f(x, w) over every input and every accepted weight code."""
+        if self.engine == "conv":
+            prods = [a * b for a in (ACT_MIN, ACT_MAX) for b in (-128, 127)]
+            return min(prods), max(prods)  # [-16256, 16384]
+        if self.engine == "shift":
+            big = -ACT_MIN << self.exp_max  # |x << E| <= 128 * 2^E, either sign
+            return -big, big
+        return -(ACT_MAX - ACT_MIN), 0  # adder: -|x - w| in [-255, 0]
+
+    @property
+    def term_bits(self) -> int:
+        return signed_bits(*self.term_range)
+
+    @property
+    def psum_range(self) -> tuple[int, int]:
+        """Proven psum bound: tn times the term range (the range holds 0, so every partial sum is inside it too)."""
+        lo, hi = self.term_range
+        return self.tn * lo, self.tn * hi
+
+    @property
+    def psum_bits_needed(self) -> int:
+        return signed_bits(*self.psum_range)
+
+    def sum_bits(self, leaves: int) -> int:
+        """Exact signed width of a sum of ``leaves`` terms."""
+        lo, hi = self.term_range
+        return signed_bits(leaves * lo, leaves * hi)
+
+    @property
+    def levels(self) -> int:
+        return tree_levels(self.tn)
+
+    @property
+    def latency(self) -> int:
+        return expected_latency(self.engine, self.tm, self.tn)
+
+    @property
+    def ii(self) -> int:
+        return II
+
+    @property
+    def x_width(self) -> int:
+        return 8 * self.tn
+
+    @property
+    def w_width(self) -> int:
+        return self.weight_bits * self.tm * self.tn
+
+    @property
+    def psum_width(self) -> int:
+        return self.acc_bits * self.tm
+
+    @property
+    def c_acc_type(self) -> str:
+        return "int32_t" if self.acc_bits <= 32 else "int64_t"
+
+    @property
+    def c_weight_type(self) -> str:
+        return "uint8_t" if self.engine == "shift" else "int8_t"
+
+    # ---- adder tree ---------------------------------------------------------------------------------------------
+    @cached_property
+    def tree(self) -> list[list[TreeNode]]:
+        """Registered adder tree per output row: ``tree[l]`` holds level l+1 (level 0 is the term registers ``t0_n``).
+
+        Odd nodes pass through (registered); each node's width is the exact width of the sum of its leaves, so no
+        bit is wasted and no sum can overflow (a node's leaves are a subset of the whole sum's).
+        """
+        nodes = [(f"t0_{n}", 1) for n in range(self.tn)]  # (name, leaves)
+        out: list[list[TreeNode]] = []
+        level = 0
+        while len(nodes) > 1:
+            level += 1
+            nxt, row = [], []
+            for i in range(0, len(nodes), 2):
+                a, la = nodes[i]
+                b, lb = nodes[i + 1] if i + 1 < len(nodes) else (None, 0)
+                name = f"t{level}_{i // 2}"
+                leaves = la + lb
+                row.append(TreeNode(name, self.sum_bits(leaves), a, self.sum_bits(la), b,
+                                    self.sum_bits(lb) if b else 0))
+                nxt.append((name, leaves))
+            out.append(row)
+            nodes = nxt
+        return out
+
+    def as_dict(self) -> dict:
+        return {"engine": self.engine, "tm": self.tm, "tn": self.tn, "acc_bits": self.acc_bits,
+                "exp_max": self.exp_max}
+
+
+# ---- resource estimate (rough, from the structure; Vivado's numbers replace it once the flow has run) --------------
+def resource_estimate(cfg: PEArrayConfig) -> dict[str, int]:
+    """Structural estimate of FF/LUT/DSP for the blackbox JSON (``rtl_resource_usage``); not a synthesis result."""
+    pes = cfg.tm * cfg.tn
+    ff = cfg.x_width + cfg.w_width + cfg.latency  # input registers + valid pipeline
+    lut = 4  # control
+    tree_bits = sum(node.bits for row in cfg.tree for node in row)
+    ff += cfg.tm * tree_bits + cfg.psum_width
+    lut += cfg.tm * tree_bits  # one LUT (carry chain) per adder bit
+    dsp = 0
+    if cfg.engine == "conv":
+        dsp = pes  # one DSP48E2 per int8 MAC (AREG/BREG/MREG used as the input and term registers)
+    elif cfg.engine == "shift":
+        ff += pes * cfg.term_bits
+        lut += pes * cfg.term_bits * (cfg.exp_bits + 1)  # barrel shifter + conditional negate
+    else:
+        ff += pes * cfg.term_bits
+        lut += pes * 3 * cfg.term_bits  # subtract, |.|, negate
+    return {"FF": ff, "LUT": lut, "BRAM": 0, "URAM": 0, "DSP": dsp}
+
+
+# ---- rendering -----------------------------------------------------------------------------------------------------
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
+                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _sext(expr: str, have: int, want: int) -> str:
+    """Verilog sign extension of a signed ``have``-bit expression (a plain name or a part-select) to ``want`` bits."""
+    if want == have:
+        return expr
+    if want < have:
+        raise ValueError(f"cannot sign-extend {expr} from {have} to {want} bits")
+    return f"{{{{{want - have}{{{expr}[{have - 1}]}}}}, {expr}}}"
+
+
+def render_pe_array(engine: str, tm: int, tn: int, out_dir: str | os.PathLike, acc_bits: int = 32,
+                    exp_max: int = 7) -> dict[str, Path]:
+    """Render one PE array into ``out_dir``; returns the paths by role.
+
+    Keys: ``verilog`` (the RTL), ``blackbox_json`` (UG1399 RTL-blackbox description), ``c_model`` (plain C++14
+    header with the synthesizable function, also the ``--pe-impl hls`` implementation), ``bb_header`` /
+    ``bb_cpp`` (packed ``ap_uint`` interface: prototype the HLS code calls, and the C model csim compiles),
+    ``capi_cpp`` (``extern "C"`` wrapper for a ctypes shared library), ``rtl_call`` (the ``--pe-impl rtl`` adapter:
+    the C model's array signature, packs the vectors and calls the blackbox).
+    """
+    cfg = PEArrayConfig(engine, tm, tn, acc_bits, exp_max)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    env.filters["sext"] = lambda expr, have, want: _sext(expr, have, want)
+    paths = {
+        "verilog": out / f"{cfg.name}.v",
+        "blackbox_json": out / f"{cfg.name}.json",
+        "c_model": out / f"{cfg.name}.h",
+        "bb_header": out / f"{cfg.name}_bb.h",
+        "bb_cpp": out / f"{cfg.name}_bb.cpp",
+        "capi_cpp": out / f"{cfg.name}_capi.cpp",
+        "rtl_call": out / f"{cfg.name}_rtl.h",
+    }
+    ctx = {"cfg": cfg, "res": resource_estimate(cfg), "paths": {k: p.name for k, p in paths.items()}}
+    templates = {
+        "verilog": "pe_array.v.j2",
+        "blackbox_json": "pe_array_blackbox.json.j2",
+        "c_model": "pe_array.h.j2",
+        "bb_header": "pe_array_bb.h.j2",
+        "bb_cpp": "pe_array_bb.cpp.j2",
+        "capi_cpp": "pe_array_capi.cpp.j2",
+        "rtl_call": "pe_array_rtl_call.h.j2",
+    }
+    for role, tmpl in templates.items():
+        text = env.get_template(tmpl).render(**ctx)
+        if role == "blackbox_json":
+            text = json.dumps(json.loads(text), indent=2) + "\n"  # validate + normalise
+        _write_if_changed(paths[role], text)
+    return paths
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` unless the file already holds it (keeps mtimes stable so simulator builds are reused)."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ---- weight coding (shift) -----------------------------------------------------------------------------------------
+def encode_shift_weights(sign: np.ndarray, exp: np.ndarray, exp_max: int) -> np.ndarray:
+    """(sign, e) -> uint8 codes ``sign[1:0] << exp_bits | e`` (sign two's complement: +1 = 01, -1 = 11, 0 = 00)."""
+    sign = np.asarray(sign, dtype=np.int64)
+    exp = np.asarray(exp, dtype=np.int64)
+    if np.any((exp < 0) | (exp > exp_max)) or np.any(np.abs(sign) > 1):
+        raise ValueError(f"shift weights out of range: need sign in {{-1,0,1}} and exponent in [0, {exp_max}]")
+    eb = max(1, int(exp_max).bit_length())
+    return (((sign & 3) << eb) | exp).astype(np.uint8)
+
+
+def pack_vector(values: np.ndarray, bits: int) -> int:
+    """Pack integers (two's complement, ``bits`` each) into one int, element 0 in the least significant bits."""
+    mask = (1 << bits) - 1
+    out = 0
+    for i, v in enumerate(np.asarray(values).reshape(-1).tolist()):
+        out |= (int(v) & mask) << (i * bits)
+    return out
+
+
+def unpack_signed(word: int, bits: int, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_vector` for signed fields: ``count`` values of ``bits`` bits -> int64 array."""
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+    vals = [((word >> (i * bits)) & mask) for i in range(count)]
+    return np.array([v - (1 << bits) if v & sign else v for v in vals], dtype=np.int64)
+
+
+def find_ap_types() -> Path | None:
+    """Folder holding Xilinx's Apache-2.0 ``ap_int.h`` (to compile the blackbox C model without Vitis), or None.
+
+    ``$NASH_AP_TYPES`` wins; else the copy shipped in the hls4ml wheel (``pip install --no-deps hls4ml==1.3.0``).
+    """
+    env = os.environ.get("NASH_AP_TYPES")
+    if env:
+        return Path(env) if (Path(env) / "ap_int.h").exists() else None
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("hls4ml")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        d = Path(loc) / "templates" / "vivado" / "ap_types"
+        if (d / "ap_int.h").exists():
+            return d
+    return None
+
+
+# ---- C model shared library (ctypes) -------------------------------------------------------------------------------
+def build_c_model(paths: dict[str, Path], build_dir: str | os.PathLike | None = None) -> Path:
+    """Compile the rendered C model's ``extern "C"`` wrapper into a shared library with g++ (cached by content)."""
+    capi = Path(paths["capi_cpp"])
+    inc = Path(paths["c_model"]).parent
+    build = Path(build_dir) if build_dir else capi.parent
+    build.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256((capi.read_text() + Path(paths["c_model"]).read_text()
+                             + " ".join(CXXFLAGS)).encode()).hexdigest()[:12]
+    lib = build / f"lib{capi.stem}_{digest}.so"
+    if lib.exists():
+        return lib
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise RuntimeError("g++ not found: the PE-array C model needs a C++14 compiler")
+    tmp = lib.with_name(f".{lib.name}.{os.getpid()}.tmp")
+    cmd = [gxx, *CXXFLAGS, "-fPIC", "-shared", f"-I{inc}", str(capi), "-o", str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"g++ failed on {capi}:\n{proc.stderr}")
+    os.replace(tmp, lib)
+    return lib
+
+
+class CModel:
+    """ctypes handle on a compiled PE-array C model: ``eval(x, w) -> psum`` for a batch of vectors."""
+
+    def __init__(self, lib_path: str | os.PathLike, cfg: PEArrayConfig) -> None:
+        self.cfg = cfg
+        self._lib = ctypes.CDLL(str(lib_path))
+        info = (ctypes.c_int * 5)()
+        self._lib.nash_pe_array_info(info)
+        got = tuple(info)
+        want = (ENGINES.index(cfg.engine), cfg.tm, cfg.tn, cfg.acc_bits, cfg.exp_max)
+        if got != want:
+            raise RuntimeError(f"C model {lib_path} was built for {got}, expected {want}")
+        self._fn = self._lib.nash_pe_array_eval
+        self._fn.restype = ctypes.c_int
+        self._fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+    def eval(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """x [N, tn] int8, w [N, tm, tn] (int8; uint8 shift codes) -> psum [N, tm] int64."""
+        cfg = self.cfg
+        x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1, cfg.tn)
+        w = np.ascontiguousarray(w, dtype=np.uint8 if cfg.engine == "shift" else np.int8).reshape(-1, cfg.tm, cfg.tn)
+        if x.shape[0] != w.shape[0]:
+            raise ValueError(f"batch mismatch: x has {x.shape[0]} vectors, w has {w.shape[0]}")
+        out = np.zeros((x.shape[0], cfg.tm), dtype=np.int64)
+        rc = self._fn(x.shape[0], x.ctypes.data, w.ctypes.data, out.ctypes.data)
+        if rc != 0:
+            raise RuntimeError(f"C model returned {rc}")
+        return out

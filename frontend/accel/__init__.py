@@ -1,0 +1,1 @@
+"""The accelerator: boards, cost table, analytical model, static schedule, coarse-to-fine search, section, report."""

@@ -1,0 +1,83 @@
+"""The calibratable cost table of the accelerator model: per-PE, per-buffer and fixed costs, each with its source.
+
+The shipped table is ``frontend/accel_cost_table.json``; a user table (same format, e.g. written by
+``nash accel-calibrate``) can be given instead. A user table may hold only some entries: the others come from the
+shipped table. Format::
+
+    {"format": "nash-accel-cost-table", "version": 1,
+     "entries": {"<name>": {"value": <number>, "source": "<where the number comes from>"}, ...}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from nash.frontend.core.atomic_io import atomic_write_text
+
+DEFAULT_TABLE = Path(__file__).resolve().parent / "cost_table.json"
+FORMAT = "nash-accel-cost-table"
+
+
+class CostTableError(ValueError):
+    """A malformed cost table; the message names the file and entry."""
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Entry name -> value, plus the source of every value and the file(s) it came from."""
+
+    values: dict[str, float]
+    sources: dict[str, str]
+    path: str
+
+    def __getitem__(self, key: str) -> float:
+        return self.values[key]
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "version": 1,
+                "entries": {k: {"value": self.values[k], "source": self.sources[k]} for k in sorted(self.values)}}
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CostTableError(f"{path}: cost table not found") from None
+    except json.JSONDecodeError as e:
+        raise CostTableError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CostTableError(f"{path}: field 'format': expected \"{FORMAT}\"")
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        raise CostTableError(f"{path}: field 'entries': expected an object of {{name: {{value, source}}}}")
+    for k, e in entries.items():
+        v = e.get("value") if isinstance(e, dict) else None
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise CostTableError(f"{path}: field 'entries.{k}.value': expected a number >= 0, got {v!r}")
+        if not isinstance(e.get("source"), str) or not e["source"]:
+            raise CostTableError(f"{path}: field 'entries.{k}.source': expected a non-empty string naming the source")
+    return entries
+
+
+def load_cost_table(path: str | Path | None = None) -> CostTable:
+    """The shipped table, overlaid with the entries of ``path`` when given (unknown entry names are an error)."""
+    base = _read(DEFAULT_TABLE)
+    values = {k: float(e["value"]) for k, e in base.items()}
+    sources = {k: e["source"] for k, e in base.items()}
+    where = str(DEFAULT_TABLE)
+    if path is not None:
+        p = Path(path)
+        for k, e in _read(p).items():
+            if k not in values:
+                raise CostTableError(f"{p}: field 'entries.{k}': unknown entry; known: {', '.join(sorted(values))}")
+            values[k], sources[k] = float(e["value"]), e["source"]
+        where = str(p)
+    return CostTable(values, sources, where)
+
+
+def save_cost_table(table: CostTable, path: str | Path) -> Path:
+    """Write ``table`` (all entries) atomically."""
+    atomic_write_text(path, json.dumps(table.to_json(), indent=2) + "\n")
+    return Path(path)

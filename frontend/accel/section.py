@@ -1,0 +1,180 @@
+"""The model file's ``accelerator`` section: built from a searched design, validated when read.
+
+Schema (version 1; docs/accelerator-model.md explains every field)::
+
+    {"version": 1, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
+     "usable_fraction": {"dsp", "lut", "ff", "bram", "uram"}, "axi_bytes_per_cycle": 16.0,
+     "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "dsp_packing", "tr", "tc", "requant_lanes",
+                                              "acc_mem", "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
+                                             | null,
+                 "misc": {"lanes", "resources"}},
+     "layers": {"<node>": {"engine", "tr", "tc", "cycles"}},
+     "schedule": {"steps": [[{"engine", "layer", "image"}, ...], ...], "step_cycles", "period_cycles",
+                  "latency_cycles", "max_image_offset", "activation_slots"},
+     "performance": {"fps", "latency_ms", "gops", "peak_gops", "board_peak_gops", "period_cycles"},
+     "resources": {...}, "board_resources": {"total": {...}, "usable": {...}},
+     "model": {"cost_table", "pe_timing"}, "search": {"mode", "evaluations", "seconds", ...}}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from nash.frontend.accel.model import (
+    ACC_BITS,
+    ENGINES,
+    MISC,
+    PE_ENGINES,
+    EngineModel,
+    config_dict,
+    engine_of,
+    resources_dict,
+)
+from nash.frontend.accel.schedule import ScheduleError, check_schedule
+from nash.frontend.core.graph import Node
+from nash.frontend.core.model_file import ModelFileError
+
+SECTION_VERSION = 1
+ENGINE_INT_FIELDS = ("tm", "tn", "dw_lanes", "tr", "tc", "requant_lanes", "pe_latency", "pe_ii")
+
+
+def _buffers(em: EngineModel, row: tuple) -> dict:
+    tm, tn, dw, pack, tile, rq, uram = row
+    t = np.array([tile])
+    in_d, acc_d, kk = em._max_depth(em.std, t)
+    in_dd, acc_dd, kkd = em._max_depth(em.dws, t)
+    mem = "uram" if uram else "bram"
+    return {
+        "input": {"banks": 2 * tn, "depth": int(in_d[0]), "width_bits": 8},
+        "weight": {"banks": 2 * tm * tn, "depth": kk, "width_bits": 8},
+        "acc": {"banks": 2 * tm, "depth": int(acc_d[0]), "width_bits": ACC_BITS, "memory": mem},
+        "dw_input": {"banks": 2 * dw, "depth": int(in_dd[0]), "width_bits": 8},
+        "dw_weight": {"banks": 2 * dw, "depth": kkd, "width_bits": 8},
+        "dw_acc": {"banks": 2 * dw, "depth": int(acc_dd[0]), "width_bits": ACC_BITS, "memory": mem},
+    }
+
+
+def build_section(ctx, result, perf: dict) -> dict:
+    """The accelerator section for a search result (``perf`` from :func:`accel_search.performance`)."""
+    d = result.design
+    b = ctx.board
+    engines: dict = {e: None for e in PE_ENGINES}
+    layers: dict = {}
+    for e, em in ctx.engines.items():
+        row = d.rows[e]
+        cfg = config_dict(row)
+        cfg["pe_latency"] = ctx.pe.latency(e, row[0], row[1])
+        cfg["pe_ii"] = ctx.pe.ii(e, row[0], row[1])
+        cfg["buffers"] = _buffers(em, row)
+        cfg["resources"] = resources_dict(em.resources(em_cfg(row))[0])
+        engines[e] = cfg
+        for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
+            layers[n.name] = {"engine": e, "tr": int(tile), "tc": int(tile), "cycles": int(round(float(cyc)))}
+    engines[MISC] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
+    for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(), strict=True):
+        layers[n.name] = {"engine": MISC, "tr": n.in_size, "tc": n.in_size, "cycles": int(round(float(cyc)))}
+    sched = perf["schedule"]
+    return {
+        "version": SECTION_VERSION, "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz,
+        "usable_fraction": dict(b.usable_fraction), "axi_bytes_per_cycle": round(ctx.bw, 4),
+        "engines": engines,
+        "layers": {n.name: layers[n.name] for n in ctx.nodes},
+        "schedule": sched.to_json(),
+        "performance": {k: perf[k] for k in ("fps", "latency_ms", "gops", "peak_gops", "board_peak_gops")}
+        | {"period_cycles": int(round(perf["period_cycles"]))},
+        "resources": resources_dict(d.res),
+        "board_resources": {"total": dict(b.resources), "usable": b.budget},
+        "model": {"cost_table": ctx.table.path, "pe_timing": ctx.pe.source},
+        "search": {"mode": result.mode, "evaluations": result.evaluations,
+                   "engine_evaluations": result.engine_evaluations, "design_evaluations": result.design_evaluations,
+                   "seconds": round(result.seconds, 4), "space_size": result.space_size},
+    }
+
+
+def section_for(nodes: list[Node], board: str = "kv260", mode: str = "coarse-to-fine") -> dict:
+    """Search the accelerator of a lowered network on a board and return its section (what ``nash accel`` writes,
+    with the default cost table and the PE calibration when present)."""
+    from nash.frontend.accel.search import make_context, performance, search
+
+    ctx = make_context(nodes, board)
+    result = search(ctx, mode)
+    return build_section(ctx, result, performance(ctx, result.design))
+
+
+def em_cfg(row: tuple):
+    from nash.frontend.accel.model import Configs
+
+    return Configs.from_rows([row])
+
+
+def _need(cond: bool, path, fld: str, problem: str) -> None:
+    if not cond:
+        raise ModelFileError(path, fld, problem)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_section(acc, nodes: list[Node], path=None) -> None:
+    """Check an accelerator section against the network; raises :class:`ModelFileError` naming the field
+    (e.g. ``accelerator.engines.conv.tm``)."""
+    p = "accelerator"
+    _need(isinstance(acc, dict), path, p, "expected an object")
+    _need(acc.get("version") == SECTION_VERSION, path, f"{p}.version", f"expected {SECTION_VERSION}, got "
+          f"{acc.get('version')!r}")
+    for k in ("board", "part"):
+        _need(isinstance(acc.get(k), str) and acc[k] != "", path, f"{p}.{k}", "expected a non-empty string")
+    clk = acc.get("clock_mhz")
+    _need(isinstance(clk, (int, float)) and not isinstance(clk, bool) and 0 < clk <= 1000, path, f"{p}.clock_mhz",
+          f"expected a number in (0, 1000], got {clk!r}")
+    engines = acc.get("engines")
+    _need(isinstance(engines, dict), path, f"{p}.engines", "expected an object with conv, shift, adder, misc")
+    for e in PE_ENGINES:
+        cfg = engines.get(e)
+        if cfg is None:
+            continue
+        ep = f"{p}.engines.{e}"
+        _need(isinstance(cfg, dict), path, ep, "expected an object or null")
+        for k in ENGINE_INT_FIELDS:
+            v = cfg.get(k)
+            lo = 0 if k == "dw_lanes" else 1
+            _need(_is_int(v) and lo <= v <= 4096, path, f"{ep}.{k}", f"expected an integer in [{lo}, 4096], got {v!r}")
+        _need(isinstance(cfg.get("dsp_packing"), bool), path, f"{ep}.dsp_packing", "expected true or false")
+        _need(not cfg["dsp_packing"] or (e == "conv" and cfg["tm"] % 2 == 0), path, f"{ep}.dsp_packing",
+              "DSP packing needs the conv engine and an even tm")
+        _need(cfg.get("acc_mem") in ("bram", "uram"), path, f"{ep}.acc_mem", "expected \"bram\" or \"uram\"")
+    misc = engines.get(MISC)
+    _need(isinstance(misc, dict) and _is_int(misc.get("lanes")) and misc["lanes"] >= 1, path,
+          f"{p}.engines.misc.lanes", "expected an integer >= 1")
+    layers = acc.get("layers")
+    _need(isinstance(layers, dict), path, f"{p}.layers", "expected an object {layer: {engine, tr, tc, cycles}}")
+    for n in nodes:
+        lp = f"{p}.layers.{n.name}"
+        ent = layers.get(n.name)
+        _need(isinstance(ent, dict), path, lp, "missing (every layer of the architecture needs an entry)")
+        want = engine_of(n)
+        _need(ent.get("engine") == want, path, f"{lp}.engine", f"expected {want!r} (the engine of a {n.kind}/{n.op} "
+              f"layer), got {ent.get('engine')!r}")
+        _need(want == MISC or engines.get(want) is not None, path, f"{p}.engines.{want}",
+              f"null, but layer {n.name} runs on it")
+        for k in ("tr", "tc"):
+            v = ent.get(k)
+            _need(_is_int(v) and v >= 1, path, f"{lp}.{k}", f"expected an integer >= 1, got {v!r}")
+            if want != MISC:
+                _need(v <= engines[want][k], path, f"{lp}.{k}", f"{v} exceeds the engine's buffer tile "
+                      f"{engines[want][k]}")
+    extra = sorted(set(layers) - {n.name for n in nodes})
+    _need(not extra, path, f"{p}.layers", f"unknown layers {extra}")
+    sched = acc.get("schedule")
+    _need(isinstance(sched, dict) and isinstance(sched.get("steps"), list), path, f"{p}.schedule.steps",
+          "expected a list of steps (each a list of {engine, layer, image})")
+    for s, step in enumerate(sched["steps"]):
+        _need(isinstance(step, list) and all(isinstance(t, dict) for t in step), path, f"{p}.schedule.steps[{s}]",
+              "expected a list of tasks {engine, layer, image}")
+        for t in step:
+            _need(t.get("engine") in ENGINES, path, f"{p}.schedule.steps[{s}]",
+                  f"task engine {t.get('engine')!r}: expected one of {list(ENGINES)}")
+    try:
+        check_schedule(nodes, sched["steps"], {n.name: engine_of(n) for n in nodes})
+    except ScheduleError as e:
+        raise ModelFileError(path, f"{p}.schedule.steps", str(e)) from None

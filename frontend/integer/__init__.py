@@ -1,0 +1,1 @@
+"""The integer model (what the hardware runs): numpy reference, accumulator bounds, weights file. Torch-free."""

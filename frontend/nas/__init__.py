@@ -1,0 +1,1 @@
+"""Zero-shot NAS: the search space, the proxies, the proxy benchmark and the evolutionary search."""

@@ -1,0 +1,480 @@
+"""Evolutionary zero-shot co-search (NASA-F mechanics): maximise a zero-shot metric under hardware constraints.
+
+Each generation: ``mutations`` children by per-gene mutation (probability ``mutation_prob``) and ``crossovers``
+children by uniform crossover of parents drawn from the population; a child must be new and satisfy the hardware
+constraint (re-drawn otherwise). Survivors: the best ``population`` of parents + children by the metric. Group
+metrics (NASH's rank sum, ours) are ranked within the archive of every feasible candidate evaluated so far, so one
+generation's ranking and the final Pareto front use the same group. The archive also yields the Pareto front of
+(metric, hardware objective).
+
+The hardware cost and the scoring run in worker processes (one torch thread each), in batches of the children still
+missing; results depend only on the architecture, the RNG and the score seed, so serial and parallel runs agree. A
+checkpoint (JSON, atomic) is written after every generation; ``resume`` continues from it and gives the same result as
+an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import multiprocessing as mp
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.nas.search_space import SpaceConfig, arch_key, arch_stats, check, crossover, mutate, sample
+from tqdm import tqdm
+
+CHECKPOINT = "checkpoint.json"
+
+
+# ---- hardware cost ---------------------------------------------------------------------------------------------------
+@dataclass
+class HardwareCost:
+    """A pluggable hardware cost: ``fn(arch) -> dict`` plus which key is the Pareto objective.
+
+    ``objective`` names a key of the dict; ``maximize`` says its direction (fps: up; macs, latency: down).
+    A dict key ``feasible`` (bool), when present, is honoured as a hard constraint. ``section``, when given, builds
+    the model file's ``accelerator`` section for an architecture (the best one is written into best.json, so the
+    search returns a model-accelerator pair).
+    """
+
+    name: str
+    fn: Callable[[dict], dict]
+    objective: str
+    maximize: bool
+    section: Callable[[dict], dict] | None = None
+    # (kind, board) of a built-in cost: worker processes rebuild it with ``make_cost`` and evaluate it in parallel;
+    # a custom cost (None) is evaluated in the main process.
+    spec: tuple[str, str] | None = None
+
+    def __call__(self, arch: dict) -> dict:
+        return self.fn(arch)
+
+    def value(self, hw: dict) -> float:
+        """Objective oriented so that larger is better."""
+        v = float(hw[self.objective])
+        return v if self.maximize else -v
+
+
+def macs_cost(arch: dict) -> dict:
+    """Coarse cost until the accelerator model is used: operations per op type (NASA-F's early proxy)."""
+    s = arch_stats(arch)
+    return {"macs": s["macs"], "params": s["params"], "conv_macs": s["per_op"]["conv"]["ops"],
+            "shift_ops": s["per_op"]["shift"]["ops"], "adder_ops": s["per_op"]["adder"]["ops"], "feasible": True}
+
+
+def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
+    """``macs`` (operations, minimised) or ``accel`` (the accelerator model's FPS, maximised)."""
+    if kind == "macs":
+        return HardwareCost("macs", macs_cost, "macs", maximize=False, spec=("macs", board))
+    if kind == "accel":
+        from nash.frontend.accel.search import hardware_cost
+        from nash.frontend.accel.section import section_for
+
+        def fn(arch: dict, _hc=hardware_cost, _board=board) -> dict:
+            return dict(_hc(arch, board=_board))
+
+        def section(arch: dict, _board=board) -> dict:
+            from nash.frontend.core.graph import lower
+
+            return section_for(lower(arch), _board)
+
+        return HardwareCost("accel", fn, "fps", maximize=True, section=section, spec=("accel", board))
+    raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
+
+
+@dataclass
+class Constraints:
+    """Hard limits on a candidate's hardware metrics (None = no limit)."""
+
+    min_fps: float | None = None
+    max_latency_ms: float | None = None
+    max_macs: float | None = None
+    max_params: float | None = None
+
+    def violations(self, hw: dict) -> list[str]:
+        out = []
+        if hw.get("feasible", True) is False:
+            out.append("infeasible on the board")
+        for key, lim, lower_bound in (("fps", self.min_fps, True), ("latency_ms", self.max_latency_ms, False),
+                                      ("macs", self.max_macs, False), ("params", self.max_params, False)):
+            if lim is None:
+                continue
+            if key not in hw:
+                raise ValueError(f"constraint on {key!r} but the hardware cost gives only {sorted(hw)}")
+            v = float(hw[key])
+            if (v < lim) if lower_bound else (v > lim):
+                out.append(f"{key}={v:g} {'<' if lower_bound else '>'} {lim:g}")
+        return out
+
+
+# ---- configuration ---------------------------------------------------------------------------------------------------
+@dataclass
+class SearchConfig:
+    population: int = 100
+    mutations: int = 45
+    crossovers: int = 45
+    mutation_prob: float = 0.2
+    generations: int = 20
+    seed: int = 0
+    metric: str = "ours"
+    score_seed: int = 0
+    workers: int = 2
+    top_k: int = 10
+    max_tries: int = 200  # draws per wanted child / initial member before giving up on the constraint
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+# ---- evaluation pool -------------------------------------------------------------------------------------------------
+def candidate_hw(arch: dict, cost: HardwareCost) -> dict:
+    """The cost function's metrics plus the op counts (always recorded, and usable as constraints)."""
+    hw = dict(cost(arch))
+    for k, v in macs_cost(arch).items():
+        hw.setdefault(k, v)
+    return hw
+
+
+_WORKER_COSTS: dict[tuple, HardwareCost] = {}
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _eval_job(job: tuple) -> tuple[dict, list[str], dict | None]:
+    """Hardware cost (unless given), constraint check, and scores of a feasible candidate."""
+    from nash.frontend.nas.proxies import score_arch
+
+    arch, hw, spec, constraints, names, seed, data = job
+    if hw is None:
+        if spec not in _WORKER_COSTS:
+            _WORKER_COSTS[spec] = make_cost(*spec)
+        hw = candidate_hw(arch, _WORKER_COSTS[spec])
+    bad = constraints.violations(hw)
+    return hw, bad, (None if bad else score_arch(arch, names, seed=seed, data=data))
+
+
+class Evaluator:
+    """Evaluates candidates (hardware cost, constraint check, base proxy scores), serially or in a process pool."""
+
+    def __init__(self, cost: HardwareCost, constraints: Constraints, names: list[str], seed: int, workers: int,
+                 data=None):
+        self.cost, self.constraints = cost, constraints
+        self.names, self.seed, self.workers, self.data = names, seed, workers, data
+        self._pool = None
+        self._threads = None
+
+    def __enter__(self):
+        if self.workers > 1:
+            self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_init_worker)
+        else:  # one torch thread, as in a worker: float reductions, hence scores, equal the parallel run's
+            import torch
+
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
+            self._threads = None
+
+    def __call__(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
+        """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
+
+        With a pool, a built-in cost runs in the workers next to the scoring, so both use every core; a custom cost
+        function (which need not be picklable) and any serial run use ``self.cost`` here.
+        """
+        spec = self.cost.spec
+        in_workers = spec is not None and self._pool is not None
+        hws = [None] * len(archs) if in_workers else [candidate_hw(a, self.cost) for a in archs]
+        jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data)
+                for a, hw in zip(archs, hws, strict=True)]
+        if self._pool is None:
+            return [_eval_job(j) for j in jobs]
+        return self._pool.map(_eval_job, jobs, chunksize=1)
+
+
+# ---- the search ------------------------------------------------------------------------------------------------------
+class Search:
+    """State of one evolutionary search: archive, population, RNG, generation counter."""
+
+    def __init__(self, space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, data=None):
+        from nash.frontend.nas.proxies import base_names
+
+        self.space, self.cfg, self.cost, self.data = space, cfg, cost, data
+        self.names = base_names([cfg.metric])
+        self.rng = random.Random(cfg.seed)
+        self.archive: list[dict] = []  # {"arch", "key", "scores", "hw", "generation"}
+        self.index: dict[str, int] = {}
+        self.rejected: dict[str, list[str]] = {}  # key -> constraint violations
+        self.population: list[str] = []
+        self.generation = 0
+        self.history: list[dict] = []
+
+    # -- metric over the archive
+    def metric_values(self) -> list[float]:
+        from nash.frontend.nas.proxies import combine_group
+
+        if not self.archive:
+            return []
+        return combine_group(self.cfg.metric, [r["scores"] for r in self.archive])
+
+    def _draw(self, make: Callable[[], dict], want: int, taken: set[str],
+              evaluator: Evaluator) -> list[tuple[dict, dict, dict]]:
+        """Up to ``want`` new feasible architectures from ``make``, with hardware metrics and scores.
+
+        Candidates are drawn in batches of the number still missing and evaluated together (hardware cost and
+        scores in the pool); infeasible ones are recorded as rejected and replaced by the next batch. The draw order
+        depends only on the RNG, so runs are reproducible whatever the number of workers.
+        """
+        out: list[tuple[dict, dict, dict]] = []
+        tries, limit = 0, self.cfg.max_tries * max(1, want)
+        while len(out) < want and tries < limit:
+            batch: list[dict] = []
+            while len(batch) < want - len(out) and tries < limit:
+                tries += 1
+                a = make()
+                key = arch_key(a)
+                if key in taken or key in self.index or key in self.rejected:
+                    continue
+                errs = check(a, self.space)
+                if errs:
+                    raise AssertionError(f"search produced an invalid architecture: {errs[0]}")
+                taken.add(key)
+                batch.append(a)
+            for a, (hw, bad, scores) in zip(batch, evaluator(batch), strict=True):
+                if bad:
+                    self.rejected[arch_key(a)] = bad
+                else:
+                    out.append((a, hw, scores))
+        return out
+
+    def _add(self, cands: list[tuple[dict, dict, dict]]) -> None:
+        for a, hw, s in cands:
+            key = arch_key(a)
+            self.index[key] = len(self.archive)
+            self.archive.append({"arch": a, "key": key, "scores": s, "hw": hw, "generation": self.generation})
+
+    def _select(self, keys: list[str]) -> list[str]:
+        vals = self.metric_values()
+        order = sorted(keys, key=lambda k: (-_num(vals[self.index[k]]), self.index[k]))
+        return order[: self.cfg.population]
+
+    def initialize(self, evaluator: Evaluator) -> None:
+        cands = self._draw(lambda: sample(self.space, self.rng), self.cfg.population, set(), evaluator)
+        if not cands:
+            raise RuntimeError("no architecture of the space satisfies the hardware constraints "
+                               f"(e.g. {next(iter(self.rejected.values()), ['?'])[0]})")
+        self._add(cands)
+        self.population = self._select([arch_key(a) for a, _, _ in cands])
+        self._log()
+
+    def step(self, evaluator: Evaluator) -> None:
+        self.generation += 1
+        parents = [self.archive[self.index[k]]["arch"] for k in self.population]
+        taken: set[str] = set()
+        muts = self._draw(lambda: mutate(self.rng.choice(parents), self.space, self.rng, self.cfg.mutation_prob),
+                          self.cfg.mutations, taken, evaluator)
+        if len(parents) > 1:
+            def cross():
+                a, b = self.rng.sample(parents, 2)
+                return crossover(a, b, self.space, self.rng)
+        else:
+            def cross():
+                return mutate(parents[0], self.space, self.rng, self.cfg.mutation_prob)
+        crosses = self._draw(cross, self.cfg.crossovers, taken, evaluator)
+        self._add(muts + crosses)
+        self.population = self._select(self.population + [arch_key(a) for a, _, _ in muts + crosses])
+        self._log()
+
+    def _log(self) -> None:
+        vals = self.metric_values()
+        pop = [vals[self.index[k]] for k in self.population]
+        self.history.append({"generation": self.generation, "evaluated": len(self.archive),
+                             "best": max(pop), "mean": sum(pop) / len(pop)})
+
+    # -- results
+    def ranked(self) -> list[tuple[float, dict]]:
+        vals = self.metric_values()
+        idx = sorted(range(len(self.archive)), key=lambda i: (-_num(vals[i]), i))
+        return [(vals[i], self.archive[i]) for i in idx]
+
+    def pareto(self) -> list[tuple[float, dict]]:
+        """Non-dominated archive members on (metric up, hardware objective up), sorted by metric."""
+        import numpy as np
+
+        vals = self.metric_values()
+        m_all = np.array([_num(v) for v in vals])
+        h_all = np.array([self.cost.value(r["hw"]) for r in self.archive])
+        front = []
+        for i in range(len(self.archive)):
+            m, h = m_all[i], h_all[i]
+            if not np.any((m_all >= m) & (h_all >= h) & ((m_all > m) | (h_all > h))):
+                front.append(i)
+        front.sort(key=lambda i: (-_num(vals[i]), i))
+        return [(vals[i], self.archive[i]) for i in front]
+
+    # -- checkpoint
+    def state(self) -> dict:
+        st = self.rng.getstate()
+        return {"format": "nash-search-checkpoint", "version": 1, "generation": self.generation,
+                "config": _cfg_dict(self.cfg), "space": self.space.name, "ops": list(self.space.ops),
+                "cost": self.cost.name, "rng": [st[0], list(st[1]), st[2]], "population": self.population,
+                "archive": self.archive, "rejected": self.rejected, "history": self.history}
+
+    def load_state(self, st: dict, path: Path) -> None:
+        mine = _cfg_dict(self.cfg)
+        for key in ("population", "mutations", "crossovers", "mutation_prob", "seed", "metric", "score_seed",
+                    "constraints"):
+            if st["config"].get(key) != mine.get(key):
+                raise ValueError(f"{path}: field 'config.{key}': checkpoint has {st['config'].get(key)!r}, "
+                                 f"this run asks for {mine.get(key)!r}; use a new --out or the same settings")
+        if st["space"] != self.space.name or st["ops"] != list(self.space.ops) or st["cost"] != self.cost.name:
+            raise ValueError(f"{path}: checkpoint is for space {st['space']} ops {st['ops']} cost {st['cost']}")
+        r = st["rng"]
+        self.rng.setstate((r[0], tuple(r[1]), r[2]))
+        self.generation = st["generation"]
+        self.population = list(st["population"])
+        self.archive = list(st["archive"])
+        self.index = {r["key"]: i for i, r in enumerate(self.archive)}
+        self.rejected = dict(st["rejected"])
+        self.history = list(st["history"])
+
+
+def _num(v) -> float:
+    return -math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _cfg_dict(cfg: SearchConfig) -> dict:
+    d = asdict(cfg)
+    d.pop("workers", None)
+    d.pop("generations", None)
+    d.pop("top_k", None)
+    return d
+
+
+def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: Path, data=None, resume: bool = False,
+               progress: bool = True, provenance: dict | None = None, stop_after: int | None = None) -> Search:
+    """Run (or resume) the search and write ``out``/best.json, top_k.json, pareto.csv, pareto.png, checkpoint.json.
+
+    ``stop_after`` ends the run after that many generations of this call (to simulate an interruption in tests).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ck = out / CHECKPOINT
+    s = Search(space, cfg, cost, data)
+    if resume and ck.exists():
+        s.load_state(json.loads(ck.read_text()), ck)
+    elif ck.exists() and not resume:
+        ck.unlink()
+    t0 = time.time()
+    done_now = 0
+    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data) as evaluator:
+        if not s.archive:
+            s.initialize(evaluator)
+            atomic_write_text(ck, json.dumps(s.state()))
+        bar = tqdm(total=cfg.generations, initial=s.generation, desc="search", unit="gen", disable=not progress)
+        while s.generation < cfg.generations:
+            if stop_after is not None and done_now >= stop_after:
+                break
+            s.step(evaluator)
+            done_now += 1
+            atomic_write_text(ck, json.dumps(s.state()))
+            bar.update()
+            bar.set_postfix(evaluated=len(s.archive), best=f"{s.history[-1]['best']:.3f}")
+        bar.close()
+    if s.generation >= cfg.generations:
+        write_outputs(s, out, provenance or {}, time.time() - t0)
+    return s
+
+
+# ---- outputs ---------------------------------------------------------------------------------------------------------
+CSV_HW = ("fps", "latency_ms", "gops", "macs", "params", "conv_macs", "shift_ops", "adder_ops", "feasible")
+
+
+def write_outputs(s: Search, out: Path, provenance: dict, seconds: float) -> None:
+    from nash.frontend.core.model_file import new_model, save_model
+
+    ranked = s.ranked()
+    best_val, best = ranked[0]
+    prov = {
+        **provenance, "seed": s.cfg.seed, "metric": s.cfg.metric, "metric_value": best_val,
+        "metric_group": "all feasible candidates evaluated by the search", "scores": best["scores"],
+        "hardware": {"cost": s.cost.name, "objective": s.cost.objective, **best["hw"]},
+        "search": {**_cfg_dict(s.cfg), "generations": s.cfg.generations, "evaluated": len(s.archive),
+                   "rejected_by_constraints": len(s.rejected), "space": s.space.name, "ops": list(s.space.ops),
+                   "seconds_last_call": seconds},
+        "stats": arch_stats(best["arch"]),
+    }
+    mf = new_model("best", best["arch"], provenance=_jsonable(prov))
+    if s.cost.section is not None:
+        mf.data["accelerator"] = s.cost.section(best["arch"])
+    save_model(mf, out / "best.json")
+    top = [{"rank": i + 1, "metric": v, "scores": r["scores"], "hardware": r["hw"], "architecture": r["arch"]}
+           for i, (v, r) in enumerate(ranked[: s.cfg.top_k])]
+    atomic_write_text(out / "top_k.json", json.dumps(_jsonable(top), indent=1))
+    front = s.pareto()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    score_cols = sorted({k for _, r in front for k in r["scores"]})
+    w.writerow(["rank", "metric", *score_cols, *CSV_HW, "resources", "generation", "architecture"])
+    for i, (v, r) in enumerate(front):
+        hw = r["hw"]
+        res = json.dumps(hw["resources"]) if "resources" in hw else ""
+        w.writerow([i + 1, v, *[r["scores"].get(k) for k in score_cols], *[hw.get(k, "") for k in CSV_HW], res,
+                    r["generation"], json.dumps(r["arch"], sort_keys=True)])
+    atomic_write_text(out / "pareto.csv", buf.getvalue())
+    atomic_write_text(out / "history.json", json.dumps(s.history, indent=1))
+    plot_pareto(s, front, out / "pareto.png")
+
+
+def plot_pareto(s: Search, front: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vals = s.metric_values()
+    obj = s.cost.objective
+    sign = 1 if s.cost.maximize else -1
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.scatter([sign * s.cost.value(r["hw"]) for r in s.archive], [_num(v) for v in vals], s=6, c="0.7",
+               label=f"evaluated ({len(s.archive)})")
+    ax.plot([sign * s.cost.value(r["hw"]) for _, r in front], [_num(v) for v, _ in front], "o-", c="tab:red", ms=4,
+            label=f"Pareto front ({len(front)})")
+    ax.set_xlabel(f"{obj} ({'higher' if s.cost.maximize else 'lower'} is better)")
+    ax.set_ylabel(f"zero-shot metric: {s.cfg.metric}")
+    ax.set_title(f"{s.space.name} ops={','.join(s.space.ops)} seed={s.cfg.seed}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    b = io.BytesIO()
+    fig.savefig(b, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, b.getvalue())
+
+
+def _jsonable(o):
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if hasattr(o, "item") and callable(o.item):
+        return _jsonable(o.item())
+    return o

@@ -1,0 +1,338 @@
+"""Proxy benchmark: how well does each zero-shot proxy rank architectures by their trained accuracy?
+
+``run_proxy_bench`` samples K architectures of a space with a seed, trains each for a fixed short budget on a dataset
+(digits by default, float training, no QAT), scores each with every proxy and reports Kendall tau and Spearman rho
+against validation accuracy with bootstrap 95% intervals, plus the Kendall tau inside the top-k by accuracy.
+
+Finished trainings are cached on disk (one JSON per architecture and budget, written atomically), so an interrupted
+run continues where it stopped; proxy scores are cached the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.nas.search_space import SpaceConfig, arch_key, arch_stats, get_space, sample
+from tqdm import tqdm
+
+BENCH_TRAIN = {"batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "label_smoothing": 0.1}
+
+
+def arch_hash(arch: dict) -> str:
+    return hashlib.sha1(arch_key(arch).encode()).hexdigest()[:16]
+
+
+def sample_archs(space: SpaceConfig, k: int, seed: int) -> list[dict]:
+    """K distinct architectures drawn from ``space`` with ``random.Random(seed)``."""
+    rng = random.Random(seed)
+    out, seen = [], set()
+    for _ in range(100 * k):
+        a = sample(space, rng)
+        key = arch_key(a)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+        if len(out) == k:
+            break
+    return out
+
+
+# ---- training (cached) -----------------------------------------------------------------------------------------------
+def _train_one(job: tuple) -> dict:
+    """Worker: train one architecture and return (and cache) its record."""
+    arch, dataset, data_root, epochs, train_seed, path = job
+    import torch
+
+    torch.set_num_threads(1)
+    from nash.frontend.nas.search_space import build_model
+    from nash.frontend.train.trainer import TrainConfig, train_model
+
+    splits = _cached_splits(dataset, data_root, arch["input_size"])
+    t0 = time.time()
+    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device="cpu", **BENCH_TRAIN)
+    torch.manual_seed(train_seed)
+    res = train_model(build_model(arch), splits, cfg)
+    rec = {"arch": arch, "val_acc": float(res["float_acc"]), "epochs": epochs, "train_seed": train_seed,
+           "dataset": dataset, "train_seconds": time.time() - t0,
+           "final_loss": res["history"][-1]["loss"] if res.get("history") else None}
+    atomic_write_text(path, json.dumps(rec, indent=1))
+    return rec
+
+
+_SPLITS: dict = {}
+
+
+def _cached_splits(dataset: str, data_root, size: int):
+    from nash.frontend.data import load_dataset
+
+    key = (dataset, data_root, size)
+    if key not in _SPLITS:
+        _SPLITS[key] = load_dataset(dataset, root=data_root, size=size, seed=0)
+    return _SPLITS[key]
+
+
+def train_all(archs: list[dict], dataset: str, epochs: int, train_seed: int, cache_dir: Path, workers: int = 2,
+              data_root: str | None = None, progress: bool = True) -> list[dict]:
+    """Train every architecture once (cached in ``cache_dir``); returns records in the order of ``archs``."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    paths = [cache_dir / f"{dataset}_e{epochs}_s{train_seed}_{arch_hash(a)}.json" for a in archs]
+    records: list[dict | None] = [None] * len(archs)
+    todo = []
+    for i, p in enumerate(paths):
+        if p.exists():
+            try:
+                records[i] = json.loads(p.read_text())
+                continue
+            except json.JSONDecodeError:
+                p.unlink()
+        todo.append(i)
+    jobs = [(archs[i], dataset, data_root, epochs, train_seed, str(paths[i])) for i in todo]
+    bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc="train", unit="arch", disable=not progress)
+    if jobs:
+        if workers <= 1:
+            for i, job in zip(todo, jobs, strict=True):
+                records[i] = _train_one(job)
+                bar.update()
+        else:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers) as pool:
+                for i, rec in zip(todo, pool.imap(_train_one, jobs), strict=True):
+                    records[i] = rec
+                    bar.update()
+    bar.close()
+    return records  # type: ignore[return-value]
+
+
+# ---- scoring (cached) ------------------------------------------------------------------------------------------------
+def _score_one(job: tuple) -> dict:
+    arch, names, seed, batch, path = job
+    import torch
+
+    torch.set_num_threads(1)
+    from nash.frontend.nas.proxies import score_arch
+
+    scores = score_arch(arch, names, seed=seed, data=batch)
+    atomic_write_text(path, json.dumps({"arch": arch, "seed": seed, "scores": scores}, indent=1))
+    return scores
+
+
+def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, batch: np.ndarray | None,
+              workers: int = 2, progress: bool = True) -> list[dict[str, float]]:
+    """Per-architecture base proxy scores (cached per architecture and proxy-version tag)."""
+    from nash.frontend.nas.proxies import PROXY_VERSION
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out: list[dict | None] = [None] * len(archs)
+    todo = []
+    for i, a in enumerate(archs):
+        p = cache_dir / f"v{PROXY_VERSION}_s{seed}_{arch_hash(a)}.json"
+        if p.exists():
+            d = json.loads(p.read_text())
+            if all(n in d["scores"] for n in names):
+                out[i] = d["scores"]
+                continue
+        todo.append((i, (a, names, seed, batch, str(p))))
+    bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc="score", unit="arch", disable=not progress)
+    if todo:
+        if workers <= 1:
+            for i, job in todo:
+                out[i] = _score_one(job)
+                bar.update()
+        else:
+            with mp.get_context("spawn").Pool(workers) as pool:
+                for (i, _), s in zip(todo, pool.imap(_score_one, [j for _, j in todo]), strict=True):
+                    out[i] = s
+                    bar.update()
+    bar.close()
+    return out  # type: ignore[return-value]
+
+
+# ---- statistics ------------------------------------------------------------------------------------------------------
+def _clean(x: np.ndarray) -> np.ndarray:
+    """NaN / -inf scores rank as worst; +inf as best."""
+    x = np.asarray(x, dtype=np.float64).copy()
+    x[np.isnan(x)] = -np.inf
+    finite = x[np.isfinite(x)]
+    lo = (finite.min() - 1.0) if finite.size else 0.0
+    hi = (finite.max() + 1.0) if finite.size else 0.0
+    x[x == -np.inf] = lo
+    x[x == np.inf] = hi
+    return x
+
+
+def kendall(x, y) -> float:
+    from scipy.stats import kendalltau
+
+    t = kendalltau(_clean(x), y).statistic
+    return 0.0 if t is None or math.isnan(t) else float(t)
+
+
+def spearman(x, y) -> float:
+    from scipy.stats import spearmanr
+
+    r = spearmanr(_clean(x), y).statistic
+    return 0.0 if r is None or math.isnan(r) else float(r)
+
+
+def bootstrap_ci(x, y, stat, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """Percentile 95% interval of ``stat(x, y)`` over resamples of the architectures."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    vals = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # resamples with constant columns: the statistic counts as 0
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(x), len(x))
+            vals.append(stat(x[idx], y[idx]))
+    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
+
+
+def top_k_tau(x, y, frac: float = 0.2) -> float:
+    """Kendall tau among the top ``frac`` of architectures by true accuracy (how well the best are ordered)."""
+    y = np.asarray(y, dtype=np.float64)
+    k = max(3, int(round(frac * len(y))))
+    idx = np.argsort(-y)[:k]
+    return kendall(np.asarray(x)[idx], y[idx])
+
+
+def correlation_table(scores: dict[str, list[float]], acc: list[float], n_boot: int = 1000,
+                      seed: int = 0) -> dict[str, dict]:
+    table = {}
+    for name, s in scores.items():
+        table[name] = {
+            "kendall_tau": kendall(s, acc), "spearman_rho": spearman(s, acc),
+            "tau_ci": bootstrap_ci(s, acc, kendall, n_boot, seed),
+            "rho_ci": bootstrap_ci(s, acc, spearman, n_boot, seed),
+            "top_k_tau": top_k_tau(s, acc),
+            "nonfinite": int(np.sum(~np.isfinite(np.asarray(s, dtype=np.float64)))),
+        }
+    return table
+
+
+def plot_bench(scores: dict[str, list[float]], acc: list[float], table: dict, path: Path) -> None:
+    """Scatter plots: rank of each proxy's score vs trained accuracy."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import rankdata
+
+    names = list(scores)
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        ax.scatter(rankdata(_clean(scores[name])), acc, s=10)
+        t = table[name]
+        ax.set_title(f"{name}: tau={t['kendall_tau']:.2f} rho={t['spearman_rho']:.2f}", fontsize=9)
+        ax.set_xlabel("proxy rank", fontsize=8)
+        ax.set_ylabel("val acc (%)", fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = 5, seed: int = 0, out: Path = Path("."),
+                    space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
+                    score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
+                    n_boot: int = 1000, progress: bool = True, train_only: bool = False) -> dict:
+    """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report."""
+    from nash.frontend.nas.search_space import space_for_dataset
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sp = get_space(space, ops) if space else space_for_dataset(dataset, ops)
+    cache = Path(cache_dir) if cache_dir else out / "cache"
+    arch_list = sample_archs(sp, archs, seed)
+    t0 = time.time()
+    recs = train_all(arch_list, dataset, epochs, seed, cache / "train", workers, data_root, progress)
+    train_s = time.time() - t0
+    if train_only:
+        return {"records": recs}
+    from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
+
+    names = proxies or list(_default_proxies())
+    splits = _cached_splits(dataset, data_root, sp.input_size)
+    batch = _proxy_batch(splits, seed=score_seed)
+    t1 = time.time()
+    base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, workers, progress)
+    score_s = time.time() - t1
+    scores = {n: (combine_group(n, base) if n in GROUP_METRICS else [b[n] for b in base]) for n in names}
+    acc = [r["val_acc"] for r in recs]
+    table = correlation_table(scores, acc, n_boot=n_boot, seed=seed)
+    report = {
+        "proxies": table, "archs": len(arch_list), "dataset": dataset, "space": sp.name, "ops": list(sp.ops),
+        "epochs": epochs, "seed": seed, "score_seed": score_seed, "proxy_version": PROXY_VERSION,
+        "train": {"optimizer": "SGD nesterov, cosine", **BENCH_TRAIN, "qat": False},
+        "accuracy": {"mean": float(np.mean(acc)), "min": float(np.min(acc)), "max": float(np.max(acc)),
+                     "std": float(np.std(acc))},
+        "top_k_fraction": 0.2, "bootstrap": n_boot,
+        "seconds": {"train_total": train_s, "train_sum_per_arch": float(sum(r["train_seconds"] for r in recs)),
+                    "score": score_s},
+        "results": [{"hash": arch_hash(a), "val_acc": r["val_acc"], "stats": _short_stats(a),
+                     "scores": {n: scores[n][i] for n in names}}
+                    for i, (a, r) in enumerate(zip(arch_list, recs, strict=True))],
+    }
+    atomic_write_text(out / "proxy_bench.json", json.dumps(_finite(report), indent=1))
+    plot_bench(scores, acc, table, out / "proxy_bench.png")
+    return report
+
+
+def _short_stats(arch: dict) -> dict:
+    s = arch_stats(arch)
+    return {"params": s["params"], "macs": s["macs"], **{f"{o}_ops": v["ops"] for o, v in s["per_op"].items()}}
+
+
+def _finite(o):
+    """JSON cannot hold inf/NaN: write them as strings."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_finite(v) for v in o]
+    return o
+
+
+def _proxy_batch(splits, seed: int, n: int = 64) -> dict:
+    """A fixed labelled mini-batch of training images for the data-dependent proxies (NASWOT, trainability)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(splits.x_train), size=min(n, len(splits.x_train)), replace=False)
+    return {"x": np.ascontiguousarray(splits.x_train[idx]), "y": np.ascontiguousarray(splits.y_train[idx])}
+
+
+def _default_proxies():
+    from nash.frontend.nas.proxies import BENCH_PROXIES
+
+    return BENCH_PROXIES
+
+
+if __name__ == "__main__":  # pragma: no cover - manual runs of the training stage
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--archs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="proxy_bench_out")
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = ap.parse_args()
+    run_proxy_bench(archs=args.archs, epochs=args.epochs, seed=args.seed, out=Path(args.out), workers=args.workers,
+                    train_only=True)

@@ -1,0 +1,1 @@
+"""The hybrid operators (conv, shift, adder) as torch layers, their fake-quant primitives, and the op registry."""

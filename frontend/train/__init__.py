@@ -1,0 +1,1 @@
+"""QAT training of one architecture."""

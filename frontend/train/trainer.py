@@ -1,0 +1,176 @@
+"""Training: float warm-up with range calibration, then quantization-aware training, then integer evaluation.
+
+Schedule: SGD (momentum 0.9, Nesterov) with cosine learning rate, label smoothing; the first ``float_fraction`` of the
+epochs train the float network while the activation quantizers observe ranges, the rest train with fake-quantized
+weights and activations. Checkpoints after every epoch make an interrupted run resumable. Reported accuracies:
+float (no quantization), fake-quant (the QAT model in eval mode, which evaluates the integer rules exactly) and
+integer (the numpy integer reference on the converted model).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from nash.frontend.core.quant_params import quantize_activation
+from nash.frontend.data import Splits
+from nash.frontend.integer.reference import run_network
+from nash.frontend.models.convert import IntegerModel, integer_model
+from nash.frontend.models.hybrid_net import HybridNet
+from nash.frontend.ops.fake_quant import ActQuant
+from tqdm import tqdm
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    seed: int = 0
+    qat: bool = True
+    float_fraction: float = 0.4  # share of epochs before QAT starts (ranges are calibrated meanwhile)
+    label_smoothing: float = 0.1
+    device: str = "auto"  # "auto" picks CUDA when present
+    checkpoint: str | None = None  # file path; resumes from it when it exists
+    progress: bool = True
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _batches(x: np.ndarray, y: np.ndarray, bs: int, rng: np.random.Generator | None):
+    idx = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
+    for i in range(0, len(x), bs):
+        j = idx[i:i + bs]
+        yield torch.from_numpy(x[j]), torch.from_numpy(y[j])
+
+
+@torch.no_grad()
+def accuracy(net: HybridNet, x: np.ndarray, y: np.ndarray, mode: str, batch_size: int = 256) -> float:
+    """Top-1 accuracy (%) in eval mode; mode 'float' or 'qat' (exact integer rules)."""
+    net.eval()
+    correct = 0
+    dev = next(net.parameters()).device
+    for xb, yb in _batches(x, y, batch_size, None):
+        out = net(xb.to(dev), mode)
+        correct += int((out.argmax(1).cpu() == yb).sum())
+    return 100.0 * correct / max(1, len(x))
+
+
+def integer_accuracy(im: IntegerModel, x: np.ndarray, y: np.ndarray, batch_size: int = 128) -> float:
+    """Top-1 accuracy (%) of the numpy integer reference (input quantized with quant_params.quantize_activation)."""
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        q = quantize_activation(x[i:i + batch_size], im.input_scale)
+        logits = run_network(im.nodes, im.params, q)
+        correct += int((np.argmax(logits, axis=1) == y[i:i + batch_size]).sum())
+    return 100.0 * correct / max(1, len(x))
+
+
+@torch.no_grad()
+def recalibrate_bn(net: HybridNet, x: np.ndarray, mode: str, batches: int = 8, batch_size: int = 128) -> None:
+    """Re-estimate BatchNorm running statistics with the current weights (cumulative average over ``batches``).
+
+    Adder layers have large, fast-moving output offsets, so EMA statistics lag the weights during training; activation
+    ranges are left untouched.
+    """
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    acts = [m for m in net.modules() if isinstance(m, ActQuant)]
+    saved = [(m, m.momentum) for m in bns + acts]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    for m in acts:
+        m.momentum = 0.0
+    net.train()
+    dev = next(net.parameters()).device
+    idx = np.random.default_rng(0).permutation(len(x))[: batches * batch_size]
+    for i in range(0, len(idx), batch_size):
+        net(torch.from_numpy(x[idx[i:i + batch_size]]).to(dev), mode)
+    for m, mom in saved:
+        m.momentum = mom
+    net.eval()
+
+
+def _save_checkpoint(path: str, state: dict) -> None:
+    tmp = f"{path}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
+    """Train ``net`` in place; returns accuracies (%), the integer model and the config used.
+
+    ``float_acc`` is measured at the end of the float phase (a QAT-trained network evaluated without quantization is not
+    a meaningful float baseline); ``qat_acc`` and ``int_acc`` on the final network.
+    """
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    dev = pick_device(cfg.device)
+    net.to(dev)
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 or ".bn." in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}]
+    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    steps_per_epoch = (len(splits.x_train) + cfg.batch_size - 1) // cfg.batch_size
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * steps_per_epoch))
+    qat_start = int(round(cfg.epochs * cfg.float_fraction)) if cfg.qat else cfg.epochs
+    start, ck = 0, {}
+    if cfg.checkpoint and Path(cfg.checkpoint).exists():
+        ck = torch.load(cfg.checkpoint, map_location=dev, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        start = ck["epoch"]
+    history = []
+    bar = tqdm(range(start, cfg.epochs), desc="train", disable=not cfg.progress, unit="epoch")
+    float_acc = None
+    for epoch in bar:
+        if epoch == qat_start and float_acc is None:
+            recalibrate_bn(net, splits.x_train, "float")
+            float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
+        net.train()
+        mode = "qat" if epoch >= qat_start else "observe"
+        total, seen = 0.0, 0
+        for xb, yb in _batches(splits.x_train, splits.y_train, cfg.batch_size, rng):
+            xb, yb = xb.to(dev), yb.to(dev)
+            loss = F.cross_entropy(net(xb, mode), yb, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(xb)
+            seen += len(xb)
+        history.append({"epoch": epoch + 1, "mode": mode, "loss": total / max(1, seen)})
+        bar.set_postfix(loss=f"{total / max(1, seen):.3f}", mode=mode)
+        if cfg.checkpoint:
+            _save_checkpoint(cfg.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
+                                              "scheduler": sched.state_dict(), "rng": rng.bit_generator.state,
+                                              "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                                              "float_acc": float_acc})
+    net.to("cpu")
+    if float_acc is None:  # no QAT phase ran in this call (float-only training, or resumed after the switch)
+        if start > qat_start:
+            float_acc = ck.get("float_acc")
+        else:
+            recalibrate_bn(net, splits.x_train, "float")
+            float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
+    result = {"float_acc": float_acc, "history": history, "config": asdict(cfg)}
+    if cfg.qat:
+        recalibrate_bn(net, splits.x_train, "qat")
+        im = integer_model(net)
+        result["qat_acc"] = accuracy(net, splits.x_val, splits.y_val, "qat")
+        result["int_acc"] = integer_accuracy(im, splits.x_val, splits.y_val)
+        result["integer_model"] = im
+    return result

@@ -1,0 +1,155 @@
+"""``nash search`` (evolutionary zero-shot co-search) and ``nash proxy-bench`` (proxy ranking benchmark)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from nash.frontend.data import READERS
+from nash.frontend.nas.search_space import SPACES
+
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+
+def _ops(value: str) -> tuple[str, ...]:
+    from nash.frontend.core.graph import OPS
+
+    ops = tuple(o.strip() for o in value.split(",") if o.strip())
+    bad = [o for o in ops if o not in OPS]
+    if not ops or bad or len(set(ops)) != len(ops):
+        raise click.BadParameter(f"expected a comma-separated subset of {','.join(OPS)}, got {value!r}")
+    return ops
+
+
+def _proxy_names() -> list[str]:
+    from nash.frontend.nas.proxies import BASE_PROXIES, GROUP_METRICS
+
+    return sorted(set(BASE_PROXIES) | set(GROUP_METRICS))
+
+
+def _load_splits(dataset: str, data_root: str | None, size: int):
+    """The dataset for data-dependent proxies; ``None`` (Gaussian inputs) when a user dataset's files are absent."""
+    from nash.frontend.data import load_dataset
+
+    try:
+        return load_dataset(dataset, root=data_root, size=size, seed=0)
+    except (FileNotFoundError, ValueError) as e:
+        if dataset == "digits":
+            raise
+        click.echo(f"notice: {dataset} files not available ({e}); data-dependent proxies use Gaussian inputs",
+                   err=True)
+        return None
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(sorted(READERS)), default="digits", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Folder of the dataset files.")
+@click.option("--space", type=click.Choice(sorted(SPACES)), default=None,
+              help="Search space (default: the dataset's: digits, cifar32 or tiny64).")
+@click.option("--ops", default="conv,shift,adder", show_default=True,
+              help="Allowed op types per block, e.g. conv,adder or conv (multiplication-only baseline).")
+@click.option("--metric", default=None, help="Zero-shot metric (default: the best on the proxy benchmark).")
+@click.option("--population", type=click.IntRange(2), default=100, show_default=True)
+@click.option("--generations", type=click.IntRange(0), default=20, show_default=True)
+@click.option("--mutations", type=click.IntRange(0), default=45, show_default=True)
+@click.option("--crossovers", type=click.IntRange(0), default=45, show_default=True)
+@click.option("--mutation-prob", type=click.FloatRange(0, 1), default=0.2, show_default=True)
+@click.option("--hw-cost", "hw_cost", type=click.Choice(["accel", "macs"]), default="accel", show_default=True,
+              help="Hardware cost: the accelerator model (FPS; best.json gets the accelerator section) or MACs per "
+                   "op type.")
+@click.option("--board", default="kv260", show_default=True)
+@click.option("--min-fps", type=float, default=None, help="Constraint (needs --hw-cost accel).")
+@click.option("--max-latency-ms", type=float, default=None, help="Constraint (needs --hw-cost accel).")
+@click.option("--max-macs", type=float, default=None, help="Constraint on multiply-like operations per image.")
+@click.option("--max-params", type=float, default=None, help="Constraint on parameters.")
+@click.option("--top-k", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.json.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def search(dataset, data_root, space, ops, metric, population, generations, mutations, crossovers, mutation_prob,
+           hw_cost, board, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, resume, out):
+    """Evolutionary zero-shot search of hybrid conv/shift/adder networks under hardware constraints.
+
+    Writes OUT/best.json (model file, provenance with scores and hardware metrics), OUT/top_k.json, OUT/pareto.csv,
+    OUT/pareto.png and a per-generation OUT/checkpoint.json (continue with --resume).
+    """
+    from nash.frontend.nas.evolution import Constraints, SearchConfig, make_cost, run_search
+    from nash.frontend.nas.proxies import DEFAULT_METRIC
+    from nash.frontend.nas.search_space import get_space, space_for_dataset
+
+    op_set = _ops(ops)
+    metric = metric or DEFAULT_METRIC
+    if metric not in _proxy_names():
+        raise click.BadParameter(f"unknown metric {metric!r}; expected one of {_proxy_names()}", param_hint="--metric")
+    if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
+        raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
+    sp = space_for_dataset(dataset, op_set)
+    if space:
+        base = get_space(space, op_set)
+        sp = base.with_input(base.input_channels, base.input_size, sp.num_classes)
+    splits = _load_splits(dataset, data_root, sp.input_size)
+    data = None
+    if splits is not None:
+        if splits.channels != sp.input_channels or splits.size != sp.input_size:
+            raise click.BadParameter(f"dataset {dataset} is {splits.channels}x{splits.size}x{splits.size} but space "
+                                     f"{sp.name} expects {sp.input_channels}x{sp.input_size}x{sp.input_size}",
+                                     param_hint="--space")
+        from nash.frontend.nas.proxy_bench import _proxy_batch
+
+        data = _proxy_batch(splits, seed)
+    cfg = SearchConfig(population=population, mutations=mutations, crossovers=crossovers, mutation_prob=mutation_prob,
+                       generations=generations, seed=seed, metric=metric, workers=workers, top_k=top_k,
+                       constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params))
+    cost = make_cost(hw_cost, board)
+    prov = {"dataset": dataset, "board": board if hw_cost == "accel" else None, "tool": "nash search"}
+    s = run_search(sp, cfg, cost, out, data=data, resume=resume, provenance=prov)
+    best_v, best = s.ranked()[0]
+    hw = best["hw"]
+    hw_txt = ", ".join(f"{k}={hw[k]:.4g}" for k in ("fps", "latency_ms", "macs", "params") if k in hw)
+    click.echo(f"evaluated {len(s.archive)} candidates ({len(s.rejected)} rejected by constraints); "
+               f"best {metric}={best_v:.4f} ({hw_txt}); Pareto front {len(s.pareto())} -> {out}")
+
+
+@click.command("proxy-bench")
+@click.option("--dataset", type=click.Choice(sorted(READERS)), default="digits", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False), default=None)
+@click.option("--space", type=click.Choice(sorted(SPACES)), default=None)
+@click.option("--ops", default="conv,shift,adder", show_default=True)
+@click.option("--archs", type=click.IntRange(3), default=40, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and training seed.")
+@click.option("--score-seed", type=int, default=0, show_default=True, help="Seed of the proxies' random draws.")
+@click.option("--proxies", default=None, help="Comma-separated proxy names (default: all).")
+@click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where finished trainings and scores are cached (default OUT/cache); reruns continue from it.")
+@click.option("--bootstrap", type=click.IntRange(10), default=1000, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed, proxies, workers, cache_dir,
+                bootstrap, out):
+    """Train K sampled architectures briefly and correlate every zero-shot proxy with their accuracy.
+
+    Writes OUT/proxy_bench.json (Kendall tau, Spearman rho with bootstrap 95% intervals, top-k tau per proxy) and
+    OUT/proxy_bench.png. Trainings are cached, so an interrupted run continues.
+    """
+    from nash.frontend.nas.proxy_bench import run_proxy_bench
+
+    names = None
+    if proxies:
+        names = [p.strip() for p in proxies.split(",") if p.strip()]
+        bad = [p for p in names if p not in _proxy_names()]
+        if bad:
+            raise click.BadParameter(f"unknown proxies {bad}; expected names from {_proxy_names()}",
+                                     param_hint="--proxies")
+    rep = run_proxy_bench(dataset=dataset, archs=archs, epochs=epochs, seed=seed, out=out, space=space,
+                          ops=_ops(ops), workers=workers, proxies=names, score_seed=score_seed, data_root=data_root,
+                          cache_dir=cache_dir, n_boot=bootstrap)
+    click.echo(f"{rep['archs']} architectures, accuracy {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
+    click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'rho':>6s} {'top-k tau':>9s}")
+    for name, t in sorted(rep["proxies"].items(), key=lambda kv: -kv[1]["kendall_tau"]):
+        lo, hi = t["tau_ci"]
+        click.echo(f"{name:12s} {t['kendall_tau']:6.3f} [{lo:6.3f}, {hi:6.3f}] {t['spearman_rho']:6.3f} "
+                   f"{t['top_k_tau']:9.3f}")

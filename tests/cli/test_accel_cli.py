@@ -1,0 +1,118 @@
+"""`nash accel` and `nash accel-calibrate` end to end; accelerator-section validation; csynth parsing."""
+
+import copy
+import json
+
+import pytest
+from click.testing import CliRunner
+from helpers import REPO
+from nash.frontend.accel.calibration import parse_csynth
+from nash.frontend.accel.section import validate_section
+from nash.frontend.core.model_file import ModelFileError, load_model, new_model, save_model
+
+from nash.cli import main
+
+DATA = REPO / "tests" / "data"
+ARCH = {"input_channels": 3, "input_size": 32, "num_classes": 100,
+        "stem": {"op": "conv", "width": 16, "kernel": 3, "stride": 1},
+        "stages": [{"width": 24, "stride": 2, "blocks": [{"op": "adder", "kernel": 3, "expand": 4},
+                                                         {"op": "shift", "kernel": 5, "expand": 4}]}],
+        "head": {"width": 96}}
+
+
+@pytest.fixture(scope="module")
+def accel_out(tmp_path_factory):
+    d = tmp_path_factory.mktemp("accel")
+    save_model(new_model("tiny", ARCH), d / "m.json")
+    res = CliRunner().invoke(main, ["accel", str(d / "m.json"), "--board", "kv260", "--out", str(d / "out")])
+    assert res.exit_code == 0, res.output
+    return d / "out", res.output
+
+
+def test_accel_writes_model_and_report(accel_out):
+    out, text = accel_out
+    rep = json.loads((out / "accel_report.json").read_text())
+    for k in ("board", "fps", "latency_ms", "gops", "peak_gops", "resources", "board_resources", "search"):
+        assert k in rep
+    assert set(rep["resources"]) == {"dsp", "lut", "ff", "bram", "uram"}
+    assert rep["board_resources"]["dsp"] == 1248
+    assert rep["search"]["evaluations"] > 0 and rep["search"]["seconds"] >= 0
+    assert (out / "accel_report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "engine" in (out / "accel_report.txt").read_text()
+    mf = load_model(out / "model.json")
+    acc = mf.data["accelerator"]
+    validate_section(acc, mf.nodes)
+    assert acc["performance"]["fps"] == pytest.approx(rep["fps"])
+    assert f"{rep['fps']:.1f} FPS" in text
+
+
+def test_section_validation_names_field(accel_out):
+    out, _ = accel_out
+    mf = load_model(out / "model.json")
+    acc = copy.deepcopy(mf.data["accelerator"])
+    acc["engines"]["conv"]["tm"] = 0
+    with pytest.raises(ModelFileError, match=r"accelerator\.engines\.conv\.tm"):
+        validate_section(acc, mf.nodes)
+    acc = copy.deepcopy(mf.data["accelerator"])
+    acc["schedule"]["steps"] = acc["schedule"]["steps"][::-1]
+    for step in acc["schedule"]["steps"]:
+        for t in step:
+            t["image"] = 0
+    with pytest.raises(ModelFileError, match=r"accelerator\.schedule\.steps"):
+        validate_section(acc, mf.nodes)
+    acc = copy.deepcopy(mf.data["accelerator"])
+    acc["layers"]["stem"]["engine"] = "adder"
+    with pytest.raises(ModelFileError, match=r"accelerator\.layers\.stem\.engine"):
+        validate_section(acc, mf.nodes)
+
+
+def test_loading_a_model_checks_its_accelerator_section(accel_out, tmp_path):
+    """A hand-edited accelerator section is rejected when the model file is read (load_model / nash validate)."""
+    out, _ = accel_out
+    data = json.loads((out / "model.json").read_text())
+    data["accelerator"]["engines"]["shift"]["tn"] = "8"
+    data.pop("weights", None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"bad\.json.*accelerator\.engines\.shift\.tn"):
+        load_model(bad)
+    r = CliRunner().invoke(main, ["validate", str(bad)])
+    assert r.exit_code != 0 and "accelerator.engines.shift.tn" in r.output
+
+
+def test_accel_unknown_board_and_too_large(tmp_path):
+    save_model(new_model("tiny", ARCH), tmp_path / "m.json")
+    r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--board", "kv999", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "unknown board 'kv999'" in r.output and "kv260" in r.output
+    r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--board", "ultra96v2", "--usable", "0.02",
+                                  "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "no accelerator design fits board ultra96v2" in r.output
+    assert not (tmp_path / "o" / "model.json").exists()
+
+
+def test_parse_csynth_sample():
+    rep = parse_csynth(DATA / "csynth_sample_conv_pe_8x8.xml")
+    assert rep["part"] == "xck26-sfvc784-2LV-c"
+    assert rep["latency_worst"] == 5 and rep["ii"] == 1
+    assert rep["resources"] == {"bram18": 0, "dsp": 32, "ff": 3200, "lut": 1536, "uram": 0}
+    assert rep["clock_ns"] == pytest.approx(3.412)
+
+
+def test_accel_calibrate_updates_table(tmp_path):
+    out = tmp_path / "table.json"
+    spec = f"conv:8x8:{DATA / 'csynth_sample_conv_pe_8x8.xml'}"
+    r = CliRunner().invoke(main, ["accel-calibrate", spec, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    t = json.loads(out.read_text())["entries"]
+    # LUT: (1536 - 8*7*20 tree LUTs) / 64 PEs = 6.5; FF: (3200 - 8*7*20) / 64 = 32.5; DSP: 32 / 64 = 0.5
+    assert t["conv.pe_lut"]["value"] == pytest.approx(6.5)
+    assert t["conv.pe_ff"]["value"] == pytest.approx(32.5)
+    assert t["conv.pe_dsp"]["value"] == pytest.approx(0.5)
+    assert "csynth" in t["conv.pe_lut"]["source"]
+    save_model(new_model("tiny", ARCH), tmp_path / "m.json")
+    r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--cost-table", str(out), "--out",
+                                  str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert load_model(tmp_path / "o" / "model.json").data["accelerator"]["model"]["cost_table"] == str(out)
+    r = CliRunner().invoke(main, ["accel-calibrate", "conv:8:x.xml", "--out", str(out)])
+    assert r.exit_code == 2 and "ENGINE:TMxTN:PATH" in r.output

@@ -1,0 +1,225 @@
+"""Codegen without compiling the network: weights blob, accelerator-plan adapter, synthesizability rules over the
+generated sources, the rendered Tcl, and the hls::stream shim (compiled on its own)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+from helpers import ALL_OPS_ARCH, REPO, accel_section, randomized_net
+from nash.codegen.hls import plan as accel_plan
+from nash.codegen.hls import weights_blob
+from nash.codegen.hls.plan import PlanError, Task, make_plan, validate_schedule
+from nash.codegen.hls.project import generate_from
+from nash.codegen.hls.render import HLS_TEMPLATES
+from nash.codegen.hls.rules import check_project, check_source
+from nash.frontend.core.graph import lower
+from nash.frontend.core.model_file import load_model, new_model
+from nash.frontend.integer.weights_io import load_integer_model
+from nash.frontend.models.convert import integer_model
+
+ROOT = REPO
+TINY = ROOT / "examples" / "tiny_hybrid.json"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    mf = load_model(TINY)
+    return mf, load_integer_model(mf)
+
+
+# ---- weights blob --------------------------------------------------------------------------------------------------
+def test_blob_layout_header_and_sections(tiny):
+    _, im = tiny
+    blob, man = weights_blob.pack(im.nodes, im.params)
+    info = weights_blob.check(blob, n_layers=len(im.nodes))
+    assert blob[:8] == b"NASHBLOB" and info["payload_size"] == len(blob) - 64
+    assert info["crc32"] == zlib.crc32(blob[64:]) and man["size"] == len(blob)
+    secs = {(s["layer"], s["name"]): s for s in man["sections"]}
+    assert all(s["offset"] % 64 == 0 for s in man["sections"])
+    s = secs[("stem", "weight")]
+    w = np.frombuffer(blob, np.int8, s["count"], s["offset"])
+    np.testing.assert_array_equal(w, im.params["stem"]["weight"].ravel())
+    s = secs[("head", "bias")]
+    np.testing.assert_array_equal(np.frombuffer(blob, "<i8", s["count"], s["offset"]), im.params["head"]["bias"])
+    s = secs[("s0b0_add", "scalars")]
+    p = im.params["s0b0_add"]
+    assert list(np.frombuffer(blob, "<i8", 3, s["offset"])) == [int(p["mult_a"]), int(p["mult_b"]), int(p["shift"])]
+
+
+def test_shift_code_is_the_pe_array_code():
+    from nash.codegen.rtl.pe_arrays import encode_shift_weights
+
+    sign = np.array([-1, 0, 1, 1, -1, 0])
+    exp = np.array([0, 3, 7, 2, 5, 0])
+    for e_max in (0, 1, 3, 7, 15):
+        s, e = sign, np.minimum(exp, e_max)
+        expect = encode_shift_weights(s, e, e_max)
+        expect[s == 0] = 0  # a zero weight is the code 0 whatever its exponent
+        np.testing.assert_array_equal(weights_blob.encode_shift(s, e, e_max), expect)
+
+
+def test_blob_errors_name_the_problem(tiny):
+    _, im = tiny
+    blob, _ = weights_blob.pack(im.nodes, im.params)
+    with pytest.raises(weights_blob.BlobError, match="shorter than"):
+        weights_blob.check(blob[:10])
+    with pytest.raises(weights_blob.BlobError, match="bad magic"):
+        weights_blob.check(b"\0" * 8 + blob[8:])
+    with pytest.raises(weights_blob.BlobError, match="truncated or padded"):
+        weights_blob.check(blob + b"\0")
+    with pytest.raises(weights_blob.BlobError, match="CRC32"):
+        weights_blob.check(blob[:-1] + bytes([blob[-1] ^ 0x80]))
+    with pytest.raises(weights_blob.BlobError, match="version"):
+        weights_blob.check(blob[:8] + (2).to_bytes(4, "little") + blob[12:])
+    with pytest.raises(weights_blob.BlobError, match="expects 3"):
+        weights_blob.check(blob, n_layers=3)
+
+
+# ---- accelerator plan adapter ----------------------------------------------------------------------------------------
+def test_fallback_plan_and_schedules():
+    nodes = lower(ALL_OPS_ARCH)
+    plan = make_plan({"accelerator": None}, nodes)
+    assert plan.source == "default" and plan.pe == {"conv": (8, 8), "shift": (8, 8), "adder": (8, 8)}
+    assert plan.max_offset > 0 and plan.min_slots == plan.max_offset + 1
+    n_steps = max(sum(plan.engine_of[n.name] == e for n in nodes) for e in accel_plan.ENGINES)
+    assert len(plan.steps) == n_steps  # as short as the busiest engine allows
+    seq = make_plan({}, nodes, "sequential")
+    assert len(seq.steps) == len(nodes) and seq.max_offset == 0
+
+
+def test_schedule_validation_errors():
+    nodes = lower(ALL_OPS_ARCH)
+    eng = {n.name: accel_plan.default_engine(n) for n in nodes}
+    seq = accel_plan.sequential_schedule(nodes, eng)
+    validate_schedule(nodes, seq)
+    with pytest.raises(PlanError, match="never scheduled"):
+        validate_schedule(nodes, seq[:-1])
+    with pytest.raises(PlanError, match="does not run after its input"):
+        validate_schedule(nodes, [seq[1], seq[0], *seq[2:]])
+    with pytest.raises(PlanError, match="has two tasks"):
+        validate_schedule(nodes, [[seq[0][0], Task("conv", nodes[-3].name, 1)], *seq[1:-3], *seq[-2:]])
+    with pytest.raises(PlanError, match="unknown engine"):
+        validate_schedule(nodes, [[Task("dsp", "stem", 0)], *seq[1:]])
+
+
+@pytest.fixture(scope="module")
+def searched_section():
+    """A real accelerator section for ALL_OPS_ARCH, from the accelerator search (nash accel)."""
+    return lower(ALL_OPS_ARCH), accel_section(ALL_OPS_ARCH)
+
+
+def test_accelerator_section_is_read_and_checked(searched_section):
+    nodes, acc = searched_section
+    plan = make_plan({"accelerator": acc}, nodes)
+    assert plan.source == "accelerator" and plan.schedule_kind == "model"
+    for e, cfg in acc["engines"].items():
+        if e != "misc" and cfg is not None:
+            assert plan.pe[e] == (cfg["tm"], cfg["tn"]) and plan.requant(e) == cfg["requant_lanes"]
+            assert plan.lanes(e) == max(1, cfg["dw_lanes"])
+    assert plan.part == acc["part"] and plan.clock_mhz == acc["clock_mhz"]
+    assert plan.predicted_fps == acc["performance"]["fps"]
+    assert plan.axi_bytes_per_cycle == acc["axi_bytes_per_cycle"]
+    assert [[(t.engine, t.layer, t.offset) for t in s] for s in plan.steps] == [
+        [(t["engine"], t["layer"], t["image"]) for t in s] for s in acc["schedule"]["steps"]]
+    bad = copy.deepcopy(acc)
+    bad["engines"]["conv"]["tm"] = 0
+    with pytest.raises(PlanError, match=r"accelerator\.engines\.conv\.tm"):
+        make_plan({"accelerator": bad}, nodes)
+    bad = copy.deepcopy(acc)
+    bad["layers"]["stem"]["engine"] = "adder"
+    with pytest.raises(PlanError, match=r"accelerator\.layers\.stem\.engine"):
+        make_plan({"accelerator": bad}, nodes)
+
+
+# ---- rendered sources: synthesizability rules, Tcl -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, tiny):
+    mf, im = tiny
+    out = {"tiny": generate_from(mf, im, tmp_path_factory.mktemp("tiny"))}
+    arch = copy.deepcopy(ALL_OPS_ARCH)
+    rim = integer_model(randomized_net(arch, 1))
+    rmf = new_model("allops", arch)
+    rmf.data["accelerator"] = accel_section(arch, {"conv": {"tm": 3, "tn": 5}, "adder": {"tm": 2, "tn": 7}})
+    out["allops"] = generate_from(rmf, rim, tmp_path_factory.mktemp("allops"))
+    rmf.data["accelerator"] = None
+    out["local"] = generate_from(rmf, rim, tmp_path_factory.mktemp("local"), pe_impl="local")
+    return out
+
+
+@pytest.mark.parametrize("which", ["tiny", "allops", "local"])
+def test_generated_sources_obey_the_coding_rules(rendered, which):
+    violations = check_project(rendered[which].out)
+    assert violations == [], "\n".join(map(str, violations))
+
+
+def test_rule_checker_catches_violations(tmp_path):
+    bad = tmp_path / "bad.cpp"
+    bad.write_text("""#include <vector>
+int f(int n) {
+  int* p = new int[n];
+loop:
+  for (int i = 0; i < n; ++i) {
+    p[i] = i;
+  }
+  for (int i = 0; i < 4; ++i) {
+#pragma HLS UNROLL
+    p[i] += 1;
+  }
+  double d = 0;
+  return f(n - 1) + p[0] + (int)d;
+}
+""")
+    rules = {v.rule for v in check_source(bad)}
+    assert rules == {"R1", "R2", "R3", "R4", "R5", "R7", "R8"}
+
+
+def test_top_interface_and_tcl(rendered):
+    p = rendered["tiny"]
+    top = (p.out / "src" / "top.cpp").read_text()
+    for e in ("conv", "shift", "adder", "misc"):
+        assert f"port=act_{e} bundle=gmem_{e}" in top and f"port=wb_{e} bundle=gmem_{e}" in top
+    assert "s_axilite port=return bundle=control" in top and "#pragma HLS DATAFLOW" in top
+    tcl = (p.out / "run_hls.tcl").read_text()
+    for needle in ("set_part xck26-sfvc784-2LV-c", "create_clock -period 5.000", "config_interface -m_axi_addr64",
+                   "csim_design", "csynth_design", "cosim_design", "export_design -format ip_catalog",
+                   "add_files -tb tb/testbench.cpp", "set_top nash_top", "source [file join $root options.tcl]"):
+        assert needle in tcl, needle
+    assert "set NASH_COSIM 1" in (p.out / "options.tcl").read_text()
+    man = json.loads((p.out / "weights_manifest.json").read_text())
+    assert man["size"] == p.blob_path.stat().st_size
+
+
+# ---- hls::stream shim --------------------------------------------------------------------------------
+def test_hls_stream_shim(tmp_path):
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not installed")
+    src = tmp_path / "s.cpp"
+    src.write_text("""#include <cstdio>
+#include "hls_stream.h"
+int main(int argc, char**) {
+  hls::stream<int, 2> s("s");
+  s.write(1); s << 2;
+  if (!s.full() || s.size() != 2 || s.write_nb(3)) return 1;
+  int v; s >> v;
+  if (v != 1 || s.read() != 2 || !s.empty() || s.read_nb(v)) return 2;
+  hls::stream<long> u;  // unbounded
+  for (int i = 0; i < 100; ++i) u.write(i);
+  if (u.full() || u.size() != 100) return 3;
+  std::printf("ok\\n");
+  if (argc > 1) s.read();  // empty: must abort with a message
+  return 0;
+}
+""")
+    exe = tmp_path / "s"
+    subprocess.run([gxx, "-std=c++14", "-Wall", "-Wextra", "-Werror", f"-isystem{HLS_TEMPLATES / 'compat'}",
+                    str(src), "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], capture_output=True, text=True).stdout == "ok\n"
+    r = subprocess.run([str(exe), "x"], capture_output=True, text=True)
+    assert r.returncode != 0 and "read from an empty stream" in r.stderr

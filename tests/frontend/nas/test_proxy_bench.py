@@ -1,0 +1,58 @@
+"""Proxy benchmark: statistics on hand-made data, cached (resumable) trainings, report format."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from nash.frontend.nas import proxy_bench
+from nash.frontend.nas.proxy_bench import bootstrap_ci, kendall, run_proxy_bench, spearman, top_k_tau
+
+
+def test_statistics_hand_made():
+    acc = [1.0, 2.0, 3.0, 4.0]
+    assert kendall([10, 20, 30, 40], acc) == pytest.approx(1.0)
+    assert kendall([40, 30, 20, 10], acc) == pytest.approx(-1.0)
+    # one discordant pair of 6: tau = (5 - 1) / 6
+    assert kendall([1, 3, 2, 4], acc) == pytest.approx(4 / 6)
+    assert spearman([1, 3, 2, 4], acc) == pytest.approx(1 - 6 * 2 / (4 * 15))
+    # -inf and NaN rank worst
+    assert kendall([-np.inf, 2, 3, 4], acc) == pytest.approx(1.0)
+    assert kendall([np.nan, 2, 3, 4], acc) == pytest.approx(1.0)
+    lo, hi = bootstrap_ci(np.arange(30.0), np.arange(30.0) + np.random.default_rng(0).normal(0, 3, 30), kendall, 200)
+    assert lo <= hi and hi <= 1.0 and lo > 0.3
+    # top-k: only the 3 most accurate matter
+    assert top_k_tau([0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 5, 6], frac=0.5) == pytest.approx(1.0)
+
+
+@pytest.mark.slow  # trains 4 small networks (~25 s on 2 shared cores)
+def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
+    kw = dict(dataset="digits", archs=3, epochs=1, seed=0, out=tmp_path, workers=1, proxies=["nash", "ours", "params"],
+              n_boot=50, progress=False)
+    rep = run_proxy_bench(**kw)
+    assert rep["archs"] == 3 and set(rep["proxies"]) == {"nash", "ours", "params"}
+    for t in rep["proxies"].values():
+        assert set(t) >= {"kendall_tau", "spearman_rho", "tau_ci", "top_k_tau"}
+        assert -1 <= t["kendall_tau"] <= 1 and t["tau_ci"][0] <= t["tau_ci"][1]
+    on_disk = json.loads((tmp_path / "proxy_bench.json").read_text())
+    assert on_disk["proxies"]["nash"]["kendall_tau"] == pytest.approx(rep["proxies"]["nash"]["kendall_tau"])
+    assert (tmp_path / "proxy_bench.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(list((tmp_path / "cache" / "train").glob("*.json"))) == 3
+
+    # an interrupted run: drop one cached training; the rerun trains only that one
+    victim = sorted((tmp_path / "cache" / "train").glob("*.json"))[0]
+    victim.unlink()
+    calls = []
+    real = proxy_bench._train_one
+
+    def counting(job):
+        calls.append(job)
+        return real(job)
+
+    monkeypatch.setattr(proxy_bench, "_train_one", counting)
+    rep2 = run_proxy_bench(**kw)
+    assert len(calls) == 1
+    # seeded training: the retrained architecture gets the same accuracy, so the report is unchanged
+    assert [r["val_acc"] for r in rep2["results"]] == [r["val_acc"] for r in rep["results"]]
+    assert rep2["proxies"] == rep["proxies"]
