@@ -13,8 +13,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import numpy as np
+from nash.codegen import templates
 from nash.codegen.hls import weights_blob
 from nash.codegen.hls.plan import ENGINES, Plan
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
@@ -25,9 +25,6 @@ from nash.frontend.integer.bounds import network_bounds
 from nash.frontend.integer.reference import run_network
 from nash.frontend.models.convert import IntegerModel
 
-ROOT = Path(__file__).resolve().parents[2]
-HLS_TEMPLATES = ROOT / "hls_templates"
-TCL_TEMPLATES = ROOT / "vivado_tcl"
 SLOT_ALIGN = 64
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
 OP_ID = {"conv": 0, "shift": 1, "adder": 2}
@@ -57,9 +54,14 @@ class Project:
         return self.out / "weights.bin"
 
 
-def _env(root: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+def _hls(name: str, ctx: dict) -> str:
+    """Render ``hls_templates/NAME``."""
+    return templates.get_template(f"hls_templates/{name}").render(ctx)
+
+
+def _tcl(name: str, ctx: dict) -> str:
+    """Render ``vivado_tcl/NAME``."""
+    return templates.get_template(f"vivado_tcl/{name}").render(ctx)
 
 
 def _align(v: int, a: int = SLOT_ALIGN) -> int:
@@ -259,29 +261,27 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "axi_widen_bits": axi_widen_bits(plan.axi_bytes_per_cycle),
         "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
     }
-    env = _env(HLS_TEMPLATES)
     files: list[Path] = []
     src, tb = out / "src", out / "tb"
-    _write(src / "nash_params.h", env.get_template("src/nash_params.h.j2").render(ctx), files)
-    _write(src / "nash_top.h", env.get_template("src/nash_top.h.j2").render(ctx), files)
-    _write(src / "top.cpp", env.get_template("src/top.cpp.j2").render(ctx), files)
-    _write(src / "nash_common.h", (HLS_TEMPLATES / "src" / "nash_common.h").read_text(), files)
+    _write(src / "nash_params.h", _hls("src/nash_params.h.j2", ctx), files)
+    _write(src / "nash_top.h", _hls("src/nash_top.h.j2", ctx), files)
+    _write(src / "top.cpp", _hls("src/top.cpp.j2", ctx), files)
+    _write(src / "nash_common.h", templates.source("hls_templates/src/nash_common.h"), files)
     files.extend(pe.files)
     if pe.local:
         pe_ctx = base | {"exp_max": exp_max, "exp_bits": weights_blob.shift_exp_bits(exp_max)}
-        _write(src / "pe_local.h", env.get_template("src/pe_local.h.j2").render(pe_ctx), files)
+        _write(src / "pe_local.h", _hls("src/pe_local.h.j2", pe_ctx), files)
     engines = {}
     for eng in PE_ENGINES:
         ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
         engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
         engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"]}
-        _write(src / f"engine_{eng}.cpp", env.get_template("src/engine.cpp.j2").render(base | ectx), files)
-    _write(src / "engine_misc.cpp", env.get_template("src/engine_misc.cpp.j2").render(base | misc_context(nodes)),
-           files)
-    _write(tb / "nash_capi.h", (HLS_TEMPLATES / "tb" / "nash_capi.h").read_text(), files)
-    _write(tb / "nash_capi.cpp", env.get_template("tb/nash_capi.cpp.j2").render(ctx), files)
-    _write(tb / "testbench.cpp", (HLS_TEMPLATES / "tb" / "testbench.cpp").read_text(), files)
-    _write(out / "compat" / "hls_stream.h", (HLS_TEMPLATES / "compat" / "hls_stream.h").read_text(), files)
+        _write(src / f"engine_{eng}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
+    _write(src / "engine_misc.cpp", _hls("src/engine_misc.cpp.j2", base | misc_context(nodes)), files)
+    _write(tb / "nash_capi.h", templates.source("hls_templates/tb/nash_capi.h"), files)
+    _write(tb / "nash_capi.cpp", _hls("tb/nash_capi.cpp.j2", ctx), files)
+    _write(tb / "testbench.cpp", templates.source("hls_templates/tb/testbench.cpp"), files)
+    _write(out / "compat" / "hls_stream.h", templates.source("hls_templates/compat/hls_stream.h"), files)
     _write(out / "weights.bin", blob, files)
     _write(out / "weights_manifest.json", json.dumps(blob_manifest, indent=1) + "\n", files)
     # Testbench data: a few fixed random images and their golden logits from the numpy integer reference.
@@ -321,7 +321,6 @@ def _out_shape(n: Node) -> list[int]:
 
 def _write_tcl(out: Path, model_name: str, plan: Plan, pe: PeSource, files: list[Path],
                steps: tuple[str, ...] = ("csim", "csynth", "cosim", "export")) -> None:
-    env = _env(TCL_TEMPLATES)
     srcs = [f"src/{f}" for f in SRC_FILES]
     ctx = {"model_name": model_name, "project": "nash_hls_prj", "src_files": srcs, "tb_files": list(TB_FILES),
            "cflags": "-std=c++14 -I$root/src", "tb_cflags": "-std=c++14 -I$root/src -I$root/tb "
@@ -329,15 +328,13 @@ def _write_tcl(out: Path, model_name: str, plan: Plan, pe: PeSource, files: list
            "part": plan.part, "period_ns": f"{1000.0 / plan.clock_mhz:.3f}",
            # --pe-impl rtl: UG1399 RTL blackboxes (their C models are named inside the JSON, so not added here)
            "blackbox_jsons": pe.blackbox_jsons}
-    _write(out / "run_hls.tcl", env.get_template("run_hls.tcl.j2").render(ctx), files)
+    _write(out / "run_hls.tcl", _tcl("run_hls.tcl.j2", ctx), files)
     write_options(out, steps, files)
 
 
 def write_options(out: Path, steps: tuple[str, ...] | list[str], files: list[Path] | None = None) -> Path:
     """(Re)write options.tcl: which Vitis HLS steps run_hls.tcl runs."""
-    env = _env(TCL_TEMPLATES)
-    text = env.get_template("options.tcl.j2").render({s: int(s in steps) for s in ("csim", "csynth", "cosim",
-                                                                                     "export")})
+    text = _tcl("options.tcl.j2", {s: int(s in steps) for s in ("csim", "csynth", "cosim", "export")})
     path = Path(out) / "options.tcl"
     _write(path, text, files if files is not None else [])
     return path

@@ -32,7 +32,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from nash.codegen.templates import ENV, get_template
 from nash.frontend.accel.model import PE_ENGINES as ENGINES
 from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN
 from nash.frontend.integer.bounds import signed_bits
@@ -40,7 +40,7 @@ from nash.frontend.integer.bounds import signed_bits
 MAX_EXP = 15  # shift exponents: E = quantization.shift_exp_max is at most 15 (docs/integer-semantics.md)
 MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
 II = 1
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates" / "pe_arrays"
+TEMPLATE_FOLDER = "hls_templates/pe_arrays"  # in the one Jinja environment, nash.codegen.templates
 CXXFLAGS = ("-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas")
 
 
@@ -233,11 +233,6 @@ def resource_estimate(cfg: PEArrayConfig) -> dict[str, int]:
 
 
 # ---- rendering -----------------------------------------------------------------------------------------------------
-def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
-                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-
-
 def _sext(expr: str, have: int, want: int) -> str:
     """Verilog sign extension of a signed ``have``-bit expression (a plain name or a part-select) to ``want`` bits."""
     if want == have:
@@ -245,6 +240,9 @@ def _sext(expr: str, have: int, want: int) -> str:
     if want < have:
         raise ValueError(f"cannot sign-extend {expr} from {have} to {want} bits")
     return f"{{{{{want - have}{{{expr}[{have - 1}]}}}}, {expr}}}"
+
+
+ENV.filters["sext"] = _sext  # used by pe_array.v.j2
 
 
 def render_pe_array(engine: str, tm: int, tn: int, out_dir: str | os.PathLike, acc_bits: int = 32,
@@ -260,8 +258,6 @@ def render_pe_array(engine: str, tm: int, tn: int, out_dir: str | os.PathLike, a
     cfg = PEArrayConfig(engine, tm, tn, acc_bits, exp_max)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env = _env()
-    env.filters["sext"] = lambda expr, have, want: _sext(expr, have, want)
     paths = {
         "verilog": out / f"{cfg.name}.v",
         "blackbox_json": out / f"{cfg.name}.json",
@@ -282,7 +278,7 @@ def render_pe_array(engine: str, tm: int, tn: int, out_dir: str | os.PathLike, a
         "rtl_call": "pe_array_rtl_call.h.j2",
     }
     for role, tmpl in templates.items():
-        text = env.get_template(tmpl).render(**ctx)
+        text = get_template(f"{TEMPLATE_FOLDER}/{tmpl}").render(**ctx)
         if role == "blackbox_json":
             text = json.dumps(json.loads(text), indent=2) + "\n"  # validate + normalise
         _write_if_changed(paths[role], text)

@@ -2,13 +2,14 @@
 
 ``run_pe_sim`` renders one PE array, builds its C model (g++, ctypes), makes random and edge vectors, computes the
 golden psums with the numpy integer reference (``nash.frontend.integer.reference``), runs the cocotb testbench
-``tests/cocotb/pe_array_tb.py`` on Icarus (or Verilator >= 5.036) and returns the measured latency / II.
+``nash.codegen.rtl.testbench.pe_array_tb`` on Icarus (or Verilator >= 5.036) and returns the measured latency / II.
 
 Calibration (read by the accelerator model), written atomically::
 
     python -m nash.codegen.rtl.sim_runner calibrate [--out PATH] [--tm 4,8,16] [--tn 1,2,3,4,8,16]
 
-PATH defaults to ``$NASH_CALIBRATION`` or ``build/calibration/pe_arrays.json``; format
+PATH defaults to ``$NASH_CALIBRATION``, else ``$XDG_CACHE_HOME/nash-hls/calibration/pe_arrays.json`` (``~/.cache``
+without ``XDG_CACHE_HOME``; :func:`nash.frontend.accel.calibration.calibration_path`); format
 ``{"source": "cocotb+icarus", "records": [{"engine", "tm", "tn", "latency", "ii"}, ...]}``.
 """
 
@@ -20,10 +21,8 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,24 +36,15 @@ from nash.codegen.rtl.pe_arrays import (
     expected_latency,
     render_pe_array,
 )
+from nash.frontend.accel.calibration import calibration_path, default_calibration_path
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.integer.reference import adder_acc, conv_acc, shift_acc
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TB_DIR = REPO_ROOT / "tests" / "cocotb"
-TB_MODULE = "pe_array_tb"
-DEFAULT_CALIBRATION = Path("build") / "calibration" / "pe_arrays.json"
+# imported by name in the simulator's Python (the runner passes it this sys.path): no file path, works from a wheel
+TB_MODULE = "nash.codegen.rtl.testbench.pe_array_tb"
 MIN_VERILATOR = (5, 36)
 CALIBRATION_TM = (4, 8, 16)
 CALIBRATION_TN = (1, 2, 3, 4, 5, 8, 16)
-
-
-def calibration_path(path: str | os.PathLike | None = None) -> Path:
-    """Where the calibration JSON lives: ``path``, else ``$NASH_CALIBRATION``, else build/calibration/pe_arrays.json."""
-    if path:
-        return Path(path)
-    env = os.environ.get("NASH_CALIBRATION")
-    return Path(env) if env else DEFAULT_CALIBRATION
 
 
 # ---- simulators ----------------------------------------------------------------------------------------------------
@@ -193,19 +183,6 @@ def make_vectors(cfg: PEArrayConfig, n_random: int, seed: int) -> dict[str, np.n
 
 
 # ---- one simulation ------------------------------------------------------------------------------------------------
-@contextmanager
-def _tb_on_path():
-    """The runner hands ``sys.path`` to the simulator's Python: put the testbench folder on it while it runs."""
-    added = str(TB_DIR) not in sys.path
-    if added:
-        sys.path.insert(0, str(TB_DIR))
-    try:
-        yield
-    finally:
-        if added and str(TB_DIR) in sys.path:
-            sys.path.remove(str(TB_DIR))
-
-
 def _parse_results(xml_path: Path) -> tuple[int, list[str]]:
     """(number of testcases, failure messages) from a cocotb xUnit results file."""
     if not xml_path.exists():
@@ -273,13 +250,12 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
     env = {"NASH_PE_TB_CONFIG": str(tb_conf), "COCOTB_REDUCED_LOG_FMT": "1"}
-    with _tb_on_path():
-        try:
-            runner.test(test_module=TB_MODULE, hdl_toplevel=cfg.name, build_dir=build_dir, test_dir=run_dir,
-                        results_xml=str(results), extra_env=env, seed=seed, testcase=testcases,
-                        log_file=log if log_to_file else None)
-        except SystemExit:  # the runner exits under pytest on failures; report them below instead
-            pass
+    try:
+        runner.test(test_module=TB_MODULE, hdl_toplevel=cfg.name, build_dir=build_dir, test_dir=run_dir,
+                    results_xml=str(results), extra_env=env, seed=seed, testcase=testcases,
+                    log_file=log if log_to_file else None)
+    except SystemExit:  # the runner exits under pytest on failures; report them below instead
+        pass
     n_cases, fails = _parse_results(results)
     if fails or n_cases == 0:
         tail = log.read_text()[-4000:] if log_to_file and log.exists() else ""
@@ -332,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nash.codegen.rtl.sim_runner", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("calibrate", help="measure PE-array latency/II on Icarus and write the calibration JSON")
-    c.add_argument("--out", default=None, help=f"output JSON (default $NASH_CALIBRATION or {DEFAULT_CALIBRATION})")
+    c.add_argument("--out", default=None,
+                   help=f"output JSON (default $NASH_CALIBRATION, else {default_calibration_path()})")
     c.add_argument("--tm", type=_ints, default=CALIBRATION_TM, help="comma-separated Tm values")
     c.add_argument("--tn", type=_ints, default=CALIBRATION_TN, help="comma-separated Tn values")
     c.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=ENGINES)

@@ -1,7 +1,7 @@
 """Calibration inputs of the accelerator model.
 
 1. PE-array timing (latency, II) per engine and array shape, from the cocotb measurements of the Verilog PE arrays
-   (``build/calibration/pe_arrays.json``, written by ``python -m nash.codegen.rtl.sim_runner calibrate``)::
+   (written by ``make sim`` / ``python -m nash.codegen.rtl.sim_runner calibrate``; where: :func:`calibration_path`)::
 
        {"source": "cocotb+icarus", "records": [{"engine": "conv", "tm": 8, "tn": 8, "latency": 5, "ii": 1}, ...]}
 
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from nash.frontend.accel.cost_table import CostTable
 
-DEFAULT_PE_CALIBRATION = Path("build") / "calibration" / "pe_arrays.json"
+CALIBRATION_ENV = "NASH_CALIBRATION"
+CALIBRATION_FILE = Path("nash-hls") / "calibration" / "pe_arrays.json"  # under the user cache folder
 PE_ENGINES = ("conv", "shift", "adder")
 
 
@@ -67,12 +68,21 @@ class PeTiming:
         return 1 if r is None else int(r["ii"])
 
 
+def default_calibration_path() -> Path:
+    """``$XDG_CACHE_HOME/nash-hls/calibration/pe_arrays.json``, with ``~/.cache`` when ``XDG_CACHE_HOME`` is unset or
+    not absolute (the XDG base-directory rule, used on every platform): one file per user, whatever the cwd."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    cache = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return cache / CALIBRATION_FILE
+
+
 def calibration_path(path: str | os.PathLike | None = None) -> Path:
-    """``path``, else ``$NASH_CALIBRATION``, else build/calibration/pe_arrays.json (same rule as the sim runner)."""
+    """Where the PE-array calibration JSON is read and written: ``path`` (``--calibration`` / ``--out``), else
+    ``$NASH_CALIBRATION``, else :func:`default_calibration_path`."""
     if path:
         return Path(path)
-    env = os.environ.get("NASH_CALIBRATION")
-    return Path(env) if env else DEFAULT_PE_CALIBRATION
+    env = os.environ.get(CALIBRATION_ENV)
+    return Path(env) if env else default_calibration_path()
 
 
 def load_pe_timing(path: str | os.PathLike | None = None) -> PeTiming:

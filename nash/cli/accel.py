@@ -24,7 +24,8 @@ def _fail(msg: str) -> None:
 @click.option("--clock-mhz", type=float, default=None, help="Target clock (default: the board's).")
 @click.option("--cost-table", type=click.Path(dir_okay=False), default=None, help="Calibrated cost table JSON.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
-              help="PE-array calibration JSON (default build/calibration/pe_arrays.json when present).")
+              help="PE-array calibration JSON (default $NASH_CALIBRATION, else "
+                   "~/.cache/nash-hls/calibration/pe_arrays.json when present).")
 def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: str, usable: float | None,
           clock_mhz: float | None, cost_table: str | None, calibration: str | None) -> None:
     """Search the accelerator for MODEL.json on a board; write DIR/model.json and the report."""

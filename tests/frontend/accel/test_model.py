@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from nash.frontend.accel.board import load_board
-from nash.frontend.accel.calibration import PeTiming, default_pe_latency, load_pe_timing
+from nash.frontend.accel.calibration import PeTiming, calibration_path, default_pe_latency, load_pe_timing
 from nash.frontend.accel.cost_table import load_cost_table
 from nash.frontend.accel.model import Configs, EngineModel, budget_vector, resources_dict
 from nash.frontend.accel.search import coarse_to_fine, make_context
@@ -59,7 +59,7 @@ def test_calibrated_pe_timing_changes_latency(tmp_path):
 
 def test_pe_timing_default_and_nearest_record(tmp_path, monkeypatch):
     monkeypatch.delenv("NASH_CALIBRATION", raising=False)
-    monkeypatch.chdir(tmp_path)  # no build/calibration/pe_arrays.json here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no nash-hls/calibration/pe_arrays.json here
     pe = load_pe_timing()
     assert not pe.calibrated and "uncalibrated" in pe.source
     assert [pe.latency("adder", 8, tn) for tn in (1, 2, 3, 4, 8, 16)] == [2, 3, 4, 4, 5, 6]
@@ -68,6 +68,30 @@ def test_pe_timing_default_and_nearest_record(tmp_path, monkeypatch):
     assert rec.latency("shift", 8, 4) == 6
     assert rec.latency("shift", 8, 8) == 7  # nearest record (tn 4) + one more adder-tree level
     assert rec.latency("conv", 8, 8) == 5  # no conv record: default formula
+
+
+def test_calibration_location_ignores_cwd(tmp_path, monkeypatch):
+    """Argument, else $NASH_CALIBRATION, else $XDG_CACHE_HOME/nash-hls/calibration/pe_arrays.json (~/.cache when
+    XDG_CACHE_HOME is unset or relative); the file found is the same from any working directory."""
+    monkeypatch.delenv("NASH_CALIBRATION", raising=False)
+    cache = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    want = cache / "nash-hls" / "calibration" / "pe_arrays.json"
+    want.parent.mkdir(parents=True)
+    want.write_text(json.dumps({"source": "cocotb+icarus",
+                                "records": [{"engine": "adder", "tm": 8, "tn": 4, "latency": 7, "ii": 1}]}))
+    for cwd in (tmp_path, want.parent):
+        monkeypatch.chdir(cwd)
+        assert calibration_path() == want
+        assert load_pe_timing().latency("adder", 8, 4) == 7
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # not absolute: ignored, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert calibration_path() == tmp_path / "home" / ".cache" / "nash-hls" / "calibration" / "pe_arrays.json"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert calibration_path() == tmp_path / "home" / ".cache" / "nash-hls" / "calibration" / "pe_arrays.json"
+    monkeypatch.setenv("NASH_CALIBRATION", str(tmp_path / "env.json"))
+    assert calibration_path() == tmp_path / "env.json"
+    assert calibration_path(tmp_path / "arg.json") == tmp_path / "arg.json"
 
 
 def test_bad_calibration_file_names_field(tmp_path):
