@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nash.frontend.accel.cost_table import CostTable
+from nash.frontend.core.op_registry import PE_ENGINES
 
 DEFAULT_PE_CALIBRATION = Path("build") / "calibration" / "pe_arrays.json"
-PE_ENGINES = ("conv", "shift", "adder")
 
 
 class CalibrationError(ValueError):
