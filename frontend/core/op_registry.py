@@ -53,9 +53,12 @@ def resolve(dotted: str):
     module)."""
     parts = dotted.split(".")
     for cut in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:cut])
         try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
+            obj = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if not e.name or not module.startswith(e.name):
+                raise  # the module exists but one of its own imports is missing: report that, not a bad name
             continue
         for name in parts[cut:]:
             obj = getattr(obj, name)

@@ -39,6 +39,16 @@ def test_every_reference_resolves(spec):
         assert callable(obj), f"{spec.name}.{attr} = {dotted} is not callable"
 
 
+def test_resolve_hand_cases():
+    from nash.frontend.integer.reference import conv_acc
+    from nash.frontend.ops.shift import ShiftConv2d
+
+    assert reg.resolve("nash.frontend.integer.reference.conv_acc") is conv_acc
+    assert reg.resolve("nash.frontend.ops.shift.ShiftConv2d.sign_exponent") is ShiftConv2d.sign_exponent
+    with pytest.raises(AttributeError):
+        reg.resolve("nash.frontend.integer.reference.no_such_function")
+
+
 @SPECS
 def test_every_named_file_exists(spec):
     for attr, rel in spec.files.items():
