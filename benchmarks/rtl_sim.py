@@ -24,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nash.codegen.rtl.pe_arrays import ENGINES, PEArrayConfig  # noqa: E402
+from nash.codegen.rtl.pe_arrays import PEArrayConfig  # noqa: E402
 from nash.codegen.rtl.sim_runner import run_pe_sim  # noqa: E402
+from nash.frontend.core.op_registry import PE_ENGINES  # noqa: E402
 
 
 def _tool_version(cmd: list[str]) -> str:
@@ -38,7 +39,7 @@ def _tool_version(cmd: list[str]) -> str:
 
 def bench(vectors: int, sizes: list[tuple[int, int]], work: Path) -> list[dict]:
     rows = []
-    for engine in ENGINES:
+    for engine in PE_ENGINES:
         for tm, tn in sizes:
             cfg = PEArrayConfig(engine, tm, tn)
             t0 = time.perf_counter()

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nash.frontend.accel.model import ENGINES  # index order = the engine ids in the generated code
 from nash.frontend.accel.model import engine_of as default_engine
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import ENGINES, PE_ENGINES  # index order = the engine ids in the generated code
 
-DEFAULT_TM_TN = {"conv": (8, 8), "shift": (8, 8), "adder": (8, 8)}
+DEFAULT_TM_TN = {e: (8, 8) for e in PE_ENGINES}
 DEFAULT_BOARD = "kv260"
 SCHEDULES = ("model", "pipelined", "sequential")
 DEFAULT_AXI_BYTES = 16.0  # 128-bit HP ports of the Zynq UltraScale+ PS

@@ -16,20 +16,30 @@ from pathlib import Path
 import numpy as np
 from nash.codegen import templates
 from nash.codegen.hls import weights_blob
-from nash.codegen.hls.plan import ENGINES, Plan
+from nash.codegen.hls.plan import Plan
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
-from nash.frontend.accel.model import PE_ENGINES
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import (
+    ENGINE_IDS,
+    ENGINES,
+    MISC_ENGINE,
+    PE_ENGINES,
+    c_engine_function,
+    engine_id_legend,
+    engine_spec,
+    op_spec,
+    shift_exp_bits,
+)
 from nash.frontend.integer.bounds import network_bounds
 from nash.frontend.integer.reference import run_network
 from nash.frontend.models.convert import IntegerModel
 
 SLOT_ALIGN = 64
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
-OP_ID = {"conv": 0, "shift": 1, "adder": 2}
 KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
-SRC_FILES = ("top.cpp", "engine_conv.cpp", "engine_shift.cpp", "engine_adder.cpp", "engine_misc.cpp")
+SRC_FILES = ("top.cpp", *(f"{c_engine_function(e)}.cpp" for e in ENGINES))
+ARG_WRAP = 116  # line width the generated argument lists wrap at
 TB_FILES = ("tb/testbench.cpp", "tb/nash_capi.cpp")
 
 
@@ -62,6 +72,41 @@ def _hls(name: str, ctx: dict) -> str:
 def _tcl(name: str, ctx: dict) -> str:
     """Render ``vivado_tcl/NAME``."""
     return templates.get_template(f"vivado_tcl/{name}").render(ctx)
+
+
+def wrap_args(args: list[str], head: str, tail: str, width: int = ARG_WRAP) -> str:
+    """``head`` + comma-separated ``args`` + ``tail``, filled greedily into lines of at most ``width`` characters,
+    continuation lines aligned under the first argument (the generated top's engine argument lists)."""
+    lines, cur, indent = [], head, " " * len(head)
+    for i, a in enumerate(args):
+        piece = a + ("," if i < len(args) - 1 else tail)
+        if cur != head and len(cur) + 1 + len(piece) > width:
+            lines.append(cur)
+            cur = indent + piece
+        else:
+            cur += piece if cur == head else " " + piece
+    lines.append(cur)
+    return "\n".join(lines)
+
+
+templates.ENV.filters["wrap_args"] = wrap_args  # the generated top's engine argument lists
+
+
+def engines_context() -> dict:
+    """The engine list of the registry as the templates print it (names, ids, C functions, id legends)."""
+    def eng(e: str) -> dict:
+        return {"name": e, "id": ENGINE_IDS[e], "fn": c_engine_function(e)}
+
+    ports = ([("const int8_t*", f"img_{e}") for e in PE_ENGINES] + [("int8_t*", f"act_{e}") for e in ENGINES]
+             + [("const uint8_t*", f"wb_{e}") for e in ENGINES] + [("int64_t*", "logits")])
+    ids = [ENGINE_IDS[e] for e in ENGINES]
+    return {"engines": [eng(e) for e in ENGINES], "pe_engines": [eng(e) for e in PE_ENGINES],
+            "misc": eng(MISC_ENGINE), "n_engines": len(ENGINES), "engine_legend": engine_id_legend(),
+            "op_legend": engine_id_legend(PE_ENGINES),
+            # run_step(): per engine (layer, image, slot), then every m_axi pointer of nash_top
+            "step_params": [f"int {v}{i}" for i in ids for v in "lis"],
+            "step_args": [f"{v}[{i}]" for i in ids for v in ("lay", "im", "sl")],
+            "port_params": [f"{t} {n}" for t, n in ports], "port_args": [n for _, n in ports]}
 
 
 def _align(v: int, a: int = SLOT_ALIGN) -> int:
@@ -119,6 +164,7 @@ def _engine_acc_bits(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> i
 
 def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: PeSource, exp_max: int) -> dict:
     """Static sizes, types and loop trip counts of one conv-kind engine, from the layers it runs."""
+    spec = engine_spec(eng)
     tm, tn = plan.pe[eng]
     dw_lanes, rq = plan.lanes(eng), plan.requant(eng)
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
@@ -139,9 +185,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     return {
         "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq,
         "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
-        "w_t": "uint8_t" if eng == "shift" else "int8_t",
-        "w_comment": "shift code (sign & 3) << exp_bits | e" if eng == "shift"
-        else "int8 weight",
+        "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
         "xhw": p_max**2, "ohw": o_max**2, "ohw_min": o_min**2, "kk": k_max**2, "kk_min": k_min**2,
         "p_min": p_min, "p_max": p_max, "o_min": o_min, "o_max": o_max, "k_min": k_min, "k_max": k_max,
         "g_max": max((n.groups for n in std), default=1),
@@ -157,7 +201,7 @@ def misc_context(nodes: list[Node]) -> dict:
     adds = [n.in_ch * n.in_size**2 for n in nodes if n.kind == "add"]
     gaps = [n for n in nodes if n.kind == "gap"]
     fcs = [n for n in nodes if n.kind == "fc"]
-    ctx = {}
+    ctx: dict = {"engine_fn": c_engine_function(MISC_ENGINE)}
     ctx["add_min"], ctx["add_max"] = _minmax(adds)
     ctx["gapc_min"], ctx["gapc_max"] = _minmax([n.in_ch for n in gaps])
     ctx["gaphw_min"], ctx["gaphw_max"] = _minmax([n.in_size**2 for n in gaps])
@@ -180,7 +224,8 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
             w, mu, b, s = sec[(n.name, "weight")], 0, sec[(n.name, "bias")], 0
         else:
             w, mu, b, s = 0, sec[(n.name, "scalars")], 0, 0
-        vals = [KIND_ID[n.kind], OP_ID.get(n.op, 0), n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
+        op_id = op_spec(n.op).engine_id if n.kind == "conv" else 0
+        vals = [KIND_ID[n.kind], op_id, n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
                 n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_off}u", f"{in2}u",
                 f"{offs.get(n.name, 0)}u", f"{w}u", f"{mu}u", f"{b}u", f"{s}u"]
         desc = f"{n.name} {n.kind}/{n.op} {n.in_ch}->{n.out_ch} {n.in_size}->{n.out_size} k{n.kernel} s{n.stride}"
@@ -196,7 +241,7 @@ def sched_rows(nodes: list[Node], plan: Plan) -> list[dict]:
     for s, step in enumerate(plan.steps):
         lay, off = [-1] * len(ENGINES), [0] * len(ENGINES)
         for t in step:
-            e = ENGINES.index(t.engine)
+            e = ENGINE_IDS[t.engine]
             lay[e], off[e] = idx[t.layer], t.offset
         desc = ", ".join(f"{t.engine}:{t.layer}@{t.offset}" for t in step) or "idle"
         rows.append({"index": s, "layers": ", ".join(map(str, lay)), "offsets": ", ".join(map(str, off)),
@@ -251,7 +296,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     n_classes = last.out_ch
     base = {"model_name": model_name}
     ctx = {
-        **base, "n_layers": len(nodes), "n_steps": len(plan.steps), "max_offset": plan.max_offset,
+        **base, **engines_context(), "n_layers": len(nodes), "n_steps": len(plan.steps), "max_offset": plan.max_offset,
         "min_slots": plan.min_slots, "slot_bytes": slot_bytes, "in_ch": first.in_ch, "in_size": first.in_size,
         "input_bytes": in_bytes, "num_classes": n_classes, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
         "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections),
@@ -269,15 +314,16 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     _write(src / "nash_common.h", templates.source("hls_templates/src/nash_common.h"), files)
     files.extend(pe.files)
     if pe.local:
-        pe_ctx = base | {"exp_max": exp_max, "exp_bits": weights_blob.shift_exp_bits(exp_max)}
+        pe_ctx = base | {"exp_max": exp_max, "exp_bits": shift_exp_bits(exp_max)}
         _write(src / "pe_local.h", _hls("src/pe_local.h.j2", pe_ctx), files)
     engines = {}
     for eng in PE_ENGINES:
         ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
         engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
         engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"]}
-        _write(src / f"engine_{eng}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
-    _write(src / "engine_misc.cpp", _hls("src/engine_misc.cpp.j2", base | misc_context(nodes)), files)
+        _write(src / f"{ectx['engine_fn']}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
+    mctx = misc_context(nodes)
+    _write(src / f"{mctx['engine_fn']}.cpp", _hls("src/engine_misc.cpp.j2", base | mctx), files)
     _write(tb / "nash_capi.h", templates.source("hls_templates/tb/nash_capi.h"), files)
     _write(tb / "nash_capi.cpp", _hls("tb/nash_capi.cpp.j2", ctx), files)
     _write(tb / "testbench.cpp", templates.source("hls_templates/tb/testbench.cpp"), files)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import SHIFT_EXP_MAX_LIMIT, op_spec, shift_exp_bits
 
 MAGIC = b"NASHBLOB"
 VERSION = 1
@@ -50,7 +51,7 @@ def section_specs(node: Node) -> list[tuple[str, str, int]]:
     """(name, dtype, count) of every section of a layer, in blob order."""
     if node.kind == "conv":
         w = node.out_ch * (node.in_ch // node.groups) * node.kernel**2
-        wdt = "uint8" if node.op == "shift" else "int8"
+        wdt = op_spec(node.op).code_dtype
         m = node.out_ch
         return [("weight", wdt, w), ("mult", "int64", m), ("bias", "int64", m), ("shift", "int64", m)]
     if node.kind == "add":
@@ -78,16 +79,11 @@ def layout(nodes: list[Node]) -> tuple[list[Section], int, int]:
     return sections, off, layout_id
 
 
-def shift_exp_bits(exp_max: int) -> int:
-    """Width of the exponent field of a shift code."""
-    return max(1, int(exp_max).bit_length())
-
-
 def encode_shift(sign: np.ndarray, exp: np.ndarray, exp_max: int) -> np.ndarray:
     """Pack shift weights (sign in {-1,0,1}, e in [0, E]) into one byte each; a zero weight is the code 0."""
     sign = np.asarray(sign, dtype=np.int64)
     exp = np.asarray(exp, dtype=np.int64)
-    if np.any(np.abs(sign) > 1) or np.any((exp < 0) | (exp > min(exp_max, 15))):
+    if np.any(np.abs(sign) > 1) or np.any((exp < 0) | (exp > min(exp_max, SHIFT_EXP_MAX_LIMIT))):
         raise BlobError(f"shift weights out of range (sign in {{-1,0,1}}, exponent in [0, {exp_max}])")
     code = ((sign & 3) << shift_exp_bits(exp_max)) | np.where(sign != 0, exp, 0)
     return code.astype(np.uint8)
@@ -95,8 +91,9 @@ def encode_shift(sign: np.ndarray, exp: np.ndarray, exp_max: int) -> np.ndarray:
 
 def _section_values(node: Node, p: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     if node.kind == "conv" and name == "weight":
-        if node.op == "shift":
-            return encode_shift(p["sign"], p["exp"], int(p["exp_max"])).ravel()
+        spec = op_spec(node.op)
+        if spec.code_encoder:  # shift: (sign, e) -> one code byte
+            return spec.resolve("code_encoder")(*spec.weight_args(p)).ravel()
         return np.asarray(p["weight"]).ravel()
     if node.kind == "add":
         return np.array([int(p["mult_a"]), int(p["mult_b"]), int(p["shift"])])

@@ -33,11 +33,16 @@ from pathlib import Path
 
 import numpy as np
 from nash.codegen.templates import ENV, get_template
-from nash.frontend.accel.model import PE_ENGINES as ENGINES
-from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN
+from nash.frontend.core.op_registry import (
+    ENGINE_IDS,
+    PE_ENGINES,
+    SHIFT_EXP_MAX_LIMIT,
+    engine_id_legend,
+    engine_spec,
+    shift_exp_bits,
+)
 from nash.frontend.integer.bounds import signed_bits
 
-MAX_EXP = 15  # shift exponents: E = quantization.shift_exp_max is at most 15 (docs/integer-semantics.md)
 MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
 II = 1
 TEMPLATE_FOLDER = "hls_templates/pe_arrays"  # in the one Jinja environment, nash.codegen.templates
@@ -55,8 +60,8 @@ def expected_latency(engine: str, tm: int, tn: int) -> int:
     The same for the three engines and independent of ``tm``; equals the accelerator model's default
     ``2 + ceil(log2(tn))``. Simulation measures it (``make sim``); the blackbox JSON carries it.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    if engine not in PE_ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {PE_ENGINES}")
     if tm < 1 or tn < 1:
         raise ValueError(f"need tm >= 1 and tn >= 1, got tm={tm}, tn={tn}")
     return 2 + tree_levels(tn)
@@ -85,13 +90,13 @@ class PEArrayConfig:
     exp_max: int = 7
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine: unknown {self.engine!r}; expected one of {ENGINES}")
+        if self.engine not in PE_ENGINES:
+            raise ValueError(f"engine: unknown {self.engine!r}; expected one of {PE_ENGINES}")
         for field, v in (("tm", self.tm), ("tn", self.tn)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{field}: need an integer >= 1, got {v!r}")
-        if not 0 <= self.exp_max <= MAX_EXP:
-            raise ValueError(f"exp_max: need 0 <= E <= {MAX_EXP}, got {self.exp_max}")
+        if not 0 <= self.exp_max <= SHIFT_EXP_MAX_LIMIT:
+            raise ValueError(f"exp_max: need 0 <= E <= {SHIFT_EXP_MAX_LIMIT}, got {self.exp_max}")
         if not 2 <= self.acc_bits <= MAX_ACC_BITS:
             raise ValueError(f"acc_bits: need 2 <= ACC_BITS <= {MAX_ACC_BITS}, got {self.acc_bits}")
         need = self.psum_bits_needed
@@ -102,32 +107,41 @@ class PEArrayConfig:
 
     # ---- naming -----------------------------------------------------------------------------------------------
     @property
+    def spec(self):
+        """The op registry's spec of this engine."""
+        return engine_spec(self.engine)
+
+    @property
+    def engine_id(self) -> int:
+        return ENGINE_IDS[self.engine]
+
+    @property
+    def engine_legend(self) -> str:
+        """``"0 conv, 1 shift, 2 adder"``: the engine ids the C model's info call reports."""
+        return engine_id_legend(PE_ENGINES)
+
+    @property
     def name(self) -> str:
         """Module / C function base name, unique per parameter set."""
-        base = f"nash_{self.engine}_pe_tm{self.tm}_tn{self.tn}_a{self.acc_bits}"
-        return f"{base}_e{self.exp_max}" if self.engine == "shift" else base
+        base = f"{self.spec.verilog_module}_tm{self.tm}_tn{self.tn}_a{self.acc_bits}"
+        return f"{base}_e{self.exp_max}" if self.spec.uses_exp_max else base
 
     # ---- widths and bounds --------------------------------------------------------------------------------------
     @property
     def exp_bits(self) -> int:
-        """Width of the exponent field: ceil(log2(E + 1)), at least 1."""
-        return max(1, self.exp_max.bit_length())
+        """Width of the shift code's exponent field: ceil(log2(E + 1)), at least 1."""
+        return shift_exp_bits(self.exp_max)
 
     @property
     def weight_bits(self) -> int:
         """Bits of one packed weight: 8 (int8) for conv/adder; 2 (sign) + exp_bits for shift."""
-        return 2 + self.exp_bits if self.engine == "shift" else 8
+        return self.spec.code_bits(self.exp_max)
 
     @property
     def term_range(self) -> tuple[int, int]:
-        """[min, max] of one term f(x, w) over every input and every accepted weight code."""
-        if self.engine == "conv":
-            prods = [a * b for a in (ACT_MIN, ACT_MAX) for b in (-128, 127)]
-            return min(prods), max(prods)  # [-16256, 16384]
-        if self.engine == "shift":
-            big = -ACT_MIN << self.exp_max  # |x << E| <= 128 * 2^E, either sign
-            return -big, big
-        return -(ACT_MAX - ACT_MIN), 0  # adder: -|x - w| in [-255, 0]
+        """[min, max] of one term f(x, w) over every input and every accepted weight code (the op registry's
+        bound: conv [-16256, 16384], shift +-128 * 2^E, adder [-255, 0])."""
+        return self.spec.term_range(self.exp_max)
 
     @property
     def term_bits(self) -> int:
@@ -178,7 +192,7 @@ class PEArrayConfig:
 
     @property
     def c_weight_type(self) -> str:
-        return "uint8_t" if self.engine == "shift" else "int8_t"
+        return self.spec.c_weight_type
 
     # ---- adder tree ---------------------------------------------------------------------------------------------
     @cached_property
@@ -301,8 +315,7 @@ def encode_shift_weights(sign: np.ndarray, exp: np.ndarray, exp_max: int) -> np.
     exp = np.asarray(exp, dtype=np.int64)
     if np.any((exp < 0) | (exp > exp_max)) or np.any(np.abs(sign) > 1):
         raise ValueError(f"shift weights out of range: need sign in {{-1,0,1}} and exponent in [0, {exp_max}]")
-    eb = max(1, int(exp_max).bit_length())
-    return (((sign & 3) << eb) | exp).astype(np.uint8)
+    return (((sign & 3) << shift_exp_bits(exp_max)) | exp).astype(np.uint8)
 
 
 def pack_vector(values: np.ndarray, bits: int) -> int:
@@ -378,7 +391,7 @@ class CModel:
         info = (ctypes.c_int * 5)()
         self._lib.nash_pe_array_info(info)
         got = tuple(info)
-        want = (ENGINES.index(cfg.engine), cfg.tm, cfg.tn, cfg.acc_bits, cfg.exp_max)
+        want = (cfg.engine_id, cfg.tm, cfg.tn, cfg.acc_bits, cfg.exp_max)
         if got != want:
             raise RuntimeError(f"C model {lib_path} was built for {got}, expected {want}")
         self._fn = self._lib.nash_pe_array_eval
@@ -389,7 +402,7 @@ class CModel:
         """x [N, tn] int8, w [N, tm, tn] (int8; uint8 shift codes) -> psum [N, tm] int64."""
         cfg = self.cfg
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1, cfg.tn)
-        w = np.ascontiguousarray(w, dtype=np.uint8 if cfg.engine == "shift" else np.int8).reshape(-1, cfg.tm, cfg.tn)
+        w = np.ascontiguousarray(w, dtype=cfg.spec.code_dtype).reshape(-1, cfg.tm, cfg.tn)
         if x.shape[0] != w.shape[0]:
             raise ValueError(f"batch mismatch: x has {x.shape[0]} vectors, w has {w.shape[0]}")
         out = np.zeros((x.shape[0], cfg.tm), dtype=np.int64)

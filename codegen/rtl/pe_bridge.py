@@ -10,7 +10,8 @@
   cross-check).
 
 Depthwise layers always use the lane functions of ``pe_local.h`` (channel-parallel, not a Tm x Tn array).
-Shift weights use one code everywhere: ``(sign & 3) << exp_bits | e`` (:func:`shift_code_bits`).
+Shift weights use one code everywhere: ``(sign & 3) << exp_bits | e``
+(:func:`nash.frontend.core.op_registry.shift_exp_bits`). Function names come from the op registry's specs.
 """
 
 from __future__ import annotations
@@ -19,13 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nash.codegen.rtl import pe_arrays
+from nash.frontend.core.op_registry import engine_spec
 
 PE_IMPLS = ("auto", "hls", "local", "rtl")
-
-
-def shift_code_bits(exp_max: int) -> int:
-    """Width of the exponent field of a shift weight code (the PE-array convention)."""
-    return max(1, int(exp_max).bit_length())
 
 
 @dataclass
@@ -59,10 +56,10 @@ class PeSource:
     def call(self, engine: str, tm: int, tn: int) -> str:
         if self.impl in ("hls", "rtl"):
             return f"{self.fn_by_engine[engine]}(xv, wv, ps);"
-        return f"nash::pe_array_{engine}<TM, TN, acc_t>(xv, wv, ps);"
+        return f"nash::{engine_spec(engine).c_pe_array}<TM, TN, acc_t>(xv, wv, ps);"
 
     def lane_fn(self, engine: str) -> str:
-        return f"nash::pe_lane_{engine}"
+        return f"nash::{engine_spec(engine).c_pe_lane}"
 
 
 def pe_source(impl: str, pe: dict[str, tuple[int, int]], acc_bits: dict[str, int], exp_max: int,
@@ -72,7 +69,7 @@ def pe_source(impl: str, pe: dict[str, tuple[int, int]], acc_bits: dict[str, int
         raise ValueError(f"pe implementation {impl!r}: expected one of {list(PE_IMPLS)}")
     impl = "hls" if impl == "auto" else impl
     if impl == "local":
-        return PeSource("local", {e: "pe_local.h" for e in pe}, {e: f"nash::pe_array_{e}" for e in pe})
+        return PeSource("local", {e: "pe_local.h" for e in pe}, {e: f"nash::{engine_spec(e).c_pe_array}" for e in pe})
     headers, fns, files, csim_sources, jsons = {}, {}, [], [], []
     for eng, (tm, tn) in pe.items():
         paths = pe_arrays.render_pe_array(eng, tm, tn, src_dir / "pe", acc_bits=acc_bits[eng], exp_max=exp_max)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 from nash.codegen.rtl.pe_arrays import (
-    ENGINES,
     II,
     CModel,
     PEArrayConfig,
@@ -38,7 +37,8 @@ from nash.codegen.rtl.pe_arrays import (
 )
 from nash.frontend.accel.calibration import calibration_path, default_calibration_path
 from nash.frontend.core.atomic_io import atomic_write_text
-from nash.frontend.integer.reference import adder_acc, conv_acc, shift_acc
+from nash.frontend.core.op_registry import PE_ENGINES
+from nash.frontend.integer.reference import shift_acc
 
 # imported by name in the simulator's Python (the runner passes it this sys.path): no file path, works from a wheel
 TB_MODULE = "nash.codegen.rtl.testbench.pe_array_tb"
@@ -176,7 +176,7 @@ def make_vectors(cfg: PEArrayConfig, n_random: int, seed: int) -> dict[str, np.n
         golden = np.concatenate([golden, np.stack(extra_g)])
         return {"x": x, "w": codes, "golden": golden}
     w = np.stack(ws).astype(np.int8)
-    ref = conv_acc if cfg.engine == "conv" else adder_acc
+    ref = cfg.spec.resolve("numpy_acc")  # conv_acc / adder_acc
     for i in range(n):
         golden[i] = ref(x[i].reshape(1, tn, 1, 1), w[i].reshape(tm, tn, 1, 1)).reshape(tm)
     return {"x": x, "w": w, "golden": golden}
@@ -282,7 +282,7 @@ def check_record(rec: dict, blackbox_json: Path) -> None:
 
 def calibrate(out: str | os.PathLike | None = None, tms: tuple[int, ...] = CALIBRATION_TM,
               tns: tuple[int, ...] = CALIBRATION_TN, work_dir: str | os.PathLike = "build/sim/calibration",
-              engines: tuple[str, ...] = ENGINES, acc_bits: int = 32, exp_max: int = 7) -> Path:
+              engines: tuple[str, ...] = PE_ENGINES, acc_bits: int = 32, exp_max: int = 7) -> Path:
     """Simulate every (engine, tm, tn) on Icarus, measure latency and II, write the calibration JSON atomically."""
     records = []
     for engine in engines:
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"output JSON (default $NASH_CALIBRATION, else {default_calibration_path()})")
     c.add_argument("--tm", type=_ints, default=CALIBRATION_TM, help="comma-separated Tm values")
     c.add_argument("--tn", type=_ints, default=CALIBRATION_TN, help="comma-separated Tn values")
-    c.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=ENGINES)
+    c.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=PE_ENGINES)
     c.add_argument("--work-dir", default="build/sim/calibration")
     args = ap.parse_args(argv)
     path = calibrate(args.out, args.tm, args.tn, args.work_dir, args.engines)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nash.frontend.accel.cost_table import CostTable
+from nash.frontend.core.op_registry import PE_ENGINES
 
 CALIBRATION_ENV = "NASH_CALIBRATION"
 CALIBRATION_FILE = Path("nash-hls") / "calibration" / "pe_arrays.json"  # under the user cache folder
-PE_ENGINES = ("conv", "shift", "adder")
 
 
 class CalibrationError(ValueError):

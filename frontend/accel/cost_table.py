@@ -1,6 +1,6 @@
 """The calibratable cost table of the accelerator model: per-PE, per-buffer and fixed costs, each with its source.
 
-The shipped table is ``frontend/accel_cost_table.json``; a user table (same format, e.g. written by
+The shipped table is ``frontend/accel/cost_table.json``; a user table (same format, e.g. written by
 ``nash accel-calibrate``) can be given instead. A user table may hold only some entries: the others come from the
 shipped table. Format::
 

@@ -17,10 +17,8 @@ from nash.frontend.accel.board import Board
 from nash.frontend.accel.calibration import PeTiming
 from nash.frontend.accel.cost_table import CostTable
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES, engine_spec, op_spec
 
-PE_ENGINES = ("conv", "shift", "adder")
-MISC = "misc"
-ENGINES = (*PE_ENGINES, MISC)
 TILES = (4, 8, 16, 32)  # output tile side Tr = Tc candidates
 RES = ("dsp", "lut", "ff", "bram18", "uram")  # internal resource vector (BRAM counted in 18K halves: additive)
 ACC_BITS = 32
@@ -30,7 +28,7 @@ URAM_MODE = (72, 4096)  # UG573
 
 def engine_of(node: Node) -> str:
     """The engine that runs a layer: conv-kind layers by op type, everything else on the misc unit."""
-    return node.op if node.kind == "conv" else MISC
+    return op_spec(node.op).engine if node.kind == "conv" else MISC_ENGINE
 
 
 @dataclass
@@ -163,18 +161,18 @@ class EngineModel:
 
     def resources(self, c: Configs) -> np.ndarray:
         """[n, 5] resources (dsp, lut, ff, bram18, uram) of each configuration of this engine."""
-        t, e = self.t, self.engine
+        t, k = self.t, engine_spec(self.engine).cost  # the engine's cost-table keys (op registry)
         tm, tn, dw, pack = c.tm, c.tn, c.dw, c.pack
         pes, tree = tm * tn, tm * (tn - 1)
-        if e == "conv":
-            dsp = np.ceil(pes * np.where(pack > 0, t["conv.pe_dsp_packed"], t["conv.pe_dsp"])) + dw * t["conv.pe_dsp"]
-            lut = pes * t["conv.pe_lut"] + np.where(pack > 0, pes / 2 * t["conv.pe_lut_packed_extra"], 0.0)
-            lut = lut + dw * (t["conv.pe_lut"] + t["dw.lane_lut"])
-            ff = (pes + dw) * t["conv.pe_ff"] + dw * t["dw.lane_ff"]
-        else:
+        if k.kind == "dsp":  # one DSP48E2 per MAC, two per DSP when packed
+            dsp = np.ceil(pes * np.where(pack > 0, t[k.dsp_packed], t[k.dsp])) + dw * t[k.dsp]
+            lut = pes * t[k.lut] + np.where(pack > 0, pes / 2 * t[k.lut_packed_extra], 0.0)
+            lut = lut + dw * (t[k.lut] + t["dw.lane_lut"])
+            ff = (pes + dw) * t[k.ff] + dw * t["dw.lane_ff"]
+        else:  # LUT fabric only
             dsp = np.zeros(len(c))
-            lut = (pes + dw) * t[f"{e}.pe_lut"] + dw * t["dw.lane_lut"]
-            ff = (pes + dw) * t[f"{e}.pe_ff"] + dw * t["dw.lane_ff"]
+            lut = (pes + dw) * t[k.lut] + dw * t["dw.lane_lut"]
+            ff = (pes + dw) * t[k.ff] + dw * t["dw.lane_ff"]
         lut = lut + tree * t["tree.adder_lut"]
         ff = ff + tree * t["tree.adder_ff"]
         dsp = dsp + c.rq * t["requant.lane_dsp"]
@@ -263,7 +261,7 @@ class AccelContext:
         n_ports = len([e for e in PE_ENGINES if e in groups]) + 1
         bw = board.port_bytes_per_cycle(n_ports)
         engines = {e: EngineModel(e, groups[e], board, table, pe, bw) for e in PE_ENGINES if e in groups}
-        return cls(nodes, board, table, pe, engines, MiscModel(groups.get(MISC, []), table, bw), bw)
+        return cls(nodes, board, table, pe, engines, MiscModel(groups.get(MISC_ENGINE, []), table, bw), bw)
 
     @property
     def fixed_resources(self) -> np.ndarray:

@@ -21,9 +21,6 @@ from __future__ import annotations
 import numpy as np
 from nash.frontend.accel.model import (
     ACC_BITS,
-    ENGINES,
-    MISC,
-    PE_ENGINES,
     EngineModel,
     config_dict,
     engine_of,
@@ -32,6 +29,7 @@ from nash.frontend.accel.model import (
 from nash.frontend.accel.schedule import ScheduleError, check_schedule
 from nash.frontend.core.graph import Node
 from nash.frontend.core.model_file import ModelFileError
+from nash.frontend.core.op_registry import ENGINES, MISC_ENGINE, PE_ENGINES
 
 SECTION_VERSION = 1
 ENGINE_INT_FIELDS = ("tm", "tn", "dw_lanes", "tr", "tc", "requant_lanes", "pe_latency", "pe_ii")
@@ -69,9 +67,9 @@ def build_section(ctx, result, perf: dict) -> dict:
         engines[e] = cfg
         for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
             layers[n.name] = {"engine": e, "tr": int(tile), "tc": int(tile), "cycles": int(round(float(cyc)))}
-    engines[MISC] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
+    engines[MISC_ENGINE] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
     for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(), strict=True):
-        layers[n.name] = {"engine": MISC, "tr": n.in_size, "tc": n.in_size, "cycles": int(round(float(cyc)))}
+        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "tc": n.in_size, "cycles": int(round(float(cyc)))}
     sched = perf["schedule"]
     return {
         "version": SECTION_VERSION, "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz,
@@ -143,7 +141,7 @@ def validate_section(acc, nodes: list[Node], path=None) -> None:
         _need(not cfg["dsp_packing"] or (e == "conv" and cfg["tm"] % 2 == 0), path, f"{ep}.dsp_packing",
               "DSP packing needs the conv engine and an even tm")
         _need(cfg.get("acc_mem") in ("bram", "uram"), path, f"{ep}.acc_mem", "expected \"bram\" or \"uram\"")
-    misc = engines.get(MISC)
+    misc = engines.get(MISC_ENGINE)
     _need(isinstance(misc, dict) and _is_int(misc.get("lanes")) and misc["lanes"] >= 1, path,
           f"{p}.engines.misc.lanes", "expected an integer >= 1")
     layers = acc.get("layers")
@@ -155,12 +153,12 @@ def validate_section(acc, nodes: list[Node], path=None) -> None:
         want = engine_of(n)
         _need(ent.get("engine") == want, path, f"{lp}.engine", f"expected {want!r} (the engine of a {n.kind}/{n.op} "
               f"layer), got {ent.get('engine')!r}")
-        _need(want == MISC or engines.get(want) is not None, path, f"{p}.engines.{want}",
+        _need(want == MISC_ENGINE or engines.get(want) is not None, path, f"{p}.engines.{want}",
               f"null, but layer {n.name} runs on it")
         for k in ("tr", "tc"):
             v = ent.get(k)
             _need(_is_int(v) and v >= 1, path, f"{lp}.{k}", f"expected an integer >= 1, got {v!r}")
-            if want != MISC:
+            if want != MISC_ENGINE:
                 _need(v <= engines[want][k], path, f"{lp}.{k}", f"{v} exceeds the engine's buffer tile "
                       f"{engines[want][k]}")
     extra = sorted(set(layers) - {n.name for n in nodes})

@@ -1,1 +1,2 @@
-"""Torch-free foundation: the architecture graph, the integer constants and rounding rule, the model file."""
+"""Torch-free foundation: the architecture graph, the op registry, the integer constants and rounding rule, the model
+file."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-OPS = ("conv", "shift", "adder")
+from nash.frontend.core.op_registry import OP_NAMES
+
 KERNELS = (1, 3, 5, 7)
 STRIDES = (1, 2)
 
@@ -118,7 +119,7 @@ def lower(arch: dict, path: str = "architecture") -> list[Node]:
 
     stem = arch.get("stem")
     sp = f"{path}.stem"
-    op = _field(stem, "op", sp, str, OPS)
+    op = _field(stem, "op", sp, str, OP_NAMES)
     width = _positive(stem, "width", sp)
     k = _field(stem, "kernel", sp, int, KERNELS)
     s = _field(stem, "stride", sp, int, STRIDES)
@@ -137,7 +138,7 @@ def lower(arch: dict, path: str = "architecture") -> list[Node]:
             raise ArchitectureError(f"field '{stp}.blocks': expected at least one block")
         for bi, block in enumerate(blocks):
             bp = f"{stp}.blocks[{bi}]"
-            op = _field(block, "op", bp, str, OPS)
+            op = _field(block, "op", bp, str, OP_NAMES)
             k = _field(block, "kernel", bp, int, KERNELS)
             e = _positive(block, "expand", bp)
             s = stride if bi == 0 else 1
@@ -157,8 +158,8 @@ def lower(arch: dict, path: str = "architecture") -> list[Node]:
     hp = f"{path}.head"
     hw = _positive(head, "width", hp)
     hop = head.get("op", "conv") if isinstance(head, dict) else "conv"
-    if hop not in OPS:
-        raise ArchitectureError(f"field '{hp}.op': expected one of {list(OPS)}, got {hop!r}")
+    if hop not in OP_NAMES:
+        raise ArchitectureError(f"field '{hp}.op': expected one of {list(OP_NAMES)}, got {hop!r}")
     cur = conv("head", hop, cur, ch, hw, 1, 1, 1, True, "head")
     nodes.append(Node("gap", "gap", "gap", (cur,), hw, hw, size, 1, role="pool"))
     nodes.append(Node("fc", "fc", "fc", ("gap",), hw, num_classes, 1, 1, role="classifier"))

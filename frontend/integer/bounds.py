@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import ADDER, CONV, op_spec
 from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN, clamp_range
-from nash.frontend.integer.reference import shift_weights
 
 
 def _per_output_terms(w: np.ndarray) -> np.ndarray:
@@ -21,19 +21,20 @@ def _per_output_terms(w: np.ndarray) -> np.ndarray:
     return np.asarray(w, dtype=np.int64).reshape(w.shape[0], -1)
 
 
+def _term_sums(spec, w: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel [min, max] of the sum of the op's terms (the spec's per-term bound, summed)."""
+    tmin, tmax = spec.term_extremes(_per_output_terms(w), lo, hi)
+    return tmin.sum(axis=1), tmax.sum(axis=1)
+
+
 def product_bounds(w: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel [min, max] of sum_k x_k * w_k over x_k in [lo, hi]."""
-    t = _per_output_terms(w)
-    a, b = t * lo, t * hi
-    return np.minimum(a, b).sum(axis=1), np.maximum(a, b).sum(axis=1)
+    return _term_sums(CONV, w, lo, hi)
 
 
 def adder_bounds(w: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel [min, max] of -sum_k |x_k - w_k| over x_k in [lo, hi]."""
-    t = _per_output_terms(w)
-    far = np.maximum(np.abs(lo - t), np.abs(hi - t))
-    near = np.where(t < lo, lo - t, np.where(t > hi, t - hi, 0))
-    return -far.sum(axis=1), -near.sum(axis=1)
+    return _term_sums(ADDER, w, lo, hi)
 
 
 def input_range(node: Node, nodes_by_name: Mapping[str, Node]) -> tuple[int, int]:
@@ -49,11 +50,8 @@ def layer_bounds(node: Node, p: Mapping[str, np.ndarray], in_range: tuple[int, i
     """[min, max] of the accumulator of one node over all inputs in ``in_range`` (whole layer)."""
     lo, hi = in_range
     if node.kind == "conv":
-        if node.op == "adder":
-            mn, mx = adder_bounds(p["weight"], lo, hi)
-        else:
-            w = shift_weights(p["sign"], p["exp"], int(p["exp_max"])) if node.op == "shift" else p["weight"]
-            mn, mx = product_bounds(w, lo, hi)
+        spec = op_spec(node.op)
+        mn, mx = _term_sums(spec, spec.integer_weight(p), lo, hi)
         return int(mn.min()), int(mx.max())
     if node.kind == "fc":
         mn, mx = product_bounds(p["weight"], lo, hi)

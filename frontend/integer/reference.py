@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from nash.frontend.core.graph import Node
+from nash.frontend.core.op_registry import op_spec
 from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN, requantize, rounding_right_shift
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -102,14 +103,12 @@ def fully_connected(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarra
 
 
 def layer_acc(node: Node, x: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Accumulator of a conv-kind node (conv, shift or adder op)."""
-    if node.op == "conv":
-        return conv_acc(x, p["weight"], node.stride, node.padding, node.groups)
-    if node.op == "shift":
-        return shift_acc(x, p["sign"], p["exp"], int(p["exp_max"]), node.stride, node.padding, node.groups)
-    if node.op == "adder":
-        return adder_acc(x, p["weight"], node.stride, node.padding, node.groups)
-    raise ValueError(f"node {node.name}: unknown op {node.op!r}")
+    """Accumulator of a conv-kind node: the numpy reference its op's spec names (conv_acc, shift_acc, adder_acc)."""
+    try:
+        spec = op_spec(node.op)
+    except ValueError as e:
+        raise ValueError(f"node {node.name}: {e}") from None
+    return spec.resolve("numpy_acc")(x, *spec.weight_args(p), node.stride, node.padding, node.groups)
 
 
 def run_node(node: Node, tensors: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -27,7 +27,8 @@ import random
 from dataclasses import dataclass, field
 
 import torch
-from nash.frontend.core.graph import OPS, ArchitectureError, lower, op_counts
+from nash.frontend.core.graph import ArchitectureError, lower, op_counts
+from nash.frontend.core.op_registry import OP_NAMES
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,15 @@ class SpaceConfig:
     stem_stride: int
     stages: tuple[StageSpec, ...]
     head_widths: tuple[int, ...]
-    ops: tuple[str, ...] = OPS
+    ops: tuple[str, ...] = OP_NAMES
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def with_ops(self, ops) -> SpaceConfig:
         """The same space with the op set restricted (e.g. ``("conv",)`` for a multiplication-only baseline)."""
         ops = tuple(ops)
-        bad = [o for o in ops if o not in OPS]
+        bad = [o for o in ops if o not in OP_NAMES]
         if not ops or bad:
-            raise ValueError(f"ops must be a non-empty subset of {list(OPS)}, got {list(ops)}")
+            raise ValueError(f"ops must be a non-empty subset of {list(OP_NAMES)}, got {list(ops)}")
         return SpaceConfig(self.name, self.input_channels, self.input_size, self.num_classes, self.stem_widths,
                            self.stem_kernel, self.stem_stride, self.stages, self.head_widths, ops, dict(self.extra))
 
@@ -253,7 +254,7 @@ def arch_stats(arch: dict) -> dict:
     """Parameters, operations (MACs, shifts, |x-w| ops, adds) in total and per op type of ``arch``."""
     nodes = lower(arch)
     per_op = op_counts(nodes)
-    weight_ops = ("conv", "shift", "adder")
+    weight_ops = OP_NAMES
     macs = sum(per_op.get(o, {}).get("ops", 0) for o in weight_ops) + per_op.get("fc", {}).get("ops", 0)
     return {
         "params": sum(n.params for n in nodes),

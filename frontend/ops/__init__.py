@@ -1,1 +1,2 @@
-"""The hybrid operators (conv, shift, adder) as torch layers, their fake-quant primitives, and the op registry."""
+"""The hybrid operators (conv, shift, adder) as torch layers and their fake-quant primitives (each found from its
+spec in :mod:`nash.frontend.core.op_registry`)."""

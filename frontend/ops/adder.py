@@ -14,9 +14,11 @@ import os
 
 import torch
 import torch.nn.functional as F
-from nash.frontend.core.quant_params import ADDER_W_MAX, ADDER_W_MIN
+from nash.frontend.core.op_registry import ADDER
 from nash.frontend.ops.fake_quant import fake_quant
 from torch import nn
+
+_W = ADDER.fields[0]  # int8 weight in the input's scale, full range [-128, 127]
 
 # Elements of the [G, P, M, K] broadcast materialised at once in the input-gradient pass (a memory knob: several
 # float tensors of this many elements exist at once; small chunks stay in cache and measured fastest too).
@@ -128,7 +130,7 @@ class AdderConv2d(nn.Module):
 
     def quantized_weight(self, in_scale: torch.Tensor) -> torch.Tensor:
         """int8 weight in the scale of the layer's input (fake-quantized, STE)."""
-        return fake_quant(self.weight, in_scale, ADDER_W_MIN, ADDER_W_MAX)
+        return fake_quant(self.weight, in_scale, _W.lo, _W.hi)
 
     def forward(self, x: torch.Tensor, in_scale: torch.Tensor | None = None) -> torch.Tensor:
         w = self.weight if in_scale is None else self.quantized_weight(in_scale)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from nash.frontend.core.quant_params import CONV_W_MAX
+from nash.frontend.core.op_registry import CONV
 from nash.frontend.ops.fake_quant import fake_quant
 from torch import nn
+
+_W = CONV.fields[0]  # int8 weight, symmetric range [-127, 127]
 
 
 def per_channel_weight_scale(w: torch.Tensor) -> torch.Tensor:
     """s_w[m] = max|w[m]| / 127 (1 for an all-zero channel), shape [M]."""
     amax = w.detach().abs().reshape(w.shape[0], -1).max(dim=1).values
-    return torch.where(amax > 0, amax / CONV_W_MAX, torch.ones_like(amax))
+    return torch.where(amax > 0, amax / _W.hi, torch.ones_like(amax))
 
 
 class QuantConv2d(nn.Conv2d):
@@ -25,5 +27,5 @@ class QuantConv2d(nn.Conv2d):
         w = self.weight
         if in_scale is not None:
             s = per_channel_weight_scale(w).view(-1, 1, 1, 1)
-            w = fake_quant(w, s, -CONV_W_MAX, CONV_W_MAX)
+            w = fake_quant(w, s, _W.lo, _W.hi)
         return F.conv2d(x, w, None, self.stride, self.padding, 1, self.groups)

@@ -14,12 +14,12 @@ DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _ops(value: str) -> tuple[str, ...]:
-    from nash.frontend.core.graph import OPS
+    from nash.frontend.core.op_registry import OP_NAMES
 
     ops = tuple(o.strip() for o in value.split(",") if o.strip())
-    bad = [o for o in ops if o not in OPS]
+    bad = [o for o in ops if o not in OP_NAMES]
     if not ops or bad or len(set(ops)) != len(ops):
-        raise click.BadParameter(f"expected a comma-separated subset of {','.join(OPS)}, got {value!r}")
+        raise click.BadParameter(f"expected a comma-separated subset of {','.join(OP_NAMES)}, got {value!r}")
     return ops
 
 

@@ -20,6 +20,7 @@ from nash.codegen.hls.project import generate_from
 from nash.codegen.hls.rules import check_project, check_source
 from nash.frontend.core.graph import lower
 from nash.frontend.core.model_file import load_model, new_model
+from nash.frontend.core.op_registry import ENGINES
 from nash.frontend.integer.weights_io import load_integer_model
 from nash.frontend.models.convert import integer_model
 
@@ -87,7 +88,7 @@ def test_fallback_plan_and_schedules():
     plan = make_plan({"accelerator": None}, nodes)
     assert plan.source == "default" and plan.pe == {"conv": (8, 8), "shift": (8, 8), "adder": (8, 8)}
     assert plan.max_offset > 0 and plan.min_slots == plan.max_offset + 1
-    n_steps = max(sum(plan.engine_of[n.name] == e for n in nodes) for e in accel_plan.ENGINES)
+    n_steps = max(sum(plan.engine_of[n.name] == e for n in nodes) for e in ENGINES)
     assert len(plan.steps) == n_steps  # as short as the busiest engine allows
     seq = make_plan({}, nodes, "sequential")
     assert len(seq.steps) == len(nodes) and seq.max_offset == 0

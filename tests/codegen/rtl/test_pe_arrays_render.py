@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nash.codegen.rtl.pe_arrays import (
-    ENGINES,
     CModel,
     PEArrayConfig,
     build_c_model,
@@ -26,6 +25,7 @@ from nash.codegen.rtl.pe_arrays import (
     unpack_signed,
 )
 from nash.codegen.rtl.sim_runner import make_vectors
+from nash.frontend.core.op_registry import PE_ENGINES
 from nash.frontend.integer.bounds import signed_bits
 from nash.frontend.integer.reference import adder_acc, conv_acc, shift_acc
 
@@ -122,7 +122,7 @@ def test_c_model_matches_integer_reference(rendered, cfg, tmp_path) -> None:
 
 def test_golden_vectors_use_the_reference_directly() -> None:
     """Spot-check make_vectors against a direct integer_reference call (the tests' golden path)."""
-    for engine in ENGINES:
+    for engine in PE_ENGINES:
         c = PEArrayConfig(engine, 3, 5)
         vec = make_vectors(c, n_random=4, seed=11)
         i = len(vec["x"]) - 1 if engine != "shift" else 0
@@ -140,7 +140,7 @@ def test_golden_vectors_use_the_reference_directly() -> None:
         np.testing.assert_array_equal(vec["golden"][i], want.reshape(3))
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", PE_ENGINES)
 def test_accumulator_bound_is_tight_and_checked(engine) -> None:
     """ACC_BITS = proven width is accepted and reached by an extreme vector; one bit less is refused."""
     tm, tn = 2, 6

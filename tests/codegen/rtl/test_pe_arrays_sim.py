@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
-from nash.codegen.rtl.pe_arrays import ENGINES, PEArrayConfig, expected_latency
+from nash.codegen.rtl.pe_arrays import PEArrayConfig, expected_latency
 from nash.codegen.rtl.sim_runner import calibrate, check_record, run_pe_sim, simulator_status
 from nash.frontend.accel.calibration import calibration_path, default_pe_latency, load_pe_timing
+from nash.frontend.core.op_registry import PE_ENGINES
 
 ICARUS_OK, ICARUS_WHY = simulator_status("icarus")
 VERILATOR_OK, VERILATOR_WHY = simulator_status("verilator")
@@ -85,7 +86,7 @@ def test_calibration_json_agrees(tmp_path, monkeypatch) -> None:
     doc = json.loads(out.read_text())
     assert doc["source"] == "cocotb+icarus"
     got = {(r["engine"], r["tm"], r["tn"]): (r["latency"], r["ii"]) for r in doc["records"]}
-    assert set(got) == {(e, 3, tn) for e in ENGINES for tn in (1, 4)}
+    assert set(got) == {(e, 3, tn) for e in PE_ENGINES for tn in (1, 4)}
     for (engine, tm, tn), (lat, ii) in got.items():
         assert lat == expected_latency(engine, tm, tn) and ii == 1
     assert not list(out.parent.glob(".*.tmp")), "atomic write left a temp file"
