@@ -22,8 +22,8 @@ from nash.frontend.accel.model import PE_ENGINES
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.core.graph import Node
 from nash.frontend.integer.bounds import network_bounds
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
-from nash.frontend.models.convert import IntegerModel
 
 ROOT = Path(__file__).resolve().parents[2]
 HLS_TEMPLATES = ROOT / "hls_templates"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 from helpers import arch_with, randomized_net
-from nash.frontend.integer import reference as ir
 from nash.frontend.core.graph import Node
+from nash.frontend.integer import reference as ir
 from nash.frontend.integer.bounds import (
     accumulator_bits,
     adder_bounds,

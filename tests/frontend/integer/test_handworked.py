@@ -1,8 +1,8 @@
 """Hand-worked examples from docs/integer-semantics.md, one per operator (values computed by hand in the doc)."""
 
 import numpy as np
-from nash.frontend.integer import reference as ir
 from nash.frontend.core.quant_params import choose_multiplier, requantize, rounding_right_shift
+from nash.frontend.integer import reference as ir
 
 
 def test_rounding_rule_ties_go_up():

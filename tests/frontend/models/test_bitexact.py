@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 from helpers import ALL_OPS_ARCH, arch_with, randomized_net
-from nash.frontend.integer import reference as ir
 from nash.frontend.core.graph import Node
 from nash.frontend.core.quant_params import quantize_activation, requantize
+from nash.frontend.integer import reference as ir
 from nash.frontend.models.convert import integer_model
 from nash.frontend.models.hybrid_net import _exact_layer_acc
 from nash.frontend.ops.fake_quant import requantize_exact
