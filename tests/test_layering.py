@@ -61,7 +61,7 @@ def test_import_contracts_hold(lint_tool, tmp_path):
     lint_tool.stage_packages(tmp_path)
     r = lint_tool.run_staged(tmp_path, ["--no-logo"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Contracts: 4 kept, 0 broken." in r.stdout
+    assert "0 broken." in r.stdout and "BROKEN" not in r.stdout
 
 
 @pytest.mark.parametrize("module,source,contract", [
