@@ -32,8 +32,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import-linter contracts of pyproject.toml (the layer rule) on the installed package layout.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/lint_imports.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/adder_layer.py

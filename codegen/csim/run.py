@@ -20,8 +20,8 @@ from nash.codegen.hls.project import generate
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.core.model_file import ModelFile
 from nash.frontend.core.quant_params import quantize_activation
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
-from nash.frontend.models.convert import IntegerModel
 
 DEBUG_CHUNK = 256  # images per debug call (one activation slot per image in flight)
 

@@ -7,17 +7,9 @@ fallback is used (see ``docs/hls-codegen.md``): every engine gets an 8 x 8 PE ar
 engine of their op type, add / gap / fc on the misc unit, part and clock come from the kv260 board description, and a
 greedy pipelined schedule is built.
 
-Schedule semantics (one period of a software pipeline):
-
-* ``steps`` is a list of steps; each step is a list of tasks ``Task(engine, layer, offset)``.
-* In period ``t`` a task with image offset ``d`` processes image ``t - d`` (skipped outside ``[0, N)``); periods run
-  ``t = 0 .. N - 1 + max_d``; within a period the steps run in order; the tasks of one step run concurrently (a
-  DATAFLOW region), so they must use different engines and must not depend on each other.
-* An image's activations live in slot ``image mod n_slots`` (``n_slots >= max_d + 1``).
-
-:func:`validate_schedule` proves these rules for a concrete schedule: every layer appears exactly once, each engine at
-most once per step, each producer of a layer runs strictly earlier for the same image (earlier period, or the same
-period and an earlier step).
+The schedule (its semantics, task type, builders and checker) is the accelerator model's:
+:mod:`nash.frontend.accel.schedule`. :func:`validate_schedule` applies its checker to a plan's schedule, without the
+rule that a step's tasks serve different images (the fallback schedules do not keep it).
 """
 
 from __future__ import annotations
@@ -25,8 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nash.frontend.accel.model import engine_of as default_engine
+from nash.frontend.accel.schedule import (
+    ScheduleError,
+    Steps,
+    check_schedule,
+    pipelined_schedule,
+    sequential_schedule,
+    steps_from_json,
+)
 from nash.frontend.core.graph import Node
-from nash.frontend.core.op_registry import ENGINES, PE_ENGINES  # index order = the engine ids in the generated code
+from nash.frontend.core.op_registry import PE_ENGINES  # index order = the engine ids in the generated code
 
 DEFAULT_TM_TN = {e: (8, 8) for e in PE_ENGINES}
 DEFAULT_BOARD = "kv260"
@@ -38,20 +38,13 @@ class PlanError(ValueError):
     """An accelerator section (or a schedule) codegen cannot implement; the message names the field."""
 
 
-@dataclass(frozen=True)
-class Task:
-    engine: str
-    layer: str
-    offset: int  # image offset d: in period t this task processes image t - d
-
-
 @dataclass
 class Plan:
     """What codegen needs from the accelerator design."""
 
     pe: dict[str, tuple[int, int]]  # engine -> (tm, tn)
     engine_of: dict[str, str]  # layer name -> engine
-    steps: list[list[Task]]
+    steps: Steps
     part: str
     clock_mhz: float
     predicted_fps: float | None = None
@@ -78,53 +71,12 @@ class Plan:
         return self.max_offset + 1
 
 
-def sequential_schedule(nodes: list[Node], engine_of: dict[str, str]) -> list[list[Task]]:
-    """Image by image: every layer its own step, offset 0 (the reference execution order)."""
-    return [[Task(engine_of[n.name], n.name, 0)] for n in nodes]
-
-
-def pipelined_schedule(nodes: list[Node], engine_of: dict[str, str]) -> list[list[Task]]:
-    """Greedy cross-image schedule: ``S = max layers on one engine`` steps; each layer (in order) takes the free step
-    of its engine that gives the smallest image offset that still respects its producers, then the earliest step."""
-    count: dict[str, int] = {}
-    for n in nodes:
-        count[engine_of[n.name]] = count.get(engine_of[n.name], 0) + 1
-    n_steps = max(count.values())
-    busy: dict[tuple[str, int], str] = {}
-    place: dict[str, tuple[int, int]] = {}  # layer -> (offset, step)
-    for n in nodes:
-        eng = engine_of[n.name]
-        prods = [place[i] for i in n.inputs if i != "input"]
-        best = None
-        for s in range(n_steps):
-            if (eng, s) in busy:
-                continue
-            d = max((pd + (0 if ps < s else 1) for pd, ps in prods), default=0)
-            if best is None or (d, s) < best:
-                best = (d, s)
-        assert best is not None  # engine has at most n_steps layers
-        place[n.name] = best
-        busy[(eng, best[1])] = n.name
-    steps: list[list[Task]] = [[] for _ in range(n_steps)]
-    for n in nodes:
-        d, s = place[n.name]
-        steps[s].append(Task(engine_of[n.name], n.name, d))
-    return steps
-
-
-def validate_schedule(nodes: list[Node], steps: list[list[Task]], where: str = "schedule",
+def validate_schedule(nodes: list[Node], steps: Steps, where: str = "schedule",
                       engine_of: dict[str, str] | None = None) -> None:
-    """Raise :class:`PlanError` unless ``steps`` is a valid one-period schedule of ``nodes`` (rules above; the
-    checker is the accelerator model's, without its different-images-per-step rule)."""
-    from nash.frontend.accel.schedule import ScheduleError, check_schedule
-
-    for s, step in enumerate(steps):
-        for t in step:
-            if t.engine not in ENGINES:
-                raise PlanError(f"{where}[{s}]: unknown engine {t.engine!r}; expected one of {list(ENGINES)}")
+    """Raise :class:`PlanError` (naming ``where``) unless ``steps`` is a valid one-period schedule of ``nodes``
+    (:func:`~nash.frontend.accel.schedule.check_schedule`, without its different-images-per-step rule)."""
     try:
-        check_schedule(nodes, [[{"engine": t.engine, "layer": t.layer, "image": t.offset} for t in step]
-                               for step in steps], engine_of, distinct_images=False)
+        check_schedule(nodes, steps, engine_of, distinct_images=False)
     except ScheduleError as e:
         raise PlanError(f"{where}: {e}") from None
 
@@ -146,7 +98,7 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
             dw_lanes[name] = cfg["dw_lanes"]
             requant_lanes[name] = cfg["requant_lanes"]
     engine_of = {n.name: acc["layers"][n.name]["engine"] for n in nodes}
-    steps = [[Task(t["engine"], t["layer"], t["image"]) for t in step] for step in acc["schedule"]["steps"]]
+    steps = steps_from_json(acc["schedule"]["steps"])
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),
                 "accelerator", "model", dw_lanes=dw_lanes, requant_lanes=requant_lanes,
                 axi_bytes_per_cycle=float(acc["axi_bytes_per_cycle"]))

@@ -8,8 +8,8 @@ from pathlib import Path
 from nash.codegen.hls.plan import PlanError, make_plan
 from nash.codegen.hls.render import CodegenError, Project, clean_sources, render_project
 from nash.frontend.core.model_file import ModelFile, ModelFileError, load_model
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.weights_io import load_integer_model
-from nash.frontend.models.convert import IntegerModel
 
 
 @dataclass

@@ -18,6 +18,7 @@ from nash.codegen import templates
 from nash.codegen.hls import weights_blob
 from nash.codegen.hls.plan import Plan
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
+from nash.frontend.accel.schedule import steps_to_json
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import (
@@ -32,8 +33,8 @@ from nash.frontend.core.op_registry import (
     shift_exp_bits,
 )
 from nash.frontend.integer.bounds import network_bounds
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
-from nash.frontend.models.convert import IntegerModel
 
 SLOT_ALIGN = 64
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
@@ -348,7 +349,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "format": "nash-hls-project", "version": 1, "model": model_name, "top": "nash_top",
         "plan": {"source": plan.source, "schedule": plan.schedule_kind, "part": plan.part, "clock_mhz": plan.clock_mhz,
                  "predicted_fps": plan.predicted_fps, "notes": plan.notes,
-                 "steps": [[{"engine": t.engine, "layer": t.layer, "image": t.offset} for t in s] for s in plan.steps]},
+                 "steps": steps_to_json(plan.steps)},
         "engines": engines, "pe_arrays": pe.description, "slot_bytes": slot_bytes, "min_slots": plan.min_slots,
         "input_bytes": in_bytes, "num_classes": n_classes, "sources_sha256": h.hexdigest(),
         "layers": [{"name": n.name, "kind": n.kind, "op": n.op, "engine": plan.engine_of[n.name],

@@ -26,7 +26,7 @@ from nash.frontend.accel.model import (
     engine_of,
     resources_dict,
 )
-from nash.frontend.accel.schedule import ScheduleError, check_schedule
+from nash.frontend.accel.schedule import ScheduleError, check_schedule, steps_from_json
 from nash.frontend.core.graph import Node
 from nash.frontend.core.model_file import ModelFileError
 from nash.frontend.core.op_registry import ENGINES, MISC_ENGINE, PE_ENGINES
@@ -173,6 +173,6 @@ def validate_section(acc, nodes: list[Node], path=None) -> None:
             _need(t.get("engine") in ENGINES, path, f"{p}.schedule.steps[{s}]",
                   f"task engine {t.get('engine')!r}: expected one of {list(ENGINES)}")
     try:
-        check_schedule(nodes, sched["steps"], {n.name: engine_of(n) for n in nodes})
+        check_schedule(nodes, steps_from_json(sched["steps"]), {n.name: engine_of(n) for n in nodes})
     except ScheduleError as e:
         raise ModelFileError(path, f"{p}.schedule.steps", str(e)) from None

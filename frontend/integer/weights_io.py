@@ -12,17 +12,18 @@ import numpy as np
 from nash.frontend.core.graph import Node
 from nash.frontend.core.model_file import ModelFile, ModelFileError, load_weights
 from nash.frontend.core.quant_params import ADDER_W_MAX, ADDER_W_MIN, CONV_W_MAX, MAX_SHIFT
-from nash.frontend.models.convert import IntegerModel
+from nash.frontend.integer.model import IntegerModel
 
 
-def pack(im: IntegerModel, state: dict | None = None) -> dict[str, np.ndarray]:
-    """Arrays for the weights file from an integer model and (optionally) a torch state_dict."""
+def pack(im: IntegerModel, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Arrays for the weights file from an integer model and (optionally) the float state (a torch state_dict as
+    numpy arrays)."""
     arrays = {"meta/input_scale": np.float64(im.input_scale), "meta/logit_scale": np.float64(im.logit_scale)}
     for node, p in im.params.items():
         for k, v in p.items():
             arrays[f"int/{node}/{k}"] = np.asarray(v)
     for k, v in (state or {}).items():
-        arrays[f"float/{k}"] = v.detach().cpu().numpy()
+        arrays[f"float/{k}"] = np.asarray(v)
     return arrays
 
 
@@ -84,8 +85,7 @@ def load_integer_model(mf: ModelFile) -> IntegerModel:
     return integer_model_from_arrays(mf.nodes, load_weights(mf), mf.weights_path())
 
 
-def float_state(arrays: dict[str, np.ndarray]) -> dict:
-    """torch state_dict stored in the weights file (empty when only the integer model was saved)."""
-    import torch
-
-    return {k[len("float/"):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("float/")}
+def float_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The float state stored in the weights file, as numpy arrays by state_dict key (empty when only the integer
+    model was saved); writable copies, so that ``torch.from_numpy`` can wrap them."""
+    return {k[len("float/"):]: np.array(v) for k, v in arrays.items() if k.startswith("float/")}

@@ -9,38 +9,36 @@ Per conv-kind node with input scale s_in and output scale s_out (both from the a
 BatchNorm (running statistics) y = g * (v - mu) / sqrt(var + eps) + beta with v = s_acc * acc folds into
 q = round(acc * r + b): r = s_acc * g / (sigma * s_out), b = (beta - g * mu / sigma) / s_out, realised as
 (M, S) = choose_multiplier(r) and B = round(b * 2**S).
+
+The network is read by its structure (``nodes``, ``input_quant``, ``units``), not through the :class:`HybridNet`
+class: ``hybrid_net`` imports this module for its exact evaluation mode, so this module does not import it back.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from nash.frontend.core.graph import Node
 from nash.frontend.core.quant_params import ADDER_W_MAX, ADDER_W_MIN, CONV_W_MAX, choose_multiplier, quantize_bias
 from nash.frontend.core.quant_params import round_half_up as np_round_half_up
-from nash.frontend.models.hybrid_net import HybridNet, HybridUnit, fc_weight_scale
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.ops.conv import per_channel_weight_scale
 from nash.frontend.ops.fake_quant import round_half_up
+from torch import nn
 
 
-@dataclass
-class IntegerModel:
-    """What the hardware runs: the graph, integer parameters per node, and the input / logit scales."""
-
-    nodes: list[Node]
-    params: dict[str, dict[str, np.ndarray]]
-    input_scale: float
-    logit_scale: float
+def fc_weight_scale(w: torch.Tensor) -> torch.Tensor:
+    """Per-tensor symmetric scale of the classifier (per-tensor so that argmax over integer logits is exact)."""
+    amax = w.detach().abs().max()
+    return torch.where(amax > 0, amax / CONV_W_MAX, torch.ones_like(amax))
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().to(torch.float64).numpy()
 
 
-def fold_unit(node: Node, unit: HybridUnit, s_in: float, s_out: float) -> dict[str, np.ndarray]:
-    """Integer weights and requant parameters of one conv-kind node."""
+def fold_unit(node: Node, unit: nn.Module, s_in: float, s_out: float) -> dict[str, np.ndarray]:
+    """Integer weights and requant parameters of one conv-kind node (``unit``: its ``hybrid_net.HybridUnit``)."""
     layer = unit.layer
     p: dict[str, np.ndarray] = {}
     with torch.no_grad():
@@ -86,8 +84,9 @@ def gap_params(hw: int) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def integer_model(net: HybridNet) -> IntegerModel:
-    """Fold a trained network (use after calibration or QAT; BN running statistics are used)."""
+def integer_model(net: nn.Module) -> IntegerModel:
+    """Fold a trained :class:`~nash.frontend.models.hybrid_net.HybridNet` (use after calibration or QAT; BN running
+    statistics are used)."""
     scales = {"input": float(net.input_quant.scale)}
     params: dict[str, dict[str, np.ndarray]] = {}
     logit_scale = 1.0

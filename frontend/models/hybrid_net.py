@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from nash.frontend.core.graph import Node
 from nash.frontend.core.quant_params import ACT_MAX, ACT_MIN, CONV_W_MAX, DEFAULT_SHIFT_EXP_MAX
+from nash.frontend.models.convert import fc_weight_scale, integer_model
 from nash.frontend.ops.adder import AdderConv2d, adder_conv2d
 from nash.frontend.ops.conv import QuantConv2d
 from nash.frontend.ops.fake_quant import ActQuant, fake_quant, requantize_exact, round_half_up, to_exact_int64
@@ -107,8 +108,6 @@ class HybridNet(nn.Module):
     @torch.no_grad()
     def forward_exact(self, x: torch.Tensor) -> torch.Tensor:
         """Dequantized logits of the integer network on float input (the fake-quant model in eval mode)."""
-        from nash.frontend.models.convert import integer_model
-
         im = integer_model(self)
         logits = self.forward_integer(self.quantize_input(x), im.params)
         return logits.to(torch.float32) * im.logit_scale
@@ -134,12 +133,6 @@ class HybridNet(nn.Module):
                 acc = x.to(torch.float64) @ p["weight"].to(torch.float64).T
                 t[n.name] = to_exact_int64(acc) + p["bias"].to(torch.int64)
         return t if keep else t[self.nodes[-1].name]
-
-
-def fc_weight_scale(w: torch.Tensor) -> torch.Tensor:
-    """Per-tensor symmetric scale of the classifier (per-tensor so that argmax over integer logits is exact)."""
-    amax = w.detach().abs().max()
-    return torch.where(amax > 0, amax / CONV_W_MAX, torch.ones_like(amax))
 
 
 def _exact_layer_acc(n: Node, x: torch.Tensor, p: dict) -> torch.Tensor:

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from nash.frontend.core.quant_params import quantize_activation
 from nash.frontend.data import Splits
+from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
-from nash.frontend.models.convert import IntegerModel, integer_model
+from nash.frontend.models.convert import integer_model
 from nash.frontend.models.hybrid_net import HybridNet
 from nash.frontend.ops.fake_quant import ActQuant
 from tqdm import tqdm

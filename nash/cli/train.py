@@ -63,7 +63,7 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     torch.manual_seed(seed)
     net = build_net(mf)
     if finetune:
-        net.load_state_dict(float_state(load_weights(mf)))
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in float_state(load_weights(mf)).items()})
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, qat=not no_qat,
                       float_fraction=float_fraction, device=device, checkpoint=str(out / "train_checkpoint.pt"))
@@ -77,8 +77,8 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     prov.update(dataset=dataset, seed=seed, accuracy=acc,
                 training={k: v for k, v in res["config"].items() if k not in ("checkpoint", "progress")})
     mf.data["provenance"] = prov
-    arrays = pack(res["integer_model"], net.state_dict()) if cfg.qat else {
-        f"float/{k}": v.cpu().numpy() for k, v in net.state_dict().items()}
+    state = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    arrays = pack(res["integer_model"], state) if cfg.qat else {f"float/{k}": v for k, v in state.items()}
     if not cfg.qat:
         mf.data["weights"] = None  # float-only weights cannot feed the hardware flow
     path = save_model(mf, out / "model.json", arrays)

@@ -57,3 +57,14 @@ def test_full_training_under_two_minutes(tmp_path):
     assert elapsed < 120, elapsed
     assert acc["fake_quant"] > 90.0 and abs(acc["integer"] - acc["fake_quant"]) <= 0.5
     assert np.isfinite(acc["float"])
+
+
+def test_finetune_starts_from_the_stored_float_state(tmp_path):
+    """--finetune loads the example's float state; what it writes back has the same keys, shapes and dtypes."""
+    before = np.load(REPO / "examples" / "tiny_hybrid.weights.npz")
+    _, mf = _train(tmp_path, 1, ["--finetune"])
+    after = np.load(mf.weights_path())
+    keys = sorted(k for k in before.files if k.startswith("float/"))
+    assert keys and keys == sorted(k for k in after.files if k.startswith("float/"))
+    for k in keys:
+        assert (after[k].shape, after[k].dtype) == (before[k].shape, before[k].dtype), k

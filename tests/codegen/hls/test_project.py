@@ -15,9 +15,10 @@ from helpers import ALL_OPS_ARCH, REPO, accel_section, randomized_net
 from nash.codegen import templates
 from nash.codegen.hls import plan as accel_plan
 from nash.codegen.hls import weights_blob
-from nash.codegen.hls.plan import PlanError, Task, make_plan, validate_schedule
+from nash.codegen.hls.plan import PlanError, make_plan, validate_schedule
 from nash.codegen.hls.project import generate_from
 from nash.codegen.hls.rules import check_project, check_source
+from nash.frontend.accel.schedule import Task, sequential_schedule
 from nash.frontend.core.graph import lower
 from nash.frontend.core.model_file import load_model, new_model
 from nash.frontend.core.op_registry import ENGINES
@@ -97,7 +98,7 @@ def test_fallback_plan_and_schedules():
 def test_schedule_validation_errors():
     nodes = lower(ALL_OPS_ARCH)
     eng = {n.name: accel_plan.default_engine(n) for n in nodes}
-    seq = accel_plan.sequential_schedule(nodes, eng)
+    seq = sequential_schedule(nodes, eng)
     validate_schedule(nodes, seq)
     with pytest.raises(PlanError, match="never scheduled"):
         validate_schedule(nodes, seq[:-1])
