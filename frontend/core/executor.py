@@ -124,9 +124,8 @@ class DaskExecutor(Executor):
         self._init = None if initializer is None else (initializer, tuple(initargs))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if self._init is None:
-            return self._client.submit(fn, *args, pure=False, **kwargs)
-        return self._client.submit(_initialized_call, self._init, fn, *args, pure=False, **kwargs)
+        # fn's keyword arguments travel packed, so none of them is taken for one of Client.submit's own (pure, key...).
+        return self._client.submit(_initialized_call, self._init, fn, args, kwargs, pure=False)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         # Submit everything first (the cluster runs it in parallel), then hand back results in input order.
@@ -163,13 +162,14 @@ _INITIALIZED: set[bytes] = set()  # worker side: initializers that already ran i
 _INIT_LOCK = threading.Lock()
 
 
-def _initialized_call(init: tuple, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Run in a Dask worker: the initializer once per process (as a process pool's would), then ``fn``."""
-    key = pickle.dumps(init)
-    with _INIT_LOCK:
-        if key not in _INITIALIZED:
-            init[0](*init[1])
-            _INITIALIZED.add(key)
+def _initialized_call(init: tuple | None, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run in a Dask worker: the initializer (if any) once per process, as a process pool's would, then ``fn``."""
+    if init is not None:
+        key = pickle.dumps(init)
+        with _INIT_LOCK:
+            if key not in _INITIALIZED:
+                init[0](*init[1])
+                _INITIALIZED.add(key)
     return fn(*args, **kwargs)
 
 

@@ -37,6 +37,7 @@ def test_kinds_and_ordered_map_agree(cluster):
         with e:
             assert list(e.map(math.factorial, ITEMS)) == want, name
             assert e.submit(int, "ff", base=16).result() == 255, name
+            assert e.submit(dict, pure=1, key=2).result() == {"pure": 1, "key": 2}, name  # not Dask's own options
             pid = e.submit(os.getpid).result()
             assert (pid != os.getpid()) == e.parallel, name  # serial runs here, the others in worker processes
             with pytest.raises(ValueError, match="invalid literal"):
@@ -61,8 +62,8 @@ def _cwd_of(_):
 def test_dask_initializer_runs_once_per_process(tmp_path):
     target = tmp_path / "made-once"
     init = (os.mkdir, (str(target),))  # a second run in this process would raise FileExistsError
-    assert ex._initialized_call(init, abs, -2) == 2
-    assert ex._initialized_call(init, abs, -3) == 3
+    assert ex._initialized_call(init, abs, (-2,), {}) == 2
+    assert ex._initialized_call(init, abs, (-3,), {}) == 3
     assert target.is_dir()
 
 
