@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.nas.proxies import GROUP_METRICS, combine_group
-from nash.frontend.nas.proxy_bench import kendall
+from nash.frontend.nas.proxy_bench import kendall, paired_bootstrap
 
 
 def _scores(results: list[dict], name: str) -> np.ndarray:
@@ -31,14 +31,14 @@ def paired_difference(results: list[dict], a: str, b: str, n_boot: int = 1000, s
     """tau(a) - tau(b) with a percentile 95% interval; both taus use the same architecture resamples."""
     acc = np.array([r["val_acc"] for r in results])
     sa, sb = _scores(results, a), _scores(results, b)
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(acc), len(acc))
-        diffs.append(kendall(sa[idx], acc[idx]) - kendall(sb[idx], acc[idx]))
-    return {"difference": kendall(sa, acc) - kendall(sb, acc),
-            "ci": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))],
-            "fraction_positive": float(np.mean(np.asarray(diffs) > 0))}
+
+    def diff(xa, xb, y):
+        return kendall(xa, y) - kendall(xb, y)
+
+    res = paired_bootstrap((sa, sb, acc), diff, n_boot, seed)
+    return {"difference": diff(sa, sb, acc),
+            "ci": [float(res.confidence_interval.low), float(res.confidence_interval.high)],
+            "fraction_positive": float(np.mean(res.bootstrap_distribution > 0))}
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 
@@ -77,3 +78,14 @@ def accel_section(arch: dict, tiles: dict | None = None, board: str = "kv260") -
             cfg.update(over)
             cfg["dsp_packing"] = cfg["dsp_packing"] and cfg["tm"] % 2 == 0
     return section
+
+
+@contextlib.contextmanager
+def local_dask_cluster(n_workers: int = 2):
+    """The address of a real Dask cluster of ``n_workers`` single-threaded processes on the loopback interface
+    (no dashboard port), stopped on exit. dask[distributed] is a dev dependency: without it the test fails."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address

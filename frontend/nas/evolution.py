@@ -7,8 +7,9 @@ metrics (NASH's rank sum, ours) are ranked within the archive of every feasible 
 generation's ranking and the final Pareto front use the same group. The archive also yields the Pareto front of
 (metric, hardware objective).
 
-The hardware cost and the scoring run in worker processes (one torch thread each), in batches of the children still
-missing; results depend only on the architecture, the RNG and the score seed, so serial and parallel runs agree. A
+The hardware cost and the scoring run through one executor (``nash.frontend.core.executor``: local worker processes
+with one torch thread each, or the workers of a Dask cluster), in batches of the children still missing; results depend
+only on the architecture, the RNG and the score seed, so serial, local-parallel and distributed runs agree. A
 checkpoint (JSON, atomic) is written after every generation; ``resume`` continues from it and gives the same result as
 an uninterrupted run.
 """
@@ -19,7 +20,6 @@ import csv
 import io
 import json
 import math
-import multiprocessing as mp
 import random
 import time
 from collections.abc import Callable
@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.core.executor import Executor, make_executor
 from nash.frontend.nas.search_space import SpaceConfig, arch_key, arch_stats, check, crossover, mutate, sample
 from tqdm import tqdm
 
@@ -126,6 +127,7 @@ class SearchConfig:
     metric: str = "ours"
     score_seed: int = 0
     workers: int = 2
+    scheduler: str | None = None  # a Dask scheduler address (tcp://host:8786): evaluate on its workers instead
     top_k: int = 10
     max_tries: int = 200  # draws per wanted child / initial member before giving up on the constraint
     constraints: Constraints = field(default_factory=Constraints)
@@ -144,6 +146,7 @@ _WORKER_COSTS: dict[tuple, HardwareCost] = {}
 
 
 def _init_worker() -> None:
+    """Executor initializer: one torch thread per worker process (the serial run sets the same in-process)."""
     import torch
 
     torch.set_num_threads(1)
@@ -163,19 +166,20 @@ def _eval_job(job: tuple) -> tuple[dict, list[str], dict | None]:
 
 
 class Evaluator:
-    """Evaluates candidates (hardware cost, constraint check, base proxy scores), serially or in a process pool."""
+    """Evaluates candidates (hardware cost, constraint check, base proxy scores), serially, in ``workers`` local
+    processes, or on the workers of the Dask scheduler at ``scheduler``."""
 
     def __init__(self, cost: HardwareCost, constraints: Constraints, names: list[str], seed: int, workers: int,
-                 data=None):
+                 data=None, scheduler: str | None = None):
         self.cost, self.constraints = cost, constraints
         self.names, self.seed, self.workers, self.data = names, seed, workers, data
-        self._pool = None
+        self.scheduler = scheduler
+        self._executor: Executor | None = None
         self._threads = None
 
     def __enter__(self):
-        if self.workers > 1:
-            self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_init_worker)
-        else:  # one torch thread, as in a worker: float reductions, hence scores, equal the parallel run's
+        self._executor = make_executor(self.workers, self.scheduler, initializer=_init_worker)
+        if not self._executor.parallel:  # one torch thread, as in a worker: float reductions, hence scores, agree
             import torch
 
             self._threads = torch.get_num_threads()
@@ -183,10 +187,9 @@ class Evaluator:
         return self
 
     def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
         if self._threads is not None:
             import torch
 
@@ -196,17 +199,17 @@ class Evaluator:
     def __call__(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
         """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
 
-        With a pool, a built-in cost runs in the workers next to the scoring, so both use every core; a custom cost
-        function (which need not be picklable) and any serial run use ``self.cost`` here.
+        With parallel workers, a built-in cost runs in the workers next to the scoring, so both use every core; a
+        custom cost function (which need not be picklable) and any serial run use ``self.cost`` here.
         """
+        if self._executor is None:
+            raise RuntimeError("Evaluator is used outside its `with` block")
         spec = self.cost.spec
-        in_workers = spec is not None and self._pool is not None
+        in_workers = spec is not None and self._executor.parallel
         hws = [None] * len(archs) if in_workers else [candidate_hw(a, self.cost) for a in archs]
         jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data)
                 for a, hw in zip(archs, hws, strict=True)]
-        if self._pool is None:
-            return [_eval_job(j) for j in jobs]
-        return self._pool.map(_eval_job, jobs, chunksize=1)
+        return list(self._executor.map(_eval_job, jobs))
 
 
 # ---- the search ------------------------------------------------------------------------------------------------------
@@ -239,8 +242,8 @@ class Search:
         """Up to ``want`` new feasible architectures from ``make``, with hardware metrics and scores.
 
         Candidates are drawn in batches of the number still missing and evaluated together (hardware cost and
-        scores in the pool); infeasible ones are recorded as rejected and replaced by the next batch. The draw order
-        depends only on the RNG, so runs are reproducible whatever the number of workers.
+        scores in the executor's workers); infeasible ones are recorded as rejected and replaced by the next batch.
+        The draw order depends only on the RNG, so runs are reproducible whatever the executor.
         """
         out: list[tuple[dict, dict, dict]] = []
         tries, limit = 0, self.cfg.max_tries * max(1, want)
@@ -363,6 +366,7 @@ def _num(v) -> float:
 def _cfg_dict(cfg: SearchConfig) -> dict:
     d = asdict(cfg)
     d.pop("workers", None)
+    d.pop("scheduler", None)
     d.pop("generations", None)
     d.pop("top_k", None)
     return d
@@ -375,16 +379,17 @@ def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: P
     ``stop_after`` ends the run after that many generations of this call (to simulate an interruption in tests).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     ck = out / CHECKPOINT
     s = Search(space, cfg, cost, data)
-    if resume and ck.exists():
-        s.load_state(json.loads(ck.read_text()), ck)
-    elif ck.exists() and not resume:
-        ck.unlink()
-    t0 = time.time()
-    done_now = 0
-    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data) as evaluator:
+    # The executor first: an unreachable --scheduler fails before OUT (and its checkpoint) is touched.
+    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data, cfg.scheduler) as evaluator:
+        out.mkdir(parents=True, exist_ok=True)
+        if resume and ck.exists():
+            s.load_state(json.loads(ck.read_text()), ck)
+        elif ck.exists() and not resume:
+            ck.unlink()
+        t0 = time.time()
+        done_now = 0
         if not s.archive:
             s.initialize(evaluator)
             atomic_write_text(ck, json.dumps(s.state()))

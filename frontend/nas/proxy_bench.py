@@ -5,7 +5,9 @@
 against validation accuracy with bootstrap 95% intervals, plus the Kendall tau inside the top-k by accuracy.
 
 Finished trainings are cached on disk (one JSON per architecture and budget, written atomically), so an interrupted
-run continues where it stopped; proxy scores are cached the same way.
+run continues where it stopped; proxy scores are cached the same way. Trainings and scorings run through one executor
+(``nash.frontend.core.executor``): serial, local worker processes, or the workers of a Dask cluster, with the same
+results.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import multiprocessing as mp
 import os
 import random
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.core.executor import Executor, SerialExecutor, make_executor
 from nash.frontend.nas.search_space import SpaceConfig, arch_key, arch_stats, get_space, sample
 from tqdm import tqdm
 
@@ -48,8 +50,9 @@ def sample_archs(space: SpaceConfig, k: int, seed: int) -> list[dict]:
 
 # ---- training (cached) -----------------------------------------------------------------------------------------------
 def _train_one(job: tuple) -> dict:
-    """Worker: train one architecture and return (and cache) its record."""
-    arch, dataset, data_root, epochs, train_seed, path = job
+    """Worker: train one architecture and return its record (the caller caches it: a cluster's workers need not
+    share this machine's disk)."""
+    arch, dataset, data_root, epochs, train_seed = job
     import torch
 
     torch.set_num_threads(1)
@@ -64,7 +67,6 @@ def _train_one(job: tuple) -> dict:
     rec = {"arch": arch, "val_acc": float(res["float_acc"]), "epochs": epochs, "train_seed": train_seed,
            "dataset": dataset, "train_seconds": time.time() - t0,
            "final_loss": res["history"][-1]["loss"] if res.get("history") else None}
-    atomic_write_text(path, json.dumps(rec, indent=1))
     return rec
 
 
@@ -80,9 +82,10 @@ def _cached_splits(dataset: str, data_root, size: int):
     return _SPLITS[key]
 
 
-def train_all(archs: list[dict], dataset: str, epochs: int, train_seed: int, cache_dir: Path, workers: int = 2,
-              data_root: str | None = None, progress: bool = True) -> list[dict]:
-    """Train every architecture once (cached in ``cache_dir``); returns records in the order of ``archs``."""
+def train_all(archs: list[dict], dataset: str, epochs: int, train_seed: int, cache_dir: Path,
+              executor: Executor | None = None, data_root: str | None = None, progress: bool = True) -> list[dict]:
+    """Train every architecture once (cached in ``cache_dir``) on ``executor`` (default: serial); returns records
+    in the order of ``archs``."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     paths = [cache_dir / f"{dataset}_e{epochs}_s{train_seed}_{arch_hash(a)}.json" for a in archs]
     records: list[dict | None] = [None] * len(archs)
@@ -95,39 +98,33 @@ def train_all(archs: list[dict], dataset: str, epochs: int, train_seed: int, cac
             except json.JSONDecodeError:
                 p.unlink()
         todo.append(i)
-    jobs = [(archs[i], dataset, data_root, epochs, train_seed, str(paths[i])) for i in todo]
+    jobs = [(archs[i], dataset, data_root, epochs, train_seed) for i in todo]
     bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc="train", unit="arch", disable=not progress)
     if jobs:
-        if workers <= 1:
-            for i, job in zip(todo, jobs, strict=True):
-                records[i] = _train_one(job)
-                bar.update()
-        else:
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers) as pool:
-                for i, rec in zip(todo, pool.imap(_train_one, jobs), strict=True):
-                    records[i] = rec
-                    bar.update()
+        for i, rec in zip(todo, (executor or SerialExecutor()).map(_train_one, jobs), strict=True):
+            atomic_write_text(paths[i], json.dumps(rec, indent=1))  # each as it arrives: a rerun continues here
+            records[i] = rec
+            bar.update()
     bar.close()
     return records  # type: ignore[return-value]
 
 
 # ---- scoring (cached) ------------------------------------------------------------------------------------------------
 def _score_one(job: tuple) -> dict:
-    arch, names, seed, batch, path = job
+    """Worker: the base proxy scores of one architecture."""
+    arch, names, seed, batch = job
     import torch
 
     torch.set_num_threads(1)
     from nash.frontend.nas.proxies import score_arch
 
-    scores = score_arch(arch, names, seed=seed, data=batch)
-    atomic_write_text(path, json.dumps({"arch": arch, "seed": seed, "scores": scores}, indent=1))
-    return scores
+    return score_arch(arch, names, seed=seed, data=batch)
 
 
-def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, batch: np.ndarray | None,
-              workers: int = 2, progress: bool = True) -> list[dict[str, float]]:
-    """Per-architecture base proxy scores (cached per architecture and proxy-version tag)."""
+def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, batch: dict | None,
+              executor: Executor | None = None, progress: bool = True) -> list[dict[str, float]]:
+    """Per-architecture base proxy scores (cached per architecture and proxy-version tag), computed on ``executor``
+    (default: serial)."""
     from nash.frontend.nas.proxies import PROXY_VERSION
 
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -140,18 +137,14 @@ def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, b
             if all(n in d["scores"] for n in names):
                 out[i] = d["scores"]
                 continue
-        todo.append((i, (a, names, seed, batch, str(p))))
+        todo.append((i, p, (a, names, seed, batch)))
     bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc="score", unit="arch", disable=not progress)
     if todo:
-        if workers <= 1:
-            for i, job in todo:
-                out[i] = _score_one(job)
-                bar.update()
-        else:
-            with mp.get_context("spawn").Pool(workers) as pool:
-                for (i, _), s in zip(todo, pool.imap(_score_one, [j for _, j in todo]), strict=True):
-                    out[i] = s
-                    bar.update()
+        jobs = [job for _, _, job in todo]
+        for (i, p, _), s in zip(todo, (executor or SerialExecutor()).map(_score_one, jobs), strict=True):
+            atomic_write_text(p, json.dumps({"arch": archs[i], "seed": seed, "scores": s}, indent=1))
+            out[i] = s
+            bar.update()
     bar.close()
     return out  # type: ignore[return-value]
 
@@ -183,19 +176,24 @@ def spearman(x, y) -> float:
     return 0.0 if r is None or math.isnan(r) else float(r)
 
 
-def bootstrap_ci(x, y, stat, n_boot: int = 1000, seed: int = 0) -> list[float]:
-    """Percentile 95% interval of ``stat(x, y)`` over resamples of the architectures."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+def paired_bootstrap(samples: tuple, stat, n_boot: int = 1000, seed: int = 0):
+    """``scipy.stats.bootstrap`` of ``stat(*samples)`` resampling the architectures (the same rows of every sample),
+    percentile method, 95%; returns scipy's result (``confidence_interval``, ``bootstrap_distribution``)."""
     import warnings
 
-    rng = np.random.default_rng(seed)
-    vals = []
+    from scipy.stats import bootstrap
+
+    samples = tuple(np.asarray(s, dtype=np.float64) for s in samples)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # resamples with constant columns: the statistic counts as 0
-        for _ in range(n_boot):
-            idx = rng.integers(0, len(x), len(x))
-            vals.append(stat(x[idx], y[idx]))
-    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
+        return bootstrap(samples, stat, n_resamples=n_boot, paired=True, vectorized=False, method="percentile",
+                         confidence_level=0.95, rng=np.random.default_rng(seed))
+
+
+def bootstrap_ci(x, y, stat, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """Percentile 95% interval of ``stat(x, y)`` over resamples of the architectures."""
+    ci = paired_bootstrap((x, y), stat, n_boot, seed).confidence_interval
+    return [float(ci.low), float(ci.high)]
 
 
 def top_k_tau(x, y, frac: float = 0.2) -> float:
@@ -252,28 +250,34 @@ def plot_bench(scores: dict[str, list[float]], acc: list[float], table: dict, pa
 def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = 5, seed: int = 0, out: Path = Path("."),
                     space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
                     score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
-                    n_boot: int = 1000, progress: bool = True, train_only: bool = False) -> dict:
-    """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report."""
+                    n_boot: int = 1000, progress: bool = True, train_only: bool = False,
+                    scheduler: str | None = None) -> dict:
+    """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report.
+
+    Trainings and scorings run in ``workers`` local processes, or on the workers of the Dask scheduler at
+    ``scheduler`` (``tcp://host:8786``) when given.
+    """
+    from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
     from nash.frontend.nas.search_space import space_for_dataset
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     sp = get_space(space, ops) if space else space_for_dataset(dataset, ops)
-    cache = Path(cache_dir) if cache_dir else out / "cache"
     arch_list = sample_archs(sp, archs, seed)
-    t0 = time.time()
-    recs = train_all(arch_list, dataset, epochs, seed, cache / "train", workers, data_root, progress)
-    train_s = time.time() - t0
-    if train_only:
-        return {"records": recs}
-    from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
-
-    names = proxies or list(_default_proxies())
-    splits = _cached_splits(dataset, data_root, sp.input_size)
-    batch = _proxy_batch(splits, seed=score_seed)
-    t1 = time.time()
-    base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, workers, progress)
-    score_s = time.time() - t1
+    out = Path(out)
+    cache = Path(cache_dir) if cache_dir else out / "cache"
+    # One pool (or cluster connection) for both stages, made first: a bad --scheduler fails before OUT is touched.
+    with make_executor(workers, scheduler) as executor:
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        recs = train_all(arch_list, dataset, epochs, seed, cache / "train", executor, data_root, progress)
+        train_s = time.time() - t0
+        if train_only:
+            return {"records": recs}
+        names = proxies or list(_default_proxies())
+        splits = _cached_splits(dataset, data_root, sp.input_size)
+        batch = _proxy_batch(splits, seed=score_seed)
+        t1 = time.time()
+        base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, executor, progress)
+        score_s = time.time() - t1
     scores = {n: (combine_group(n, base) if n in GROUP_METRICS else [b[n] for b in base]) for n in names}
     acc = [r["val_acc"] for r in recs]
     table = correlation_table(scores, acc, n_boot=n_boot, seed=seed)

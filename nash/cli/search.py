@@ -12,6 +12,11 @@ from nash.frontend.nas.search_space import SPACES
 
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="tcp://HOST:PORT",
+    help="Run the parallel work on the workers of this Dask scheduler instead of --workers local processes "
+         "(needs pip install \"nash-hls[distributed]\"; docs/executor.md).")
+
 
 def _ops(value: str) -> tuple[str, ...]:
     from nash.frontend.core.op_registry import OP_NAMES
@@ -67,10 +72,12 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
 @click.option("--top-k", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
+@scheduler_option
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.json.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def search(dataset, data_root, space, ops, metric, population, generations, mutations, crossovers, mutation_prob,
-           hw_cost, board, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, resume, out):
+           hw_cost, board, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, scheduler, resume,
+           out):
     """Evolutionary zero-shot search of hybrid conv/shift/adder networks under hardware constraints.
 
     Writes OUT/best.json (model file, provenance with scores and hardware metrics), OUT/top_k.json, OUT/pareto.csv,
@@ -101,8 +108,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
 
         data = _proxy_batch(splits, seed)
     cfg = SearchConfig(population=population, mutations=mutations, crossovers=crossovers, mutation_prob=mutation_prob,
-                       generations=generations, seed=seed, metric=metric, workers=workers, top_k=top_k,
-                       constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params))
+                       generations=generations, seed=seed, metric=metric, workers=workers, scheduler=scheduler,
+                       top_k=top_k, constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params))
     cost = make_cost(hw_cost, board)
     prov = {"dataset": dataset, "board": board if hw_cost == "accel" else None, "tool": "nash search"}
     s = run_search(sp, cfg, cost, out, data=data, resume=resume, provenance=prov)
@@ -124,12 +131,13 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
 @click.option("--score-seed", type=int, default=0, show_default=True, help="Seed of the proxies' random draws.")
 @click.option("--proxies", default=None, help="Comma-separated proxy names (default: all).")
 @click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
+@scheduler_option
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where finished trainings and scores are cached (default OUT/cache); reruns continue from it.")
 @click.option("--bootstrap", type=click.IntRange(10), default=1000, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed, proxies, workers, cache_dir,
-                bootstrap, out):
+def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed, proxies, workers, scheduler,
+                cache_dir, bootstrap, out):
     """Train K sampled architectures briefly and correlate every zero-shot proxy with their accuracy.
 
     Writes OUT/proxy_bench.json (Kendall tau, Spearman rho with bootstrap 95% intervals, top-k tau per proxy) and
@@ -146,7 +154,7 @@ def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed,
                                      param_hint="--proxies")
     rep = run_proxy_bench(dataset=dataset, archs=archs, epochs=epochs, seed=seed, out=out, space=space,
                           ops=_ops(ops), workers=workers, proxies=names, score_seed=score_seed, data_root=data_root,
-                          cache_dir=cache_dir, n_boot=bootstrap)
+                          cache_dir=cache_dir, n_boot=bootstrap, scheduler=scheduler)
     click.echo(f"{rep['archs']} architectures, accuracy {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
     click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'rho':>6s} {'top-k tau':>9s}")
     for name, t in sorted(rep["proxies"].items(), key=lambda kv: -kv[1]["kendall_tau"]):

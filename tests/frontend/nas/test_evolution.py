@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import socket
 
 import pytest
 from click.testing import CliRunner
+from helpers import local_dask_cluster
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.model_file import load_model
 from nash.frontend.nas.evolution import Constraints, HardwareCost, SearchConfig, macs_cost, make_cost, run_search
 from nash.frontend.nas.search_space import arch_stats, check, get_space
@@ -48,19 +52,43 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 
 def test_parallel_evaluation_equals_serial(tmp_path):
-    """Hardware cost, constraint check and scoring in 2 worker processes give the serial run's archive exactly
-    (rejections included: the MAC limit sits inside the space's range, so some candidates are re-drawn)."""
+    """Hardware cost, constraint check and scoring in 2 local worker processes and on a 2-worker Dask cluster give
+    the serial run's archive exactly (rejections included: the MAC limit sits inside the space's range, so some
+    candidates are re-drawn), and the same outputs."""
     sp = get_space("digits")
-    runs = []
-    for workers in (1, 2):
-        cfg = SearchConfig(**{**SMALL, "workers": workers, "generations": 2}, seed=7,
-                           constraints=Constraints(max_macs=1.0e6))
-        runs.append(run_search(sp, cfg, make_cost("macs"), tmp_path / f"w{workers}", progress=False))
-    serial, parallel = runs
-    assert serial.rejected and serial.rejected == parallel.rejected
-    assert all(r["hw"]["macs"] <= 1.0e6 for r in serial.archive)
-    assert [(r["key"], r["scores"], r["hw"]) for r in serial.archive] == \
-        [(r["key"], r["scores"], r["hw"]) for r in parallel.archive]
+    runs = {}
+    with local_dask_cluster(2) as scheduler:
+        for name, how in (("serial", {"workers": 1}), ("local", {"workers": 2}),
+                          ("dask", {"workers": 1, "scheduler": scheduler})):
+            cfg = SearchConfig(**{**SMALL, **how, "generations": 2}, seed=7, constraints=Constraints(max_macs=1.0e6))
+            runs[name] = run_search(sp, cfg, make_cost("macs"), tmp_path / name, progress=False)
+    serial = runs["serial"]
+    assert serial.rejected and all(r["hw"]["macs"] <= 1.0e6 for r in serial.archive)
+    for name in ("local", "dask"):
+        other = runs[name]
+        assert other.rejected == serial.rejected, name
+        assert [(r["key"], r["scores"], r["hw"]) for r in other.archive] == \
+            [(r["key"], r["scores"], r["hw"]) for r in serial.archive], name
+        assert _summary(tmp_path / name) == _summary(tmp_path / "serial"), name
+    # where the work ran is not part of the result: the model file's search settings name no workers or scheduler
+    prov = json.loads((tmp_path / "dask" / "best.json").read_text())["provenance"]["search"]
+    assert "scheduler" not in prov and "workers" not in prov
+
+
+def test_cli_unreachable_scheduler_fails_before_out_is_touched(tmp_path):
+    from nash.cli import main
+
+    with socket.socket() as s:  # a free loopback port: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["search", "--hw-cost", "macs", "--population", "4", "--generations", "1",
+                                  "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(out)])
+    assert r.exit_code != 0
+    said = r.output + str(r.exception)  # the CLI's error handler prints the UserInputError's one line
+    assert isinstance(r.exception, UserInputError | SystemExit)
+    assert re.search(rf"--scheduler tcp://127\.0\.0\.1:{port}: no Dask scheduler answers", said), said
+    assert not out.exists()
 
 
 def test_seed_changes_result_and_resume_refuses_other_settings(tmp_path):

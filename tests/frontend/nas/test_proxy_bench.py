@@ -1,13 +1,20 @@
-"""Proxy benchmark: statistics on hand-made data, cached (resumable) trainings, report format."""
+"""Proxy benchmark: statistics on hand-made data, scoring equal on every executor, cached (resumable) trainings,
+report format."""
 
 from __future__ import annotations
 
 import json
+import socket
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from helpers import local_dask_cluster
+from nash.frontend.core.errors import UserInputError
+from nash.frontend.core.executor import make_executor
 from nash.frontend.nas import proxy_bench
 from nash.frontend.nas.proxy_bench import bootstrap_ci, kendall, run_proxy_bench, spearman, top_k_tau
+from nash.frontend.nas.search_space import get_space
 
 
 def test_statistics_hand_made():
@@ -24,6 +31,40 @@ def test_statistics_hand_made():
     assert lo <= hi and hi <= 1.0 and lo > 0.3
     # top-k: only the 3 most accurate matter
     assert top_k_tau([0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 5, 6], frac=0.5) == pytest.approx(1.0)
+
+
+def test_scoring_equal_serial_local_and_distributed(tmp_path):
+    """Base proxies of 3 architectures (the data-dependent SGD step of trainability and the random draws of zen,
+    synflow, meco; naswot is left out only for time), scored serially, in 2 local processes and on a 2-worker Dask
+    cluster: the same floats (NaN included), in the order of the architectures."""
+    from nash.frontend.data import load_dataset
+
+    archs = proxy_bench.sample_archs(get_space("digits"), 3, seed=4)
+    batch = proxy_bench._proxy_batch(load_dataset("digits", size=16, seed=0), seed=0)
+    names = ["trainability", "zen", "synflow", "meco", "nn_degree"]
+    got = {}
+    with local_dask_cluster(2) as scheduler:
+        for name, how in (("serial", {"workers": 1}), ("local", {"workers": 2}), ("dask", {"scheduler": scheduler})):
+            with make_executor(**how) as ex:
+                got[name] = proxy_bench.score_all(archs, names, 0, tmp_path / name, batch, ex, progress=False)
+            assert len(list((tmp_path / name).glob("*.json"))) == 3, name  # cached here, by the caller
+    assert [sorted(s) for s in got["serial"]] == [sorted(names)] * 3
+    np.testing.assert_equal(got["local"], got["serial"])  # exact; NaN equals NaN here
+    np.testing.assert_equal(got["dask"], got["serial"])
+
+
+def test_cli_unreachable_scheduler_fails_before_out_is_touched(tmp_path):
+    from nash.cli import main
+
+    with socket.socket() as s:  # a free loopback port: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["proxy-bench", "--archs", "3", "--scheduler", f"tcp://127.0.0.1:{port}",
+                                  "--out", str(out)])
+    assert r.exit_code != 0 and isinstance(r.exception, UserInputError | SystemExit)
+    assert f"--scheduler tcp://127.0.0.1:{port}: no Dask scheduler answers" in r.output + str(r.exception)
+    assert not out.exists()
 
 
 @pytest.mark.slow  # trains 4 small networks (~25 s on 2 shared cores)
