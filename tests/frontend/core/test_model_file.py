@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import REPO
-from nash.frontend.core.model_file import ModelFileError, load_model, load_weights, new_model, save_model
+from nash.frontend.core.model_file import (
+    ModelFileError,
+    load_model,
+    load_weights,
+    new_model,
+    save_model,
+    update_sections,
+)
 from nash.frontend.integer.weights_io import load_integer_model
 
 from nash.cli import main as cli
@@ -102,7 +109,8 @@ def test_weights_shape_mismatch(example, tmp_path):
     mf = load_model(example)
     arrays = load_weights(mf)
     arrays["int/stem/weight"] = arrays["int/stem/weight"][:, :, :2]
-    save_model(mf, tmp_path / "bad.json", arrays)
+    update_sections(mf, "train", weights=arrays)
+    save_model(mf, tmp_path / "bad.json")
     e = _err(tmp_path / "bad.json")
     assert "int/stem/weight" in e.field and "shape" in str(e)
 
@@ -111,7 +119,8 @@ def test_weights_out_of_range(example, tmp_path):
     mf = load_model(example)
     arrays = load_weights(mf)
     arrays["int/s0b0_dw/exp"] = arrays["int/s0b0_dw/exp"] + 9
-    save_model(mf, tmp_path / "bad.json", arrays)
+    update_sections(mf, "train", weights=arrays)
+    save_model(mf, tmp_path / "bad.json")
     assert "int/s0b0_dw/exp" in _err(tmp_path / "bad.json").field
 
 
