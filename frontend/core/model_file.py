@@ -334,15 +334,15 @@ def save_model(mf: ModelFile, path: str | Path) -> Path:
     path = Path(path)
     data = copy.deepcopy(mf.data)
     validate(data, path)
-    arrays = mf.pending_weights
-    if arrays is None and mf.weights_path() is not None:
-        src = mf.weights_path()
-        if src.resolve().parent != path.resolve().parent:
-            arrays = dict(load_weights(mf))
-    if arrays is not None:
+    blob = None
+    if mf.pending_weights is not None:
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **mf.pending_weights)
         blob = buf.getvalue()
+    elif mf.weights_path() is not None and mf.weights_path().resolve().parent != path.resolve().parent:
+        load_weights(mf)  # checks the sha256 and that the file is readable
+        blob = mf.weights_path().read_bytes()  # the same bytes, so the weights section stays the same
+    if blob is not None:
         wname = f"{path.stem}.weights.npz"
         atomic_write_bytes(path.parent / wname, blob)
         data["weights"] = {"path": wname, "sha256": hashlib.sha256(blob).hexdigest()}
