@@ -4,8 +4,10 @@ sections of the model file it owns, and csim takes its images from the validatio
 import json
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 from click.testing import CliRunner
+from helpers import REPO
 from nash.codegen.csim.run import load_images
 from nash.frontend.core.model_file import load_model
 from nash.frontend.core.quant_params import quantize_activation
@@ -23,9 +25,14 @@ def _run(*args: str) -> str:
     return r.output
 
 
+SCHEMA = json.loads((REPO / "docs" / "model-file.schema.json").read_text())
+
+
 def _parts(path: Path) -> dict:
-    """The model file split into the parts a stage can own: top-level sections and one record per stage."""
+    """The model file split into the parts a stage can own: top-level sections and one record per stage (after
+    checking the whole file against the committed JSON Schema with an independent validator)."""
     d = json.loads(path.read_text())
+    jsonschema.validate(d, SCHEMA)
     prov = d.pop("provenance")
     return d | {f"provenance.{k}": v for k, v in prov.items()}
 

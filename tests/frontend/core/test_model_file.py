@@ -196,6 +196,18 @@ def test_committed_schema_is_the_generated_one():
     assert {"Architecture", "Quantization", "Weights", "Accelerator", "Provenance"} <= set(schema["$defs"])
 
 
+def test_committed_schema_accepts_the_example_and_refuses_a_bad_field():
+    """An independent validator (jsonschema) reads the committed schema the way other tools would."""
+    import jsonschema
+
+    schema = json.loads((REPO / "docs" / "model-file.schema.json").read_text())
+    doc = json.loads(EXAMPLE.read_text())
+    jsonschema.validate(doc, schema)
+    doc["quantization"]["shift_mode"] = "x"
+    with pytest.raises(jsonschema.ValidationError, match="'x'"):
+        jsonschema.validate(doc, schema)
+
+
 # ---- versions -----------------------------------------------------------------------------------------------------
 def test_version_1_file_loads_with_provenance_per_stage(tmp_path):
     """The version-1 example as committed before per-stage provenance: its flat record becomes provenance.train."""
