@@ -50,7 +50,6 @@ __all__ = ["FORMAT", "VERSION", "SHIFT_MODES", "SECTION_OWNERS", "DEFAULT_QUANTI
 
 DEFAULT_QUANTIZATION = {"activation_bits": 8, "shift_exp_max": DEFAULT_SHIFT_EXP_MAX, "shift_mode": "ps",
                         "adder_eta": 0.2}
-STAGES = ("search", "train", "accel")
 
 
 class ModelFileError(UserInputError):
@@ -237,12 +236,12 @@ def migrate(data: dict) -> dict:
 
 def new_model(name: str, architecture: dict, quantization: dict | None = None,
               search_provenance: dict | None = None) -> ModelFile:
-    """A fresh model document as the search stage writes it (validated): no weights, no accelerator section."""
-    data = {"format": FORMAT, "version": VERSION, "name": name, "architecture": copy.deepcopy(architecture),
-            "quantization": {**DEFAULT_QUANTIZATION, **(quantization or {})}, "weights": None, "accelerator": None,
-            "provenance": {"search": copy.deepcopy(search_provenance)} if search_provenance else {}}
-    validate(data, None)
-    return ModelFile(data)
+    """A fresh model document as the search stage writes it (through :func:`update_sections`, so validated): no
+    weights, no accelerator section."""
+    mf = ModelFile({"format": FORMAT, "version": VERSION, "name": name, "architecture": None, "quantization": None,
+                    "weights": None, "accelerator": None, "provenance": {}})
+    return update_sections(mf, "search", architecture=architecture,
+                           quantization={**DEFAULT_QUANTIZATION, **(quantization or {})}, provenance=search_provenance)
 
 
 def update_sections(mf: ModelFile, stage: str, *, provenance: dict | None = None, **sections) -> ModelFile:
