@@ -110,16 +110,18 @@ class CsimResult:
 
 def load_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, seed: int,
                 data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """int8 images (and labels when the dataset has them): the model's dataset validation split, or random."""
+    """int8 images (and labels when the dataset has them): the validation split the train stage held out (its
+    dataset and ``split_seed`` from ``provenance.train``), or random images drawn with ``seed``."""
     first = im.nodes[0]
-    prov = mf.data.get("provenance") or {}
-    name = dataset or prov.get("dataset") or "random"
+    trained = mf.provenance("train")
+    name = dataset or trained.get("dataset") or mf.provenance("search").get("dataset") or "random"
     if name == "random":
         rng = np.random.default_rng(seed)
         return rng.integers(-128, 128, size=(n, first.in_ch, first.in_size, first.in_size), dtype=np.int8), None, name
     from nash.frontend.data import load_dataset
 
-    splits = load_dataset(name, root=data_root, size=first.in_size, seed=int(prov.get("seed", seed)))
+    split_seed = trained.get("split_seed", seed)
+    splits = load_dataset(name, root=data_root, size=first.in_size, seed=split_seed)
     if splits.channels != first.in_ch:
         raise ValueError(f"dataset {name} has {splits.channels} channels, the model expects {first.in_ch}")
     x, y = splits.x_val[:n], splits.y_val[:n]

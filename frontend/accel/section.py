@@ -28,11 +28,9 @@ from nash.frontend.accel.model import (
 )
 from nash.frontend.accel.schedule import ScheduleError, check_schedule, steps_from_json
 from nash.frontend.core.graph import Node
-from nash.frontend.core.model_file import ModelFileError
-from nash.frontend.core.op_registry import ENGINES, MISC_ENGINE, PE_ENGINES
-
-SECTION_VERSION = 1
-ENGINE_INT_FIELDS = ("tm", "tn", "dw_lanes", "tr", "tc", "requant_lanes", "pe_latency", "pe_ii")
+from nash.frontend.core.model_file import ModelFileError, validate_accelerator_structure
+from nash.frontend.core.model_schema import ACCEL_SECTION_VERSION as SECTION_VERSION
+from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
 
 def _buffers(em: EngineModel, row: tuple) -> dict:
@@ -109,70 +107,37 @@ def _need(cond: bool, path, fld: str, problem: str) -> None:
         raise ModelFileError(path, fld, problem)
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def validate_section(acc, nodes: list[Node], path=None) -> None:
-    """Check an accelerator section against the network; raises :class:`ModelFileError` naming the field
-    (e.g. ``accelerator.engines.conv.tm``)."""
+    """Check an accelerator section: its structure (the typed schema in core), then its fit to the network: every
+    layer placed on its op's engine with tiles within that engine's buffers, no unknown layers, DSP packing only where
+    it is possible, and a schedule that runs every layer once in dependency order. Raises :class:`ModelFileError`
+    naming the field (e.g. ``accelerator.engines.conv.tm``). Called by the stages that write or read the section
+    (``nash accel``, codegen's plan, ``nash validate``)."""
+    validate_accelerator_structure(acc, path)
     p = "accelerator"
-    _need(isinstance(acc, dict), path, p, "expected an object")
-    _need(acc.get("version") == SECTION_VERSION, path, f"{p}.version", f"expected {SECTION_VERSION}, got "
-          f"{acc.get('version')!r}")
-    for k in ("board", "part"):
-        _need(isinstance(acc.get(k), str) and acc[k] != "", path, f"{p}.{k}", "expected a non-empty string")
-    clk = acc.get("clock_mhz")
-    _need(isinstance(clk, (int, float)) and not isinstance(clk, bool) and 0 < clk <= 1000, path, f"{p}.clock_mhz",
-          f"expected a number in (0, 1000], got {clk!r}")
-    engines = acc.get("engines")
-    _need(isinstance(engines, dict), path, f"{p}.engines", "expected an object with conv, shift, adder, misc")
+    engines = acc["engines"]
     for e in PE_ENGINES:
-        cfg = engines.get(e)
-        if cfg is None:
-            continue
-        ep = f"{p}.engines.{e}"
-        _need(isinstance(cfg, dict), path, ep, "expected an object or null")
-        for k in ENGINE_INT_FIELDS:
-            v = cfg.get(k)
-            lo = 0 if k == "dw_lanes" else 1
-            _need(_is_int(v) and lo <= v <= 4096, path, f"{ep}.{k}", f"expected an integer in [{lo}, 4096], got {v!r}")
-        _need(isinstance(cfg.get("dsp_packing"), bool), path, f"{ep}.dsp_packing", "expected true or false")
-        _need(not cfg["dsp_packing"] or (e == "conv" and cfg["tm"] % 2 == 0), path, f"{ep}.dsp_packing",
-              "DSP packing needs the conv engine and an even tm")
-        _need(cfg.get("acc_mem") in ("bram", "uram"), path, f"{ep}.acc_mem", "expected \"bram\" or \"uram\"")
-    misc = engines.get(MISC_ENGINE)
-    _need(isinstance(misc, dict) and _is_int(misc.get("lanes")) and misc["lanes"] >= 1, path,
-          f"{p}.engines.misc.lanes", "expected an integer >= 1")
-    layers = acc.get("layers")
-    _need(isinstance(layers, dict), path, f"{p}.layers", "expected an object {layer: {engine, tr, tc, cycles}}")
+        cfg = engines[e]
+        if cfg is not None:
+            _need(not cfg["dsp_packing"] or (e == "conv" and cfg["tm"] % 2 == 0), path,
+                  f"{p}.engines.{e}.dsp_packing", "DSP packing needs the conv engine and an even tm")
+    layers = acc["layers"]
     for n in nodes:
         lp = f"{p}.layers.{n.name}"
         ent = layers.get(n.name)
-        _need(isinstance(ent, dict), path, lp, "missing (every layer of the architecture needs an entry)")
+        _need(ent is not None, path, lp, "missing (every layer of the architecture needs an entry)")
         want = engine_of(n)
-        _need(ent.get("engine") == want, path, f"{lp}.engine", f"expected {want!r} (the engine of a {n.kind}/{n.op} "
-              f"layer), got {ent.get('engine')!r}")
-        _need(want == MISC_ENGINE or engines.get(want) is not None, path, f"{p}.engines.{want}",
+        _need(ent["engine"] == want, path, f"{lp}.engine", f"expected {want!r} (the engine of a {n.kind}/{n.op} "
+              f"layer), got {ent['engine']!r}")
+        _need(want == MISC_ENGINE or engines[want] is not None, path, f"{p}.engines.{want}",
               f"null, but layer {n.name} runs on it")
-        for k in ("tr", "tc"):
-            v = ent.get(k)
-            _need(_is_int(v) and v >= 1, path, f"{lp}.{k}", f"expected an integer >= 1, got {v!r}")
-            if want != MISC_ENGINE:
-                _need(v <= engines[want][k], path, f"{lp}.{k}", f"{v} exceeds the engine's buffer tile "
+        if want != MISC_ENGINE:
+            for k in ("tr", "tc"):
+                _need(ent[k] <= engines[want][k], path, f"{lp}.{k}", f"{ent[k]} exceeds the engine's buffer tile "
                       f"{engines[want][k]}")
     extra = sorted(set(layers) - {n.name for n in nodes})
     _need(not extra, path, f"{p}.layers", f"unknown layers {extra}")
-    sched = acc.get("schedule")
-    _need(isinstance(sched, dict) and isinstance(sched.get("steps"), list), path, f"{p}.schedule.steps",
-          "expected a list of steps (each a list of {engine, layer, image})")
-    for s, step in enumerate(sched["steps"]):
-        _need(isinstance(step, list) and all(isinstance(t, dict) for t in step), path, f"{p}.schedule.steps[{s}]",
-              "expected a list of tasks {engine, layer, image}")
-        for t in step:
-            _need(t.get("engine") in ENGINES, path, f"{p}.schedule.steps[{s}]",
-                  f"task engine {t.get('engine')!r}: expected one of {list(ENGINES)}")
     try:
-        check_schedule(nodes, steps_from_json(sched["steps"]), {n.name: engine_of(n) for n in nodes})
+        check_schedule(nodes, steps_from_json(acc["schedule"]["steps"]), {n.name: engine_of(n) for n in nodes})
     except ScheduleError as e:
         raise ModelFileError(path, f"{p}.schedule.steps", str(e)) from None

@@ -31,6 +31,7 @@ from nash.frontend.core.quant_params import (
 
 # Shift exponents: E = quantization.shift_exp_max lies in [0, SHIFT_EXP_MAX_LIMIT] (docs/integer-semantics.md).
 SHIFT_EXP_MAX_LIMIT = 15
+SHIFT_MODES = ("ps", "q")  # DeepShift parametrisations of the shift layer: (P, S) or a quantized real weight
 SHIFT_SIGN_BITS = 2  # the shift code's sign field: two's complement in 2 bits (+1 = 01, -1 = 11, 0 = 00)
 
 # Where resource_path() looks: the data packages that ship the templates (the checkout folders of the same name).

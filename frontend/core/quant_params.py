@@ -26,8 +26,16 @@ DEFAULT_SHIFT_EXP_MAX = 7  # shift weights are sign * 2**-e with e in [0, E]
 
 
 def round_half_up(x: np.ndarray | float) -> np.ndarray:
-    """The project's one float->int rounding rule: floor(x + 0.5) (ties go towards +inf)."""
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5)
+    """The project's one float->int rounding rule: floor(x + 0.5) evaluated exactly (ties go towards +inf).
+
+    ``x + 0.5`` in float64 can round up to the next integer (0.49999999999999994 + 0.5 == 1.0), so the rule is
+    computed as floor(x) plus one when the fraction ``x - floor(x)`` (always exact in binary floating point) is at
+    least one half.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    f = np.floor(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: the comparison is false and inf stays inf
+        return np.where(x - f >= 0.5, f + 1.0, f)
 
 
 def rounding_right_shift(v: np.ndarray, shift: np.ndarray | int) -> np.ndarray:

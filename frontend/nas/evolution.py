@@ -40,16 +40,13 @@ class HardwareCost:
     """A pluggable hardware cost: ``fn(arch) -> dict`` plus which key is the Pareto objective.
 
     ``objective`` names a key of the dict; ``maximize`` says its direction (fps: up; macs, latency: down).
-    A dict key ``feasible`` (bool), when present, is honoured as a hard constraint. ``section``, when given, builds
-    the model file's ``accelerator`` section for an architecture (the best one is written into best.json, so the
-    search returns a model-accelerator pair).
+    A dict key ``feasible`` (bool), when present, is honoured as a hard constraint.
     """
 
     name: str
     fn: Callable[[dict], dict]
     objective: str
     maximize: bool
-    section: Callable[[dict], dict] | None = None
     # (kind, board) of a built-in cost: worker processes rebuild it with ``make_cost`` and evaluate it in parallel;
     # a custom cost (None) is evaluated in the main process.
     spec: tuple[str, str] | None = None
@@ -76,17 +73,11 @@ def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
         return HardwareCost("macs", macs_cost, "macs", maximize=False, spec=("macs", board))
     if kind == "accel":
         from nash.frontend.accel.search import hardware_cost
-        from nash.frontend.accel.section import section_for
 
         def fn(arch: dict, _hc=hardware_cost, _board=board) -> dict:
             return dict(_hc(arch, board=_board))
 
-        def section(arch: dict, _board=board) -> dict:
-            from nash.frontend.core.graph import lower
-
-            return section_for(lower(arch), _board)
-
-        return HardwareCost("accel", fn, "fps", maximize=True, section=section, spec=("accel", board))
+        return HardwareCost("accel", fn, "fps", maximize=True, spec=("accel", board))
     raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
 
 
@@ -426,9 +417,8 @@ def write_outputs(s: Search, out: Path, provenance: dict, seconds: float) -> Non
                    "seconds_last_call": seconds},
         "stats": arch_stats(best["arch"]),
     }
-    mf = new_model("best", best["arch"], provenance=_jsonable(prov))
-    if s.cost.section is not None:
-        mf.data["accelerator"] = s.cost.section(best["arch"])
+    # The search writes only its own sections; `nash accel` searches and writes the accelerator section.
+    mf = new_model("best", best["arch"], search_provenance=_jsonable(prov))
     save_model(mf, out / "best.json")
     top = [{"rank": i + 1, "metric": v, "scores": r["scores"], "hardware": r["hw"], "architecture": r["arch"]}
            for i, (v, r) in enumerate(ranked[: s.cfg.top_k])]

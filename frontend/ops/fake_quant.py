@@ -12,8 +12,10 @@ from torch import nn
 
 
 def round_half_up(x: torch.Tensor) -> torch.Tensor:
-    """floor(x + 0.5): the project's rounding rule."""
-    return torch.floor(x + 0.5)
+    """floor(x + 0.5) evaluated exactly: the project's rounding rule (``quant_params.round_half_up``'s torch twin;
+    floor(x) plus one when the exact fraction x - floor(x) is at least one half, so 0.49999999999999994 gives 0)."""
+    f = torch.floor(x)
+    return torch.where(x - f >= 0.5, f + 1.0, f)
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:

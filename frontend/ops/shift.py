@@ -14,11 +14,10 @@ import math
 
 import torch
 import torch.nn.functional as F
+from nash.frontend.core.op_registry import SHIFT_MODES
 from nash.frontend.core.quant_params import DEFAULT_SHIFT_EXP_MAX
 from nash.frontend.ops.fake_quant import round_half_up, ste_round
 from torch import nn
-
-SHIFT_MODES = ("ps", "q")
 
 
 def pow2_round(w: torch.Tensor, exp_max: int) -> tuple[torch.Tensor, torch.Tensor]:

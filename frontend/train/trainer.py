@@ -175,3 +175,16 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
         result["int_acc"] = integer_accuracy(im, splits.x_val, splits.y_val)
         result["integer_model"] = im
     return result
+
+
+def train_provenance(dataset: str, split_seed: int, result: dict) -> dict:
+    """The model file's ``provenance.train`` record of a :func:`train_model` result.
+
+    ``split_seed`` is the seed that drew the dataset's train/validation split: ``nash csim`` reads it to take its
+    images from the same validation split.
+    """
+    acc = {"float": result["float_acc"]}
+    if result["config"]["qat"]:
+        acc.update(fake_quant=result["qat_acc"], integer=result["int_acc"])
+    config = {k: v for k, v in result["config"].items() if k not in ("checkpoint", "progress")}
+    return {"dataset": dataset, "split_seed": int(split_seed), "accuracy": acc, "config": config}

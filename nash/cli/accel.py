@@ -36,7 +36,7 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
     from nash.frontend.accel.report import write_report
     from nash.frontend.accel.search import AccelSearchError, performance, search
     from nash.frontend.accel.section import build_section, validate_section
-    from nash.frontend.core.model_file import load_model, save_model
+    from nash.frontend.core.model_file import load_model, save_model, update_sections
 
     if exhaustive and coarse_only:
         raise click.BadParameter("--exhaustive and --coarse-only exclude each other", param_hint="--coarse-only")
@@ -51,7 +51,9 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
     perf = performance(ctx, result.design)
     section = build_section(ctx, result, perf)
     validate_section(section, mf.nodes, None)
-    mf.data["accelerator"] = section
+    update_sections(mf, "accel", accelerator=section,
+                    provenance={"board": b.name, "mode": result.mode, "cost_table": cost_table,
+                                "calibration": calibration})
     out = Path(out_dir)
     save_model(mf, out / "model.json")
     paths = write_report(out, section, mf.nodes)

@@ -52,10 +52,10 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     """
     import torch
 
-    from nash.frontend.core.model_file import load_model, load_weights, save_model
+    from nash.frontend.core.model_file import load_model, load_weights, save_model, update_sections
     from nash.frontend.data import load_dataset
     from nash.frontend.integer.weights_io import float_state, pack
-    from nash.frontend.train.trainer import TrainConfig, train_model
+    from nash.frontend.train.trainer import TrainConfig, train_model, train_provenance
 
     mf = load_model(model)
     splits = load_dataset(dataset, root=data_root, size=mf.architecture["input_size"], seed=seed)
@@ -70,18 +70,13 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     click.echo(f"training {mf.name} on {dataset}: {len(splits.x_train)} train / {len(splits.x_val)} val images, "
                f"{epochs} epochs, seed {seed}")
     res = train_model(net, splits, cfg)
-    acc = {"float": res["float_acc"]}
-    if cfg.qat:
-        acc.update(fake_quant=res["qat_acc"], integer=res["int_acc"])
-    prov = dict(mf.data.get("provenance") or {})
-    prov.update(dataset=dataset, seed=seed, accuracy=acc,
-                training={k: v for k, v in res["config"].items() if k not in ("checkpoint", "progress")})
-    mf.data["provenance"] = prov
+    prov = train_provenance(dataset, seed, res)
+    acc = prov["accuracy"]
+    # Without QAT only the float state is stored (enough for --finetune; the hardware flow needs the integer model).
     state = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     arrays = pack(res["integer_model"], state) if cfg.qat else {f"float/{k}": v for k, v in state.items()}
-    if not cfg.qat:
-        mf.data["weights"] = None  # float-only weights cannot feed the hardware flow
-    path = save_model(mf, out / "model.json", arrays)
+    update_sections(mf, "train", weights=arrays, provenance=prov)
+    path = save_model(mf, out / "model.json")
     Path(cfg.checkpoint).unlink(missing_ok=True)
     click.echo(f"accuracy (val): float {acc['float']:.2f}%" + (
         f", fake-quant {acc['fake_quant']:.2f}%, integer reference {acc['integer']:.2f}%" if cfg.qat else ""))
@@ -91,13 +86,18 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 def validate(model):
-    """Check MODEL.json (schema, architecture, weights sha256 and shapes); print a summary."""
+    """Check MODEL.json (schema, architecture, accelerator section against the network, weights sha256, shapes and
+    ranges); print a summary."""
+    from nash.frontend.accel.section import validate_section
     from nash.frontend.core.graph import op_counts
     from nash.frontend.core.model_file import load_model
     from nash.frontend.integer.weights_io import load_integer_model
 
     mf = load_model(model)
     summary = {"name": mf.name, "layers": len(mf.nodes), "ops": op_counts(mf.nodes)}
+    if mf.data.get("accelerator"):
+        validate_section(mf.data["accelerator"], mf.nodes, mf.path)
+        summary["accelerator"] = f"ok ({mf.data['accelerator']['board']})"
     if mf.data.get("weights"):
         load_integer_model(mf)
         summary["weights"] = "ok (sha256 and shapes match)"

@@ -80,6 +80,32 @@ def test_loading_a_model_checks_its_accelerator_section(accel_out, tmp_path):
     assert r.exit_code != 0 and "accelerator.engines.shift.tn" in r.output
 
 
+def test_section_that_does_not_fit_the_network_is_caught_by_its_readers(accel_out, tmp_path):
+    """A well-formed section placing a layer on the wrong engine loads (structure is core's check), and is refused
+    by `nash validate` and by codegen's plan (the fit to the network is accel's check, run by the stages reading it)."""
+    out, _ = accel_out
+    data = json.loads((out / "model.json").read_text())
+    data["accelerator"]["layers"]["stem"]["engine"] = "adder"
+    data["weights"] = None
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    load_model(bad)
+    r = CliRunner().invoke(main, ["validate", str(bad)])
+    assert r.exit_code == 2 and "accelerator.layers.stem.engine" in r.output and "bad.json" in r.output
+    from nash.codegen.hls.plan import PlanError, make_plan
+
+    with pytest.raises(PlanError, match=r"accelerator\.layers\.stem\.engine"):
+        make_plan(data, load_model(bad).nodes)
+
+
+def test_accel_records_its_provenance(accel_out):
+    out, _ = accel_out
+    mf = load_model(out / "model.json")
+    assert mf.provenance("accel") == {"board": "kv260", "mode": "coarse-to-fine", "cost_table": None,
+                                      "calibration": None}
+    assert mf.provenance("accel")["mode"] == mf.data["accelerator"]["search"]["mode"]
+
+
 def test_accel_unknown_board_and_too_large(tmp_path):
     save_model(new_model("tiny", ARCH), tmp_path / "m.json")
     r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--board", "kv999", "--out", str(tmp_path / "o")])

@@ -27,14 +27,14 @@ def _train(tmp_path, epochs, extra=()):
 
 def test_train_writes_model_with_three_accuracies(tmp_path):
     r, mf = _train(tmp_path, 3)
-    acc = mf.data["provenance"]["accuracy"]
+    acc = mf.provenance("train")["accuracy"]
     assert set(acc) == {"float", "fake_quant", "integer"}
     assert abs(acc["integer"] - acc["fake_quant"]) <= 0.5
     assert acc["integer"] > 30.0  # far above chance (10%) after 3 epochs
     # the stored integer model reproduces the reported integer accuracy independently
     splits = load_dataset("digits", size=16, seed=1)
     assert integer_accuracy(load_integer_model(mf), splits.x_val, splits.y_val) == pytest.approx(acc["integer"])
-    assert mf.data["provenance"]["seed"] == 1 and "integer reference" in r.output
+    assert mf.provenance("train")["split_seed"] == 1 and "integer reference" in r.output
     assert not (tmp_path / "train_checkpoint.pt").exists()
 
 
@@ -53,7 +53,7 @@ def test_full_training_under_two_minutes(tmp_path):
     t = time.time()
     _, mf = _train(tmp_path, 12)
     elapsed = time.time() - t
-    acc = mf.data["provenance"]["accuracy"]
+    acc = mf.provenance("train")["accuracy"]
     assert elapsed < 120, elapsed
     assert acc["fake_quant"] > 90.0 and abs(acc["integer"] - acc["fake_quant"]) <= 0.5
     assert np.isfinite(acc["float"])

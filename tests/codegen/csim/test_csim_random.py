@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from nash.codegen.csim.build import build
 from nash.codegen.csim.run import CsimLibrary, compare
 from nash.codegen.hls.project import generate
-from nash.frontend.core.model_file import new_model, save_model
+from nash.frontend.core.model_file import new_model, save_model, update_sections
 from nash.frontend.core.quant_params import ACT_RANGE_MIN
 from nash.frontend.integer.reference import run_network
 from nash.frontend.integer.weights_io import pack
@@ -33,9 +33,11 @@ WIDE_TILES = {"conv": {"tm": 2, "tn": 16, "dw_lanes": 1}, "shift": {"tm": 1, "tn
 def write_model(folder: Path, arch: dict, seed: int, accelerator: dict | None = None) -> Path:
     """A model file (+ weights) of a randomized network, optionally with an accelerator section."""
     im = integer_model(randomized_net(arch, seed))
-    mf = new_model(f"rnd{seed}", arch, provenance={"dataset": "random"})
-    mf.data["accelerator"] = accelerator
-    return save_model(mf, folder / "model.json", pack(im))
+    mf = new_model(f"rnd{seed}", arch, search_provenance={"dataset": "random"})
+    update_sections(mf, "train", weights=pack(im))
+    if accelerator is not None:
+        update_sections(mf, "accel", accelerator=accelerator)
+    return save_model(mf, folder / "model.json")
 
 
 def csim_all_layers(model: Path, out: Path, n: int = 12, seed: int = 0, schedule: str = "model"):

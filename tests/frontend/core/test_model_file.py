@@ -10,7 +10,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import REPO
-from nash.frontend.core.model_file import ModelFileError, load_model, load_weights, new_model, save_model
+from nash.frontend.core.errors import UserInputError
+from nash.frontend.core.model_file import (
+    SECTION_OWNERS,
+    VERSION,
+    ModelFileError,
+    SectionOwnershipError,
+    load_model,
+    load_weights,
+    new_model,
+    save_model,
+    schema_text,
+    update_sections,
+)
 from nash.frontend.integer.weights_io import load_integer_model
 
 from nash.cli import main as cli
@@ -102,7 +114,8 @@ def test_weights_shape_mismatch(example, tmp_path):
     mf = load_model(example)
     arrays = load_weights(mf)
     arrays["int/stem/weight"] = arrays["int/stem/weight"][:, :, :2]
-    save_model(mf, tmp_path / "bad.json", arrays)
+    update_sections(mf, "train", weights=arrays)
+    save_model(mf, tmp_path / "bad.json")
     e = _err(tmp_path / "bad.json")
     assert "int/stem/weight" in e.field and "shape" in str(e)
 
@@ -111,7 +124,8 @@ def test_weights_out_of_range(example, tmp_path):
     mf = load_model(example)
     arrays = load_weights(mf)
     arrays["int/s0b0_dw/exp"] = arrays["int/s0b0_dw/exp"] + 9
-    save_model(mf, tmp_path / "bad.json", arrays)
+    update_sections(mf, "train", weights=arrays)
+    save_model(mf, tmp_path / "bad.json")
     assert "int/s0b0_dw/exp" in _err(tmp_path / "bad.json").field
 
 
@@ -136,3 +150,129 @@ def test_cli_entry_point_installed(tmp_path):
     p.write_text("{")
     r = subprocess.run([sys.executable, "-m", "nash", "validate", str(p)], capture_output=True, text=True)
     assert r.returncode == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---- typed sections: one-line errors naming the file and the field path ---------------------------------------------
+@pytest.mark.parametrize("edit, field, text", [
+    (lambda d: d["quantization"].__setitem__("shift_mode", "x"), "quantization.shift_mode",
+     "expected one of ['ps', 'q'], got 'x'"),
+    (lambda d: d["quantization"].__setitem__("shift_exp_max", 16), "quantization.shift_exp_max", "<= 15, got 16"),
+    (lambda d: d["quantization"].__setitem__("activation_bits", 4), "quantization.activation_bits",
+     "expected one of [8], got 4"),
+    (lambda d: d["quantization"].__setitem__("adder_eta", True), "quantization.adder_eta", "expected a number"),
+    (lambda d: d["weights"].__setitem__("path", "/abs/w.npz"), "weights.path", "expected a relative path"),
+    (lambda d: d["weights"].__setitem__("sha256", "ABC"), "weights.sha256", "expected a string matching"),
+    (lambda d: d["architecture"]["stages"][0].__setitem__("stride", 3), "architecture.stages[0].stride",
+     "expected one of [1, 2], got 3"),
+    (lambda d: d["architecture"]["stem"].__setitem__("kernal", 3), "architecture.stem.kernal", "unknown field"),
+    (lambda d: d["provenance"]["train"].__setitem__("split_seed", "0"), "provenance.train.split_seed",
+     "expected int"),
+    (lambda d: d["provenance"].__setitem__("codegen", {}), "provenance.codegen", "unknown field"),
+    (lambda d: d.__setitem__("accelerator", {"version": 1}), "accelerator.board", "missing"),
+    (lambda d: d.__setitem__("format", "onnx"), "format", "expected one of ['nash-hls-model']"),
+])
+def test_section_field_errors(example, edit, field, text):
+    e = _err(_edit(example, edit))
+    assert e.field == field and text in str(e) and str(example) in str(e) and "\n" not in str(e), str(e)
+    assert isinstance(e, UserInputError) and e.exit_code == 2
+
+
+def test_core_does_not_import_accel():
+    code = ("import sys; import nash.frontend.core.model_file as m; m.load_model(sys.argv[1]); "
+            "print([k for k in sys.modules if k.startswith('nash.frontend.accel')])")
+    r = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
+
+
+def test_committed_schema_is_the_generated_one():
+    """docs/model-file.schema.json is regenerated with `python -m nash.frontend.core.model_file --schema --out ...`."""
+    committed = (REPO / "docs" / "model-file.schema.json").read_text()
+    assert committed == schema_text()
+    r = subprocess.run([sys.executable, "-m", "nash.frontend.core.model_file", "--schema"], capture_output=True,
+                       text=True, check=True)
+    assert r.stdout == committed
+    schema = json.loads(committed)
+    assert schema["properties"]["version"]["const"] == VERSION
+    assert {"Architecture", "Quantization", "Weights", "Accelerator", "Provenance"} <= set(schema["$defs"])
+
+
+def test_committed_schema_accepts_the_example_and_refuses_a_bad_field():
+    """An independent validator (jsonschema) reads the committed schema the way other tools would."""
+    import jsonschema
+
+    schema = json.loads((REPO / "docs" / "model-file.schema.json").read_text())
+    doc = json.loads(EXAMPLE.read_text())
+    jsonschema.validate(doc, schema)
+    doc["quantization"]["shift_mode"] = "x"
+    with pytest.raises(jsonschema.ValidationError, match="'x'"):
+        jsonschema.validate(doc, schema)
+
+
+# ---- versions -----------------------------------------------------------------------------------------------------
+def test_version_1_file_loads_with_provenance_per_stage(tmp_path):
+    """The version-1 example as committed before per-stage provenance: its flat record becomes provenance.train."""
+    v1 = REPO / "tests" / "data" / "tiny_hybrid_v1.json"
+    old = json.loads(v1.read_text())
+    assert old["version"] == 1 and "seed" in old["provenance"]
+    shutil.copy(v1, tmp_path / "m.json")
+    shutil.copy(EXAMPLE.with_name("tiny_hybrid.weights.npz"), tmp_path / "tiny_hybrid.weights.npz")
+    mf = load_model(tmp_path / "m.json")
+    assert mf.data["version"] == VERSION
+    train = mf.provenance("train")
+    assert train["dataset"] == old["provenance"]["dataset"] and train["split_seed"] == old["provenance"]["seed"]
+    assert train["accuracy"] == old["provenance"]["accuracy"] and train["config"] == old["provenance"]["training"]
+    assert mf.data["provenance"]["note"] == old["provenance"]["note"] and mf.provenance("search") == {}
+    load_integer_model(mf)
+    assert {k: v for k, v in json.loads(EXAMPLE.read_text()).items() if k != "weights"} == {
+        k: v for k, v in mf.data.items() if k != "weights"}
+
+
+def test_version_1_search_output_migrates_to_provenance_search(tmp_path):
+    d = json.loads((REPO / "tests" / "data" / "tiny_hybrid_v1.json").read_text())
+    d["weights"] = None
+    d["provenance"] = {"dataset": "digits", "seed": 5, "metric": "ours", "scores": {"ours": 1.0}, "tool": "nash search"}
+    (tmp_path / "best.json").write_text(json.dumps(d))
+    mf = load_model(tmp_path / "best.json")
+    assert mf.provenance("search") == d["provenance"] and mf.provenance("train") == {}
+
+
+# ---- one API through which a stage writes its own sections --------------------------------------------------------
+@pytest.mark.parametrize("stage, section", [("search", "weights"), ("search", "accelerator"), ("train", "accelerator"),
+                                            ("train", "architecture"), ("accel", "weights"),
+                                            ("accel", "quantization"), ("codegen", "accelerator"),
+                                            ("csim", "weights")])
+def test_a_stage_cannot_write_a_section_it_does_not_own(example, stage, section):
+    mf = load_model(example)
+    before = json.dumps(mf.data)
+    with pytest.raises(SectionOwnershipError, match=stage):
+        update_sections(mf, stage, **{section: mf.data.get(section)})
+    assert json.dumps(mf.data) == before
+    assert section not in SECTION_OWNERS.get(stage, ())
+
+
+def test_codegen_and_csim_write_no_provenance(example):
+    mf = load_model(example)
+    for stage in ("codegen", "csim"):
+        with pytest.raises(SectionOwnershipError, match="writes no section"):
+            update_sections(mf, stage, provenance={"x": 1})
+
+
+def test_update_sections_writes_own_record_and_keeps_the_others(example, tmp_path):
+    mf = load_model(example)
+    train = mf.provenance("train")
+    update_sections(mf, "search", quantization={**mf.quantization, "adder_eta": 0.5},
+                    provenance={"dataset": "digits", "seed": 9})
+    assert mf.quantization["adder_eta"] == 0.5 and mf.provenance("search")["seed"] == 9
+    assert mf.provenance("train") == train
+    save_model(mf, tmp_path / "o.json")
+    assert load_model(tmp_path / "o.json").provenance("search") == {"dataset": "digits", "seed": 9}
+
+
+def test_update_sections_validates_before_changing(example):
+    mf = load_model(example)
+    before = json.dumps(mf.data)
+    with pytest.raises(ModelFileError, match=r"quantization\.shift_mode"):
+        update_sections(mf, "search", quantization={**mf.quantization, "shift_mode": "x"})
+    with pytest.raises(ModelFileError, match=r"provenance\.train\.accuracy"):
+        update_sections(mf, "train", provenance={"dataset": "digits", "split_seed": 0, "config": {}})
+    assert json.dumps(mf.data) == before

@@ -1,8 +1,12 @@
 """Hand-worked examples from docs/integer-semantics.md, one per operator (values computed by hand in the doc)."""
 
 import numpy as np
-from nash.frontend.core.quant_params import choose_multiplier, requantize, rounding_right_shift
+import pytest
+from helpers import REPO
+from nash.frontend.core.model_file import load_model
+from nash.frontend.core.quant_params import choose_multiplier, quantize_activation, requantize, rounding_right_shift
 from nash.frontend.integer import reference as ir
+from nash.frontend.integer.weights_io import load_integer_model
 
 
 def test_rounding_rule_ties_go_up():
@@ -52,6 +56,42 @@ def test_requant_example():
 def test_residual_add_example():
     assert ir.residual_add(np.array([100]), np.array([-50]), 20000, 10000, 14)[0] == 92  # (1.5e6 + 8192) >> 14
     assert ir.residual_add(np.array([127]), np.array([127]), 16384, 16384, 14)[0] == 127  # 254 clamps
+
+
+def test_residual_add_operands_are_skip_then_project():
+    """In the example model each add's inputs are (block input, project output), with mult_a on the first: the
+    reference output is reproduced only in that order (the two multipliers differ, so a swap shows)."""
+    im = load_integer_model(load_model(REPO / "examples" / "tiny_hybrid.json"))
+    rng = np.random.default_rng(0)
+    first = im.nodes[0]
+    x = quantize_activation(rng.random((4, first.in_ch, first.in_size, first.in_size)), im.input_scale)
+    t = ir.run_network(im.nodes, im.params, x, keep=True)
+    adds = [n for n in im.nodes if n.kind == "add"]
+    assert adds
+    for n in adds:
+        skip, proj = n.inputs
+        assert proj.endswith("_project") and proj.startswith(n.name[: -len("_add")])
+        assert not skip.startswith(n.name[: -len("_add")])  # the tensor that entered the block
+        p = im.params[n.name]
+        ma, mb, s = int(p["mult_a"]), int(p["mult_b"]), int(p["shift"])
+        want = np.clip((t[skip].astype(np.int64) * ma + t[proj].astype(np.int64) * mb + (1 << (s - 1))) >> s,
+                       -128, 127)
+        np.testing.assert_array_equal(t[n.name], want)
+        swapped = np.clip((t[proj].astype(np.int64) * ma + t[skip].astype(np.int64) * mb + (1 << (s - 1))) >> s,
+                          -128, 127)
+        assert ma != mb and not np.array_equal(t[n.name], swapped)
+
+
+def test_multiplier_when_the_shift_is_clipped_or_carried():
+    # |r| < 2^-26 needs S > 40: S = 40 and M = round(r 2^40) < 2^14
+    m, s = choose_multiplier(np.array([2.0**-30, -(2.0**-30) * 3, 2.0**-42]))
+    assert s.tolist() == [40, 40, 40] and m.tolist() == [1024, -3072, 0]
+    # rounding carries 0.99999999 * 2^15 up to 2^15: one bit of shift less, M = 2^14
+    m, s = choose_multiplier(np.array([0.99999999]))
+    assert (int(m[0]), int(s[0])) == (16384, 14)
+    # |r| >= 2^14 would need S < 1
+    with pytest.raises(ValueError, match="too large"):
+        choose_multiplier(np.array([2.0**14]))
 
 
 def test_gap_example():
