@@ -13,6 +13,7 @@ import math
 import torch
 from nash.frontend.ops.adder import AdderConv2d
 from nash.frontend.ops.conv import QuantConv2d
+from nash.frontend.ops.fake_quant import round_half_up
 from nash.frontend.ops.shift import ShiftConv2d
 from torch import nn
 
@@ -51,7 +52,7 @@ def gaussian_init(net, exp_max: int | None = None) -> None:
             w = torch.randn_like(layer.S)
             e = exp_max if exp_max is not None else layer.exp_max
             layer.S.copy_(torch.sign(w))
-            layer.P.copy_(torch.clamp(torch.floor(torch.log2(w.abs().clamp(min=1e-30)) + 0.5), -e, 0))
+            layer.P.copy_(torch.clamp(round_half_up(torch.log2(w.abs().clamp(min=1e-30))), -e, 0))
         else:
             layer.weight.normal_(0.0, 1.0)
         u.bn.reset_parameters()
