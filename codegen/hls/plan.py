@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from nash.frontend.accel.model import ENGINES  # index order = the engine ids in the generated code
 from nash.frontend.accel.model import engine_of as default_engine
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 
 DEFAULT_TM_TN = {"conv": (8, 8), "shift": (8, 8), "adder": (8, 8)}
@@ -34,7 +35,7 @@ SCHEDULES = ("model", "pipelined", "sequential")
 DEFAULT_AXI_BYTES = 16.0  # 128-bit HP ports of the Zynq UltraScale+ PS
 
 
-class PlanError(ValueError):
+class PlanError(UserInputError):
     """An accelerator section (or a schedule) codegen cannot implement; the message names the field."""
 
 

@@ -20,6 +20,7 @@ from nash.codegen.hls.plan import ENGINES, Plan
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
 from nash.frontend.accel.model import PE_ENGINES
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 from nash.frontend.integer.bounds import network_bounds
 from nash.frontend.integer.reference import run_network
@@ -36,7 +37,7 @@ SRC_FILES = ("top.cpp", "engine_conv.cpp", "engine_shift.cpp", "engine_adder.cpp
 TB_FILES = ("tb/testbench.cpp", "tb/nash_capi.cpp")
 
 
-class CodegenError(ValueError):
+class CodegenError(UserInputError):
     """A network the generated hardware cannot implement; the message names the layer and the limit."""
 
 

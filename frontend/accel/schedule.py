@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserInputError):
     """A schedule that breaks a rule; the message names the step and layer."""
 
 
