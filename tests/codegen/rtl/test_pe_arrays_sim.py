@@ -13,12 +13,19 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import require_simulator
 from nash.codegen.rtl.pe_arrays import ENGINES, PEArrayConfig, expected_latency
 from nash.codegen.rtl.sim_runner import calibrate, calibration_path, check_record, run_pe_sim, simulator_status
 
-ICARUS_OK, ICARUS_WHY = simulator_status("icarus")
-VERILATOR_OK, VERILATOR_WHY = simulator_status("verilator")
-needs_icarus = pytest.mark.skipif(not ICARUS_OK, reason=ICARUS_WHY)
+VERILATOR_OK, VERILATOR_WHY = simulator_status("verilator")  # optional: its tests skip with the reason
+
+
+@pytest.fixture
+def icarus() -> None:
+    require_simulator("icarus")  # skip with the reason, or fail under `make test` (NASH_REQUIRE_RTL=1)
+
+
+needs_icarus = pytest.mark.usefixtures("icarus")
 
 # fast subset: one non-square array per engine
 FAST = [("conv", 3, 5, 32, 7), ("shift", 4, 3, 32, 5), ("adder", 2, 6, 32, 7)]
