@@ -55,7 +55,13 @@ class Build:
 
 
 def gxx() -> str:
-    exe = os.environ.get("CXX") or shutil.which("g++")
+    """The C++ compiler: ``$CXX`` when set, else g++ on PATH (:class:`CompilerMissingError` when neither runs)."""
+    cxx = os.environ.get("CXX")
+    if cxx:
+        if shutil.which(cxx) is None:
+            raise CompilerMissingError(f"CXX={cxx}: no such compiler (unset CXX to use g++ from PATH)")
+        return cxx
+    exe = shutil.which("g++")
     if not exe:
         raise CompilerMissingError("g++ not found on PATH: C simulation needs a C++14 compiler (apt-get install g++)")
     return exe

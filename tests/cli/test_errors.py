@@ -278,10 +278,9 @@ def test_help_is_unchanged():
 
 
 # ---- the exit-code map ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("exc,code", [
-    (UserInputError("f.json: field 'x': expected an int"), 2), (ToolMissingError("no vitis_hls on PATH"), 3),
-    (CheckFailedError("csim differs"), 1), (NashError("the flow broke"), 1)])
-def test_exit_code_map(exc, code):
+def _invoke_raising(exc: Exception):
+    """A one-command NashGroup whose command raises ``exc``, invoked."""
+
     @click.group(cls=NashGroup)
     def g():
         pass
@@ -290,34 +289,40 @@ def test_exit_code_map(exc, code):
     def run():
         raise exc
 
-    r = CliRunner().invoke(g, ["run"])
+    return CliRunner().invoke(g, ["run"])
+
+
+@pytest.mark.parametrize("exc,code", [
+    (UserInputError("f.json: field 'x': expected an int"), 2), (ToolMissingError("no vitis_hls on PATH"), 3),
+    (CheckFailedError("csim differs"), 1), (NashError("the flow broke"), 1)])
+def test_exit_code_map(exc, code):
+    r = _invoke_raising(exc)
     assert r.exit_code == code and r.stderr == f"error: {exc}\n"
 
 
 def test_multi_line_message_becomes_one_line():
-    @click.group(cls=NashGroup)
-    def g():
-        pass
-
-    @g.command()
-    def run():
-        raise CheckFailedError("first\n  second")
-
-    r = CliRunner().invoke(g, ["run"])
+    r = _invoke_raising(CheckFailedError("first\n  second"))
     assert r.exit_code == 1 and r.stderr == "error: first second\n"
 
 
 def test_other_exceptions_are_bugs_with_a_traceback():
-    @click.group(cls=NashGroup)
-    def g():
-        pass
-
-    @g.command()
-    def run():
-        raise KeyError("bug")
-
-    r = CliRunner().invoke(g, ["run"])
+    r = _invoke_raising(KeyError("bug"))
     assert isinstance(r.exception, KeyError)  # not turned into a user-facing one-liner
+
+
+def test_compile_failure_is_one_line_with_the_log(model, tmp_path, monkeypatch):
+    """A failing compiler is no bad input (exit 1): one line with its first error; the whole output in a log."""
+    cxx = tmp_path / "fake-gxx"
+    cxx.write_text("#!/bin/sh\necho 'x.cpp:1:1: warning: w' >&2\necho 'x.cpp:2:3: error: boom' >&2\n"
+                   "echo 'more context' >&2\nexit 4\n")
+    cxx.chmod(0o755)
+    monkeypatch.setenv("CXX", str(cxx))
+    line = _fails_with_one_line(["csim", model, "--images", "1", "--out", tmp_path / "out"], "exited with code 4",
+                                "x.cpp:2:3: error: boom", code=1)
+    log = line.rsplit(" ", 1)[-1]
+    assert log.endswith("build_error.log") and "more context" in open(log).read()
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    _fails_with_one_line(["csim", model, "--images", "1", "--out", tmp_path / "out2"], "no-such-compiler", code=3)
 
 
 def test_hls_without_vitis_is_tool_missing(model, tmp_path, monkeypatch):
