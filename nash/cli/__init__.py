@@ -41,7 +41,9 @@ def usage_line(e: click.UsageError) -> str:
     return f"{msg[:-1] if msg.endswith('.') else msg} (see '{cmd} --help')"
 
 
-def _as_one_line(e: Exception) -> OneLineError:
+def _as_one_line(e: Exception) -> click.ClickException:
+    if isinstance(e, click.exceptions.NoArgsIsHelpError):  # bare ``nash`` / ``nash train``: click prints the help
+        return e
     if isinstance(e, click.UsageError):
         return OneLineError(usage_line(e), UserInputError.exit_code)
     return OneLineError(str(e), getattr(e, "exit_code", UserInputError.exit_code))

@@ -275,6 +275,8 @@ def test_option_values(tmp_path, monkeypatch, args, needles):
 def test_help_is_unchanged():
     r = CliRunner().invoke(main, ["train", "--help"], prog_name="nash")
     assert r.exit_code == 0 and r.output.startswith("Usage: nash train [OPTIONS] MODEL") and "--data-root" in r.output
+    r = CliRunner().invoke(main, [], prog_name="nash")  # no command: click's usage and command list, as before
+    assert r.exit_code == 2 and r.output.startswith("Usage: nash [OPTIONS] COMMAND") and "proxy-bench" in r.output
 
 
 # ---- the exit-code map ---------------------------------------------------------------------------------------------
