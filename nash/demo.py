@@ -12,13 +12,19 @@ import sys
 import time
 from pathlib import Path
 
+import click
+
 from nash.cli import main as cli
 
 
 def _run(args: list[str]) -> None:
     print(f"\n$ nash {' '.join(args)}", flush=True)
     t = time.time()
-    cli.main(args=args, standalone_mode=False)
+    try:
+        cli.main(args=args, standalone_mode=False)
+    except click.ClickException as e:  # the CLI's one-line error and exit code (nash.cli.NashGroup)
+        e.show()
+        sys.exit(e.exit_code)
     print(f"  ({time.time() - t:.1f} s)", flush=True)
 
 

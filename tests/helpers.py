@@ -89,3 +89,25 @@ def local_dask_cluster(n_workers: int = 2):
     with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         yield cluster.scheduler_address
+
+
+# ---- required RTL tools --------------------------------------------------------------------------------------------
+REQUIRE_RTL_ENV = "NASH_REQUIRE_RTL"  # `make test` sets it to 1: a missing Icarus is then a failure, never a skip
+INSTALL_RTL = "`make system-deps` (or `sudo apt-get install -y iverilog`)"
+
+
+def require_simulator(sim: str = "icarus") -> None:
+    """Return when ``sim`` is usable; else skip the calling test with the reason, or fail it (with the install
+    command) when ``NASH_REQUIRE_RTL=1``, as under ``make test``: a skipped RTL test is never the silent default."""
+    import os
+
+    import pytest
+    from nash.codegen.rtl.sim_runner import simulator_status
+
+    ok, why = simulator_status(sim)
+    if ok:
+        return
+    if os.environ.get(REQUIRE_RTL_ENV) == "1":
+        pytest.fail(f"{why}; `make test` ({REQUIRE_RTL_ENV}=1) requires it: install it with {INSTALL_RTL}",
+                    pytrace=False)
+    pytest.skip(f"{why} (install it with {INSTALL_RTL}; under `make test` this is a failure, not a skip)")

@@ -17,13 +17,27 @@ from pathlib import Path
 
 from nash.codegen.hls.render import SRC_FILES, TB_FILES, Project
 from nash.codegen.rtl.pe_arrays import find_ap_types
+from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.core.errors import NashError, ToolMissingError
 
 # Loop labels are Vitis HLS practice (reports, pragmas by name): -Wno-unused-label keeps the log readable.
 CXXFLAGS = ("-std=c++14", "-O2", "-Wall", "-Wextra", "-Wno-unknown-pragmas", "-Wno-unused-label", "-fPIC")
 
 
-class BuildError(RuntimeError):
-    """g++ missing or failing; the message carries the compiler's output."""
+class BuildError(NashError, RuntimeError):
+    """g++ failed on the rendered sources: a fault of the generated code, not of the user's input (exit code 1).
+
+    The message is one line (the first compiler error and where the whole output was written); ``output`` holds the
+    compiler's full diagnostics.
+    """
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class CompilerMissingError(ToolMissingError, BuildError):
+    """No g++ (or no ap_int.h for ``--pe-impl rtl``): the build cannot start (exit code 3)."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +55,15 @@ class Build:
 
 
 def gxx() -> str:
-    exe = os.environ.get("CXX") or shutil.which("g++")
+    """The C++ compiler: ``$CXX`` when set, else g++ on PATH (:class:`CompilerMissingError` when neither runs)."""
+    cxx = os.environ.get("CXX")
+    if cxx:
+        if shutil.which(cxx) is None:
+            raise CompilerMissingError(f"CXX={cxx}: no such compiler (unset CXX to use g++ from PATH)")
+        return cxx
+    exe = shutil.which("g++")
     if not exe:
-        raise BuildError("g++ not found on PATH: C simulation needs a C++14 compiler (apt-get install g++)")
+        raise CompilerMissingError("g++ not found on PATH: C simulation needs a C++14 compiler (apt-get install g++)")
     return exe
 
 
@@ -51,9 +71,9 @@ def ap_types_dir() -> Path:
     """Folder with Xilinx's ``ap_int.h`` for g++ builds of ``--pe-impl rtl`` projects, or a clear error."""
     d = find_ap_types()
     if d is None:
-        raise BuildError("--pe-impl rtl: the RTL blackboxes' C models need ap_int.h; install the hls4ml wheel's copy "
-                         "(pip install --no-deps hls4ml==1.3.0; `make install` does) or set NASH_AP_TYPES to a "
-                         "folder holding ap_int.h")
+        raise CompilerMissingError("--pe-impl rtl: the RTL blackboxes' C models need ap_int.h; install the hls4ml "
+                                   "wheel's copy (pip install --no-deps hls4ml==1.3.0; `make install` does) or set "
+                                   "NASH_AP_TYPES to a folder holding ap_int.h")
     return d
 
 
@@ -72,7 +92,8 @@ def build_key(project: Project, compiler: str) -> str:
 def _run(cmd: list[str], cwd: Path) -> str:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildError(f"g++ failed ({' '.join(cmd)}):\n{proc.stderr[-6000:]}")
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+        raise BuildError(f"g++ exited with code {proc.returncode} ({' '.join(cmd)}): {first.strip()}", proc.stderr)
     return proc.stderr
 
 
@@ -110,6 +131,12 @@ def build(project: Project, jobs: int = 2) -> Build:
             for o in objs:
                 o.unlink()
             os.replace(work, dest)
+    except BuildError as e:
+        if not e.output:
+            raise
+        log = project.out / "build_error.log"  # the whole diagnostics; the message stays one line
+        atomic_write_text(log, e.output)
+        raise BuildError(f"{e}; full compiler output in {log}", e.output) from None
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)

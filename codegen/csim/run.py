@@ -16,18 +16,23 @@ from pathlib import Path
 import numpy as np
 from nash.codegen.csim.build import Build, build
 from nash.codegen.hls import weights_blob
-from nash.codegen.hls.project import generate
+from nash.codegen.hls.project import generate_from
 from nash.frontend.core.atomic_io import atomic_write_text
-from nash.frontend.core.model_file import ModelFile
+from nash.frontend.core.errors import NashError
+from nash.frontend.core.model_file import ModelFile, load_model
 from nash.frontend.core.quant_params import quantize_activation
 from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
+from nash.frontend.integer.weights_io import load_integer_model
 
 DEBUG_CHUNK = 256  # images per debug call (one activation slot per image in flight)
 
 
-class CsimError(RuntimeError):
-    """The C model refused to run (bad blob, bad arguments); the message is the C side's error string."""
+class CsimError(NashError, RuntimeError):
+    """The compiled C model refused to run (bad blob, bad arguments): the message is the C side's error string.
+
+    The blob and arguments come from this toolchain, so this is a fault of the flow, not of the user's input (exit 1).
+    """
 
 
 class CsimLibrary:
@@ -118,12 +123,13 @@ def load_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, se
     if name == "random":
         rng = np.random.default_rng(seed)
         return rng.integers(-128, 128, size=(n, first.in_ch, first.in_size, first.in_size), dtype=np.int8), None, name
-    from nash.frontend.data import load_dataset
+    from nash.frontend.data import DatasetError, load_dataset
 
     split_seed = trained.get("split_seed", seed)
     splits = load_dataset(name, root=data_root, size=first.in_size, seed=split_seed)
     if splits.channels != first.in_ch:
-        raise ValueError(f"dataset {name} has {splits.channels} channels, the model expects {first.in_ch}")
+        raise DatasetError(f"dataset {name} has {splits.channels} channels, the model expects {first.in_ch} "
+                           "(architecture.input_channels)")
     x, y = splits.x_val[:n], splits.y_val[:n]
     return quantize_activation(x, im.input_scale), np.asarray(y), f"{name} (validation split)"
 
@@ -154,12 +160,13 @@ def run_csim(model_path: str | Path, n_images: int, out: str | Path, dataset: st
              schedule: str = "model", pe_impl: str = "auto", data_root: str | None = None) -> CsimResult:
     """Render + compile + run ``n_images`` and compare bit-exactly; writes ``out/csim_report.json``."""
     out = Path(out)
+    mf = load_model(model_path)
+    im = load_integer_model(mf)
+    x, y, source = load_images(mf, im, n_images, dataset, seed, data_root)  # bad data: fail before writing anything
     t0 = time.perf_counter()
-    gen = generate(model_path, out, schedule, pe_impl)
+    project = generate_from(mf, im, out, schedule, pe_impl)
     t_render = time.perf_counter() - t0
-    b: Build = build(gen.project)
-    im, project = gen.integer_model, gen.project
-    x, y, source = load_images(gen.model, im, n_images, dataset, seed, data_root)
+    b: Build = build(project)
     blob = project.blob_path.read_bytes()
     weights_blob.check(blob, source=str(project.blob_path))
     lib = CsimLibrary(b.lib, project.manifest)

@@ -25,6 +25,7 @@ from nash.frontend.accel.schedule import (
     sequential_schedule,
     steps_from_json,
 )
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import PE_ENGINES  # index order = the engine ids in the generated code
 
@@ -34,7 +35,7 @@ SCHEDULES = ("model", "pipelined", "sequential")
 DEFAULT_AXI_BYTES = 16.0  # 128-bit HP ports of the Zynq UltraScale+ PS
 
 
-class PlanError(ValueError):
+class PlanError(UserInputError):
     """An accelerator section (or a schedule) codegen cannot implement; the message names the field."""
 
 

@@ -20,6 +20,7 @@ from nash.codegen.hls.plan import Plan
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
 from nash.frontend.accel.schedule import steps_to_json
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import (
     ENGINE_IDS,
@@ -44,7 +45,7 @@ ARG_WRAP = 116  # line width the generated argument lists wrap at
 TB_FILES = ("tb/testbench.cpp", "tb/nash_capi.cpp")
 
 
-class CodegenError(ValueError):
+class CodegenError(UserInputError):
     """A network the generated hardware cannot implement; the message names the layer and the limit."""
 
 

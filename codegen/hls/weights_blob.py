@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import SHIFT_EXP_MAX_LIMIT, op_spec, shift_exp_bits
 
@@ -30,7 +31,7 @@ _HEADER = struct.Struct("<8sIIQIIQ")  # magic, version, header_size, payload_siz
 # max(1, bit_length(E)); sign two's complement in 2 bits (+1 = 1, -1 = 3, 0 = 0), value sign * 2^-e.
 
 
-class BlobError(ValueError):
+class BlobError(UserInputError):
     """A weights blob that does not fit the generated code; the message names the problem."""
 
 

@@ -1,7 +1,7 @@
 """Run the rendered Vitis HLS script with whichever tool is installed.
 
 ``vitis_hls -f run_hls.tcl`` (Vitis HLS <= 2024.1) or ``vitis-run --mode hls --tcl run_hls.tcl`` (>= 2024.2, which
-cannot pass argv: the steps are written to ``options.tcl`` beforehand). Neither on PATH -> :class:`ToolMissing`.
+cannot pass argv: the steps are written to ``options.tcl`` beforehand). Neither on PATH -> :class:`ToolMissingError`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from nash.frontend.core.errors import ToolMissingError
+
 HLS_STEPS = ("csim", "csynth", "cosim", "export")
 TOOLS = ("vitis_hls", "vitis-run")
-
-
-class ToolMissing(RuntimeError):
-    """Neither vitis_hls nor vitis-run is on PATH."""
 
 
 def detect() -> tuple[str, str]:
@@ -25,8 +23,8 @@ def detect() -> tuple[str, str]:
         path = shutil.which(name)
         if path:
             return name, path
-    raise ToolMissing("neither vitis_hls nor vitis-run is on PATH: install Vitis HLS (AMD Vitis 2022.1 or newer) "
-                      "and source its settings64.sh, then run again; the project is rendered by `nash codegen`")
+    raise ToolMissingError("neither vitis_hls nor vitis-run is on PATH: install Vitis HLS (AMD Vitis 2022.1 or newer) "
+                           "and source its settings64.sh, then run again; the project is rendered by `nash codegen`")
 
 
 def command(tool: str, path: str, script: Path) -> list[str]:

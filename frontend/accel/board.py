@@ -7,17 +7,19 @@ the width of each engine's m_axi port and the usable fraction of every resource 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nash.frontend.core.errors import UserInputError
+from nash.frontend.core.json_file import read_json
 
 BOARDS_DIR = Path(__file__).resolve().parent / "boards"
 RESOURCES = ("dsp", "lut", "ff", "bram", "uram")  # "bram" counts BRAM36 blocks everywhere in the accelerator model
 _BOARD_KEYS = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram": "bram36", "uram": "uram"}
 
 
-class BoardError(ValueError):
+class BoardError(UserInputError):
     """An unknown board or a malformed board file; the message names the file and field."""
 
 
@@ -108,11 +110,7 @@ def load_board(board: str | Path, usable_fraction: float | dict[str, float] | No
             raise BoardError(f"unknown board {str(board)!r}; known boards: {', '.join(known_boards())} "
                              "(or pass a path to a board JSON file)")
         where = str(p)
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise BoardError(f"{where}: not valid JSON (line {e.lineno}: {e.msg})") from None
-    b = parse_board(data, where)
+    b = parse_board(read_json(p, BoardError, "board file"), where)
     changes: dict = {}
     if usable_fraction is not None:
         fr = dict(b.usable_fraction)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import xml.etree.ElementTree as ET
@@ -21,13 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nash.frontend.accel.cost_table import CostTable
+from nash.frontend.core.errors import UserInputError
+from nash.frontend.core.json_file import read_json
 from nash.frontend.core.op_registry import PE_ENGINES
 
 CALIBRATION_ENV = "NASH_CALIBRATION"
 CALIBRATION_FILE = Path("nash-hls") / "calibration" / "pe_arrays.json"  # under the user cache folder
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserInputError):
     """A malformed calibration input; the message names the file and field."""
 
 
@@ -92,10 +93,7 @@ def load_pe_timing(path: str | os.PathLike | None = None) -> PeTiming:
         if path is not None:
             raise CalibrationError(f"{p}: PE calibration file not found")
         return PeTiming()
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise CalibrationError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    data = read_json(p, CalibrationError, "PE calibration file")
     recs = data.get("records") if isinstance(data, dict) else None
     if not isinstance(recs, list) or not recs:
         raise CalibrationError(f"{p}: field 'records': expected a non-empty list of "

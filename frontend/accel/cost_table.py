@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nash.frontend.core.atomic_io import atomic_write_text
+from nash.frontend.core.errors import UserInputError
+from nash.frontend.core.json_file import read_json
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "cost_table.json"
 FORMAT = "nash-accel-cost-table"
 
 
-class CostTableError(ValueError):
+class CostTableError(UserInputError):
     """A malformed cost table; the message names the file and entry."""
 
 
@@ -41,12 +43,7 @@ class CostTable:
 
 
 def _read(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CostTableError(f"{path}: cost table not found") from None
-    except json.JSONDecodeError as e:
-        raise CostTableError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    data = read_json(path, CostTableError, "cost table")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CostTableError(f"{path}: field 'format': expected \"{FORMAT}\"")
     entries = data.get("entries")

@@ -28,11 +28,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import ENGINES
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserInputError):
     """A schedule that breaks a rule; the message names the step and layer."""
 
 

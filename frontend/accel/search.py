@@ -28,6 +28,7 @@ from nash.frontend.accel.calibration import PeTiming, load_pe_timing
 from nash.frontend.accel.cost_table import CostTable, load_cost_table
 from nash.frontend.accel.model import TILES, AccelContext, Configs, EngineModel, budget_vector, resources_dict
 from nash.frontend.accel.schedule import period_from_sorted
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node, lower
 
 TM_CHOICES = (4, 8, 12, 16, 24, 32, 48, 64)
@@ -39,7 +40,7 @@ COARSE_TILES, COARSE_RQ = (4, 8, 16), 8
 FINE_ROUNDS = 4
 
 
-class AccelSearchError(ValueError):
+class AccelSearchError(UserInputError):
     """The network does not fit the board (or the search was asked something impossible)."""
 
 

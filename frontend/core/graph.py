@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.op_registry import OP_NAMES
 
 KERNELS = (1, 3, 5, 7)
 STRIDES = (1, 2)
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(UserInputError):
     """An architecture dict that cannot be lowered; the message names the field path."""
 
 

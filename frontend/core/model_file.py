@@ -282,9 +282,11 @@ def load_model(path: str | Path) -> ModelFile:
     """Read and validate a model file (the weights file is checked when :func:`load_weights` reads it)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelFileError(path, None, "file not found") from None
+    except UnicodeDecodeError as e:
+        raise ModelFileError(path, None, f"not a JSON model file (not UTF-8 text: byte {e.start})") from None
     except OSError as e:
         raise ModelFileError(path, None, f"cannot read: {e.strerror}") from None
     try:

@@ -13,7 +13,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from nash.frontend.data import Splits
+from nash.frontend.data import DatasetError, Splits, data_folder
 from nash.frontend.data.digits import bilinear_resize
 
 _LAYOUT = {
@@ -22,53 +22,75 @@ _LAYOUT = {
 }
 
 
+def _expected(name: str) -> str:
+    sub, train_files, test_file, _, _ = _LAYOUT[name]
+    return f"the extracted '{sub}' folder (files {', '.join(train_files)}, {test_file}) or a folder that contains it"
+
+
 def _folder(name: str, root: str | None) -> Path:
     sub, train_files, test_file, _, _ = _LAYOUT[name]
-    if root is None:
-        raise FileNotFoundError(f"{name}: no data folder given; pass --data-root pointing at the extracted '{sub}' "
-                                f"folder (files {', '.join(train_files)}, {test_file}); nothing is downloaded")
-    r = Path(root)
+    r = data_folder(name, root, _expected(name))
     for cand in (r, r / sub):
         if (cand / test_file).exists() or (cand / train_files[0]).exists():
             return cand
-    return r
+    raise DatasetError(f"{name}: {r} holds no CIFAR batch files; expected {_expected(name)}")
 
 
-def _read_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    if not path.exists():
-        raise FileNotFoundError(f"missing CIFAR batch file {path}")
+def _read_batch(name: str, path: Path, label_key: bytes, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file as uint8 images [N, 3, 32, 32] and int64 labels in [0, classes)."""
+    if not path.is_file():
+        raise DatasetError(f"{name}: missing CIFAR batch file {path}; expected {_expected(name)}")
     try:
         with open(path, "rb") as f:
             d = pickle.load(f, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError, ValueError) as e:
-        raise ValueError(f"{path}: not a CIFAR python-pickle batch ({e})") from e
+    except Exception as e:  # unpickling a truncated or foreign file can raise almost anything
+        raise DatasetError(f"{path}: not a CIFAR python-pickle batch ({type(e).__name__}: {e})") from None
     if not isinstance(d, dict) or b"data" not in d or label_key not in d:
-        keys = sorted(d) if isinstance(d, dict) else type(d).__name__
-        raise ValueError(f"{path}: expected a dict with keys b'data' and {label_key!r}, got {keys}")
-    data = np.asarray(d[b"data"], dtype=np.uint8)
-    labels = np.asarray(d[label_key], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise ValueError(f"{path}: field 'data': expected uint8 [N, 3072] with N labels, got {data.shape} and "
-                         f"{len(labels)} labels")
+        keys = sorted(map(repr, d)) if isinstance(d, dict) else type(d).__name__
+        raise DatasetError(f"{path}: expected a dict with keys b'data' and {label_key!r}, got {keys}")
+    data, labels = np.asarray(d[b"data"]), np.asarray(d[label_key])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DatasetError(f"{path}: field b'data': expected uint8 [N, 3072] (N images of 3x32x32), got "
+                           f"{data.dtype} {list(data.shape)}")
+    if labels.ndim != 1 or len(labels) != len(data) or (len(labels) and labels.dtype.kind not in "iu"):
+        raise DatasetError(f"{path}: field {label_key!r}: expected {len(data)} integer labels (one per image), got "
+                           f"{labels.dtype} {list(labels.shape)}")
+    labels = labels.astype(np.int64)
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise DatasetError(f"{path}: field {label_key!r}: labels must be in [0, {classes - 1}], got "
+                           f"{labels.min()}..{labels.max()}")
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _load(name: str, root: str | None, size: int | None) -> Splits:
+def _read_all(name: str, root: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, test images, test labels), every file checked."""
     _, train_files, test_file, label_key, classes = _LAYOUT[name]
     folder = _folder(name, root)
-    parts = [_read_batch(folder / f, label_key) for f in train_files]
-    x_tr = np.concatenate([p[0] for p in parts])
-    y_tr = np.concatenate([p[1] for p in parts])
-    x_te, y_te = _read_batch(folder / test_file, label_key)
-    for y, f in ((y_tr, train_files[0]), (y_te, test_file)):
-        if len(y) and (y.min() < 0 or y.max() >= classes):
-            raise ValueError(f"{folder / f}: labels must be in [0, {classes - 1}], got {y.min()}..{y.max()}")
+    parts = [_read_batch(name, folder / f, label_key, classes) for f in [*train_files, test_file]]
+    x_tr = np.concatenate([p[0] for p in parts[:-1]])
+    y_tr = np.concatenate([p[1] for p in parts[:-1]])
+    return x_tr, y_tr, parts[-1][0], parts[-1][1]
+
+
+def _load(name: str, root: str | None, size: int | None) -> Splits:
+    classes = _LAYOUT[name][4]
+    x_tr, y_tr, x_te, y_te = _read_all(name, root)
     size = size or 32
     xs = []
     for x in (x_tr, x_te):
         x = x.astype(np.float32) / 255.0
         xs.append(bilinear_resize(x, size) if size != 32 else x)
     return Splits(xs[0], y_tr, xs[1], y_te, classes, name)
+
+
+def check_cifar10(root: str | None) -> None:
+    """Raise :class:`DatasetError` unless ``root`` holds readable CIFAR-10 batches (reading them is cheap)."""
+    _read_all("cifar10", root)
+
+
+def check_cifar100(root: str | None) -> None:
+    """Raise :class:`DatasetError` unless ``root`` holds readable CIFAR-100 files."""
+    _read_all("cifar100", root)
 
 
 def load_cifar10(root: str | None = None, size: int | None = None, seed: int = 0, val_fraction: float = 0.2) -> Splits:

@@ -7,7 +7,7 @@ Images (0..16) are scaled to [0, 1] and upsampled to ``size`` x ``size`` with bi
 from __future__ import annotations
 
 import numpy as np
-from nash.frontend.data import Splits
+from nash.frontend.data import DatasetError, Splits
 
 DEFAULT_SIZE = 16
 
@@ -43,13 +43,17 @@ def stratified_split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.
     return rng.permutation(np.concatenate(tr)), rng.permutation(np.concatenate(va))
 
 
+def check_digits(root: str | None = None) -> None:
+    """Digits ship with scikit-learn: nothing to check (``root`` is unused)."""
+
+
 def load_digits(root: str | None = None, size: int | None = None, seed: int = 0, val_fraction: float = 0.2) -> Splits:
     """Digits as 1-channel ``size`` x ``size`` images (default 16), 10 classes."""
     from sklearn.datasets import load_digits as sk_load
 
     size = size or DEFAULT_SIZE
     if size < 8:
-        raise ValueError(f"digits images are 8x8; size must be >= 8, got {size}")
+        raise DatasetError(f"digits: images are 8x8, so the model's input_size must be >= 8, got {size}")
     d = sk_load()
     x = (d.images.astype(np.float32) / 16.0)[:, None]
     if size != 8:

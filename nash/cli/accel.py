@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-
-
-def _fail(msg: str) -> None:
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(2)
 
 
 @click.command()
@@ -29,25 +23,22 @@ def _fail(msg: str) -> None:
 def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: str, usable: float | None,
           clock_mhz: float | None, cost_table: str | None, calibration: str | None) -> None:
     """Search the accelerator for MODEL.json on a board; write DIR/model.json and the report."""
-    from nash.frontend.accel.board import BoardError, load_board
-    from nash.frontend.accel.calibration import CalibrationError, load_pe_timing
-    from nash.frontend.accel.cost_table import CostTableError, load_cost_table
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.calibration import load_pe_timing
+    from nash.frontend.accel.cost_table import load_cost_table
     from nash.frontend.accel.model import AccelContext
     from nash.frontend.accel.report import write_report
-    from nash.frontend.accel.search import AccelSearchError, performance, search
+    from nash.frontend.accel.search import performance, search
     from nash.frontend.accel.section import build_section, validate_section
     from nash.frontend.core.model_file import load_model, save_model, update_sections
 
     if exhaustive and coarse_only:
         raise click.BadParameter("--exhaustive and --coarse-only exclude each other", param_hint="--coarse-only")
     mf = load_model(model)
-    try:
-        b = load_board(board, usable_fraction=usable, clock_mhz=clock_mhz)
-        ctx = AccelContext.build(mf.nodes, b, load_cost_table(cost_table), load_pe_timing(calibration))
-        mode = "exhaustive" if exhaustive else "coarse" if coarse_only else "coarse-to-fine"
-        result = search(ctx, mode)
-    except (BoardError, CostTableError, CalibrationError, AccelSearchError) as e:
-        _fail(str(e))
+    b = load_board(board, usable_fraction=usable, clock_mhz=clock_mhz)
+    ctx = AccelContext.build(mf.nodes, b, load_cost_table(cost_table), load_pe_timing(calibration))
+    mode = "exhaustive" if exhaustive else "coarse" if coarse_only else "coarse-to-fine"
+    result = search(ctx, mode)
     perf = performance(ctx, result.design)
     section = build_section(ctx, result, perf)
     validate_section(section, mf.nodes, None)
@@ -75,26 +66,23 @@ def accel_calibrate(reports: tuple[str, ...], table_in: str | None, out_path: st
     Each REPORT is ENGINE:TMxTN:PATH, e.g. conv:8x8:build/hls/conv_pe/syn/report/csynth.xml.
     """
     from nash.frontend.accel.calibration import CalibrationError, calibrate_from_csynth, parse_csynth
-    from nash.frontend.accel.cost_table import CostTableError, load_cost_table, save_cost_table
+    from nash.frontend.accel.cost_table import load_cost_table, save_cost_table
 
-    try:
-        table = load_cost_table(table_in)
-        parsed = []
-        for spec in reports:
-            parts = spec.split(":", 2)
-            if len(parts) != 3 or "x" not in parts[1]:
-                raise CalibrationError(f"report {spec!r}: expected ENGINE:TMxTN:PATH, e.g. conv:8x8:csynth.xml")
-            engine, shape, path = parts
-            try:
-                tm, tn = (int(v) for v in shape.split("x"))
-            except ValueError:
-                raise CalibrationError(f"report {spec!r}: array shape {shape!r} is not TMxTN") from None
-            rep = parse_csynth(path)
-            rep["_path"] = path
-            parsed.append((engine, tm, tn, rep))
-        new, changes = calibrate_from_csynth(table, parsed)
-    except (CalibrationError, CostTableError) as e:
-        _fail(str(e))
+    table = load_cost_table(table_in)
+    parsed = []
+    for spec in reports:
+        parts = spec.split(":", 2)
+        if len(parts) != 3 or "x" not in parts[1]:
+            raise CalibrationError(f"report {spec!r}: expected ENGINE:TMxTN:PATH, e.g. conv:8x8:csynth.xml")
+        engine, shape, path = parts
+        try:
+            tm, tn = (int(v) for v in shape.split("x"))
+        except ValueError:
+            raise CalibrationError(f"report {spec!r}: array shape {shape!r} is not TMxTN") from None
+        rep = parse_csynth(path)
+        rep["_path"] = path
+        parsed.append((engine, tm, tn, rep))
+    new, changes = calibrate_from_csynth(table, parsed)
     save_cost_table(new, out_path)
     for c in changes:
         click.echo(c)

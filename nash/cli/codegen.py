@@ -1,8 +1,8 @@
-"""``nash codegen``, ``nash csim`` and ``nash hls`` (registered in nash/cli.py)."""
+"""``nash codegen``, ``nash csim`` and ``nash hls`` (registered in nash/cli/__init__.py, which maps errors to exit
+codes)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -17,11 +17,6 @@ _pe = click.option("--pe-impl", type=click.Choice(PE_IMPLS), default="auto", sho
                    help="PE arrays the engines call: auto/hls = the synthesizable C model (hls_templates/pe_arrays); "
                         "rtl = the Verilog PE arrays as Vitis HLS RTL blackboxes (csim runs their C models; "
                         "unverified on real Vitis, see docs/pe-arrays.md); local = codegen's own cross-check copy.")
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(code)
 
 
 @click.command()
@@ -58,14 +53,10 @@ def csim(model: Path, n_images: int, out: Path, dataset: str | None, data_root: 
 
     Exit code 1 when any output differs.
     """
-    from nash.codegen.csim.build import BuildError
-    from nash.codegen.csim.run import CsimError, run_csim
+    from nash.codegen.csim.run import run_csim
+    from nash.frontend.core.errors import CheckFailedError
 
-    try:
-        r = run_csim(model, n_images, out, dataset, seed, schedule, pe_impl, data_root).report
-    except (BuildError, CsimError) as e:
-        _fail(str(e))
-        return
+    r = run_csim(model, n_images, out, dataset, seed, schedule, pe_impl, data_root).report
     build = "cached build" if r["build_cached"] else f"built in {r['build_s']:.1f} s"
     click.echo(f"csim: {r['images']} images from {r['image_source']}, {r['layers_compared']} layers compared, "
                f"{r['mismatches']} mismatching images ({build}, {r['csim_images_per_s']} images/s)")
@@ -76,8 +67,8 @@ def csim(model: Path, n_images: int, out: Path, dataset: str | None, data_root: 
     click.echo(f"report: {out / 'csim_report.json'}")
     if r["mismatches"]:
         f = r["first_mismatch"]
-        _fail(f"csim differs from the integer reference: first mismatch image {f['image']} layer {f['layer']} "
-              f"index {f['index']}: got {f['got']}, expected {f['expected']}", 1)
+        raise CheckFailedError(f"csim differs from the integer reference: first mismatch image {f['image']} layer "
+                               f"{f['layer']} index {f['index']}: got {f['got']}, expected {f['expected']}")
 
 
 @click.command()
@@ -90,22 +81,20 @@ def csim(model: Path, n_images: int, out: Path, dataset: str | None, data_root: 
 def hls(model: Path, out: Path, steps: str, schedule: str, pe_impl: str) -> None:
     """Render MODEL.json and run Vitis HLS on it (vitis_hls -f or vitis-run --mode hls --tcl, whichever exists)."""
     from nash.codegen.hls.render import write_options
-    from nash.codegen.vivado.hls_tool import HLS_STEPS, ToolMissing, detect, run_hls
+    from nash.codegen.vivado.hls_tool import HLS_STEPS, detect, run_hls
+    from nash.frontend.core.errors import CheckFailedError
 
     chosen = [s.strip() for s in steps.split(",") if s.strip()]
     bad = [s for s in chosen if s not in HLS_STEPS]
     if bad:
-        _fail(f"--steps: unknown step(s) {bad}; expected a comma-separated subset of {list(HLS_STEPS)}")
-    try:
-        tool, path = detect()  # fail at once, before rendering anything
-    except ToolMissing as e:
-        _fail(str(e), 3)
-        return
+        raise click.BadParameter(f"unknown step(s) {bad}; expected a comma-separated subset of {list(HLS_STEPS)}",
+                                 param_hint="--steps")
+    tool, path = detect()  # fail at once (ToolMissingError, exit 3), before rendering anything
     from nash.codegen.hls.project import generate
 
     generate(model, out, schedule, pe_impl)
     write_options(out, chosen)
     click.echo(f"running {tool} ({path}) on {out / 'run_hls.tcl'}: {', '.join(chosen)}")
     rc = run_hls(out)
-    if rc != 0:
-        _fail(f"{tool} exited with code {rc} (log: {out / 'vitis_hls_run.log'})", rc)
+    if rc != 0:  # a Vitis HLS step (csim, csynth, cosim, export) failed
+        raise CheckFailedError(f"{tool} exited with code {rc} (log: {out / 'vitis_hls_run.log'})")

@@ -24,7 +24,8 @@ def _ops(value: str) -> tuple[str, ...]:
     ops = tuple(o.strip() for o in value.split(",") if o.strip())
     bad = [o for o in ops if o not in OP_NAMES]
     if not ops or bad or len(set(ops)) != len(ops):
-        raise click.BadParameter(f"expected a comma-separated subset of {','.join(OP_NAMES)}, got {value!r}")
+        raise click.BadParameter(f"expected a comma-separated subset of {','.join(OP_NAMES)}, got {value!r}",
+                                 param_hint="--ops")
     return ops
 
 
@@ -35,17 +36,14 @@ def _proxy_names() -> list[str]:
 
 
 def _load_splits(dataset: str, data_root: str | None, size: int):
-    """The dataset for data-dependent proxies; ``None`` (Gaussian inputs) when a user dataset's files are absent."""
+    """The dataset for data-dependent proxies; ``None`` (Gaussian inputs) when a user dataset is named without
+    ``--data-root``. A ``--data-root`` that is given must hold the dataset (else DatasetError: one line, exit 2)."""
     from nash.frontend.data import load_dataset
 
-    try:
-        return load_dataset(dataset, root=data_root, size=size, seed=0)
-    except (FileNotFoundError, ValueError) as e:
-        if dataset == "digits":
-            raise
-        click.echo(f"notice: {dataset} files not available ({e}); data-dependent proxies use Gaussian inputs",
-                   err=True)
+    if data_root is None and dataset != "digits":
+        click.echo(f"notice: no --data-root for {dataset}; data-dependent proxies use Gaussian inputs", err=True)
         return None
+    return load_dataset(dataset, root=data_root, size=size, seed=0)
 
 
 @click.command()
@@ -93,6 +91,10 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
         raise click.BadParameter(f"unknown metric {metric!r}; expected one of {_proxy_names()}", param_hint="--metric")
     if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
         raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
+    if hw_cost == "accel":
+        from nash.frontend.accel.board import load_board
+
+        load_board(board)  # a bad --board fails here (BoardError), not in a worker after OUT is written
     sp = space_for_dataset(dataset, op_set)
     if space:
         base = get_space(space, op_set)
@@ -143,8 +145,10 @@ def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed,
     Writes OUT/proxy_bench.json (Kendall tau, Spearman rho with bootstrap 95% intervals, top-k tau per proxy) and
     OUT/proxy_bench.png. Trainings are cached, so an interrupted run continues.
     """
+    from nash.frontend.data import check_dataset
     from nash.frontend.nas.proxy_bench import run_proxy_bench
 
+    check_dataset(dataset, data_root)  # here, before OUT is created and worker processes load it
     names = None
     if proxies:
         names = [p.strip() for p in proxies.split(",") if p.strip()]

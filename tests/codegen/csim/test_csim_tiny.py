@@ -212,11 +212,12 @@ def test_make_hls_without_xilinx_tools_fails_clearly(tmp_path):
 
 @pytest.mark.xilinx
 def test_vitis_hls_csim_and_csynth(tmp_path):
-    from nash.codegen.vivado.hls_tool import ToolMissing, detect
+    from nash.codegen.vivado.hls_tool import detect
+    from nash.frontend.core.errors import ToolMissingError
 
     try:
         detect()
-    except ToolMissing as e:
+    except ToolMissingError as e:
         pytest.skip(str(e))
     r = CliRunner().invoke(cli, ["hls", str(TINY), "--out", str(tmp_path), "--steps", "csim,csynth"])
     assert r.exit_code == 0, r.output

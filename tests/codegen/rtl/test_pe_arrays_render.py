@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require_simulator
 from nash.codegen.rtl.pe_arrays import (
     CModel,
     PEArrayConfig,
@@ -93,8 +94,7 @@ def test_blackbox_json_matches_rtl(rendered, cfg) -> None:
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_verilog_2001_icarus_no_warnings(rendered, cfg, tmp_path) -> None:
-    if shutil.which("iverilog") is None:
-        pytest.skip("Icarus Verilog not installed (apt-get install iverilog)")
+    require_simulator("icarus")
     v = rendered[cfg]["verilog"]
     proc = subprocess.run(["iverilog", "-g2001", "-Wall", "-o", str(tmp_path / "a.vvp"), str(v)],
                           capture_output=True, text=True)

@@ -13,14 +13,21 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import require_simulator
 from nash.codegen.rtl.pe_arrays import PEArrayConfig, expected_latency
 from nash.codegen.rtl.sim_runner import calibrate, check_record, run_pe_sim, simulator_status
 from nash.frontend.accel.calibration import calibration_path, default_pe_latency, load_pe_timing
 from nash.frontend.core.op_registry import PE_ENGINES
 
-ICARUS_OK, ICARUS_WHY = simulator_status("icarus")
-VERILATOR_OK, VERILATOR_WHY = simulator_status("verilator")
-needs_icarus = pytest.mark.skipif(not ICARUS_OK, reason=ICARUS_WHY)
+VERILATOR_OK, VERILATOR_WHY = simulator_status("verilator")  # optional: its tests skip with the reason
+
+
+@pytest.fixture
+def icarus() -> None:
+    require_simulator("icarus")  # skip with the reason, or fail under `make test` (NASH_REQUIRE_RTL=1)
+
+
+needs_icarus = pytest.mark.usefixtures("icarus")
 
 # fast subset: one non-square array per engine
 FAST = [("conv", 3, 5, 32, 7), ("shift", 4, 3, 32, 5), ("adder", 2, 6, 32, 7)]

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from nash.frontend.data import load_dataset
+from nash.frontend.data import DatasetError, load_dataset
 
 
 def _write_batch(path, data, labels, key):
@@ -46,17 +46,17 @@ def test_cifar100_fine_labels_and_errors(tmp_path):
     d = tmp_path / "cifar-100-python"
     d.mkdir()
     _write_batch(d / "train", _images(rng, 5), [0, 99, 3, 4, 50], b"fine_labels")
-    with pytest.raises(FileNotFoundError, match="test"):
+    with pytest.raises(DatasetError, match="test"):
         load_dataset("cifar100", root=str(d))
     _write_batch(d / "test", _images(rng, 2), [7, 8], b"fine_labels")
     s = load_dataset("cifar100", root=str(d))
     assert s.num_classes == 100 and s.y_train.tolist() == [0, 99, 3, 4, 50]
     _write_batch(d / "test", _images(rng, 2), [7, 8], b"labels")  # wrong key for CIFAR-100
-    with pytest.raises(ValueError, match="fine_labels"):
+    with pytest.raises(DatasetError, match="fine_labels"):
         load_dataset("cifar100", root=str(d))
-    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+    with pytest.raises(DatasetError, match="data_batch_1"):
         load_dataset("cifar10", root=str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="--data-root"):
+    with pytest.raises(DatasetError, match="--data-root"):
         load_dataset("cifar10")
 
 
@@ -91,10 +91,10 @@ def test_tiny_imagenet_layout(tmp_path):
     assert np.allclose(s.x_train[0][0], s.x_train[0][1])  # grey converted to RGB
     assert load_dataset("tiny-imagenet", root=str(r), size=32).x_val.shape == (2, 3, 32, 32)
     (r / "val" / "val_annotations.txt").write_text("val_0.JPEG\tn99999999\t0\t0\t1\t1\n")
-    with pytest.raises(ValueError, match="n99999999"):
+    with pytest.raises(DatasetError, match="n99999999"):
         load_dataset("tiny-imagenet", root=str(r))
     (r / "val" / "val_annotations.txt").unlink()
-    with pytest.raises(FileNotFoundError, match="val_annotations.txt"):
+    with pytest.raises(DatasetError, match="val_annotations.txt"):
         load_dataset("tiny-imagenet", root=str(r))
-    with pytest.raises(FileNotFoundError, match="wnids.txt"):
+    with pytest.raises(DatasetError, match="wnids.txt"):
         load_dataset("tiny-imagenet", root=str(tmp_path / "empty"))
