@@ -1,14 +1,21 @@
 """Checker for the synthesizability rules of ``docs/hls-coding-rules.md`` over generated (synthesized) sources.
 
 A lexical checker, not a compiler: it knows the shapes of code the templates emit and flags departures. Every rule
-has an id (R1..R8) used in the messages and in the document.
+has an id used in the messages and in the document: R1..R8 (synthesizability, per file) and R9..R14 (the burst,
+interface and DATAFLOW performance rules of UG1399 / UG1448, over a whole project, because m_axi pointers are
+followed from the top function's INTERFACE pragmas through the calls).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from nash.codegen.hls.cpp_scan import FOR, FUNC, Violation, line_of, matching, strip_comments
+from nash.codegen.hls.perf_rules import check_performance, check_tcl
+
+# set True when the streaming engines land (issue 12): check_project then applies R9-R14 to every generated project.
+PERFORMANCE_RULES_ENFORCED = False
 
 # R1 no dynamic memory; R2 no std containers / strings / streams / exceptions / stdio; R3 integer only.
 _FORBIDDEN = [
@@ -20,76 +27,39 @@ _FORBIDDEN = [
     ("R2", re.compile(r"\b(throw|try|catch|goto|printf|fprintf|puts)\b"), "exceptions / goto / stdio"),
     ("R3", re.compile(r"\b(float|double)\b"), "floating point"),
 ]
-_FUNC = re.compile(r"^(?:static\s+|inline\s+|template\s*<[^>]*>\s*)*[\w:<>]+[\s*&]+(\w+)\s*\(([^;{]*)\)\s*\{",
-                   re.M)
-_FOR = re.compile(r"\bfor\s*\(([^;]*);([^;]*);([^)]*)\)\s*\{")
 _STATIC_BOUND = re.compile(r"^\s*\w+\s*<=?\s*([A-Z_][A-Z0-9_]*|\d+|nash::[A-Z_][A-Z0-9_]*)\s*$")
-
-
-@dataclass(frozen=True)
-class Violation:
-    rule: str
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: [{self.rule}] {self.message}"
-
-
-def _strip_comments(text: str) -> str:
-    """Comments and string literals blanked out (same length, so line numbers stay)."""
-    def blank(m: re.Match) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
-    return re.sub(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\])*"', blank, text, flags=re.S)
-
-
-def _block_end(text: str, open_brace: int) -> int:
-    depth = 0
-    for i in range(open_brace, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return len(text)
-
-
-def _line(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
 
 
 def check_source(path: Path, text: str | None = None, require_labels: bool = True) -> list[Violation]:
     """Violations in one synthesized source file."""
     raw = Path(path).read_text() if text is None else text
-    code = _strip_comments(raw)
+    code = strip_comments(raw)
     name = Path(path).name
     out: list[Violation] = []
     for rule, pat, what in _FORBIDDEN:
         for m in pat.finditer(code):
-            out.append(Violation(rule, name, _line(code, m.start()), f"{what}: '{m.group(0).strip()}'"))
-    # R4 no recursion: a function body does not call the function itself.
-    for m in _FUNC.finditer(code):
+            out.append(Violation(rule, name, line_of(code, m.start()), f"{what}: '{m.group(0).strip()}'"))
+    # R4 no recursion: a function body does not call the function itself (a namespace-qualified call such as
+    # nash::requant inside a local requant is another function).
+    for m in FUNC.finditer(code):
         fn = m.group(1)
         if fn in ("if", "for", "while", "switch"):
             continue
-        body = code[m.end() - 1:_block_end(code, m.end() - 1) + 1]
-        if re.search(rf"\b{re.escape(fn)}\s*(<[^>]*>)?\s*\(", body[1:]):
-            out.append(Violation("R4", name, _line(code, m.start()), f"function {fn} calls itself (recursion)"))
+        body = code[m.end() - 1:matching(code, m.end() - 1) + 1]
+        if re.search(rf"(?<!::)\b{re.escape(fn)}\s*(<[^>]*>)?\s*\(", body[1:]):
+            out.append(Violation("R4", name, line_of(code, m.start()), f"function {fn} calls itself (recursion)"))
     # R5-R8: loops. A loop that calls a function of this file containing loops is not innermost (the callee's
     # loops carry the pragmas).
     looping = set()
-    for m in _FUNC.finditer(code):
-        if _FOR.search(code[m.end() - 1:_block_end(code, m.end() - 1) + 1]):
+    for m in FUNC.finditer(code):
+        if FOR.search(code[m.end() - 1:matching(code, m.end() - 1) + 1]):
             looping.add(m.group(1))
     calls = re.compile(rf"\b({'|'.join(map(re.escape, sorted(looping)))})\s*\(") if looping else None
-    for m in _FOR.finditer(code):
-        ln = _line(code, m.start())
+    for m in FOR.finditer(code):
+        ln = line_of(code, m.start())
         cond = m.group(2)
         brace = m.end() - 1
-        body = code[brace:_block_end(code, brace) + 1]
+        body = code[brace:matching(code, brace) + 1]
         head = "\n".join(body.splitlines()[1:4])  # pragmas directly after the loop header
         pre = code[:m.start()].rstrip().splitlines()
         static = bool(_STATIC_BOUND.match(cond))
@@ -101,7 +71,7 @@ def check_source(path: Path, text: str | None = None, require_labels: bool = Tru
             out.append(Violation("R6", name, ln, f"unrolled loop with a non-static bound '{cond.strip()}'"))
         if not static and "loop_tripcount" not in head:
             out.append(Violation("R7", name, ln, f"variable-bound loop '{cond.strip()}' without loop_tripcount"))
-        inner = _FOR.search(body[1:]) is not None or (calls is not None and calls.search(body) is not None)
+        inner = FOR.search(body[1:]) is not None or (calls is not None and calls.search(body) is not None)
         if not inner and not (unrolled or pipelined) and not _inside_pipelined(code, m.start()):
             out.append(Violation("R8", name, ln, "innermost loop neither pipelined nor unrolled"))
     return out
@@ -109,14 +79,14 @@ def check_source(path: Path, text: str | None = None, require_labels: bool = Tru
 
 def _inside_pipelined(code: str, pos: int) -> bool:
     """True when an enclosing loop (or function) is pipelined (its inner loops are unrolled by the tool)."""
-    for m in _FOR.finditer(code[:pos]):
-        end = _block_end(code, m.end() - 1)
+    for m in FOR.finditer(code[:pos]):
+        end = matching(code, m.end() - 1)
         if end > pos:
             head = "\n".join(code[m.end() - 1:end].splitlines()[1:4])
             if "#pragma HLS PIPELINE" in head:
                 return True
-    for m in _FUNC.finditer(code[:pos]):
-        end = _block_end(code, m.end() - 1)
+    for m in FUNC.finditer(code[:pos]):
+        end = matching(code, m.end() - 1)
         if end > pos:
             head = "\n".join(code[m.end() - 1:end].splitlines()[1:6])
             if "#pragma HLS PIPELINE" in head:
@@ -136,9 +106,24 @@ def synthesized_files(project_dir: Path) -> list[Path]:
     return files
 
 
-def check_project(project_dir: Path) -> list[Violation]:
+def check_project(project_dir: Path, performance: bool | None = None) -> list[Violation]:
+    """R1-R8 over every synthesized source, plus R9-R14 (sources and ``run_hls.tcl``) when ``performance`` is True.
+
+    ``performance`` defaults to :data:`PERFORMANCE_RULES_ENFORCED`.
+    """
     out = []
     for f in synthesized_files(project_dir):
         # Loop labels are this codegen's convention; the PE-array headers (another template family) are exempt.
         out += check_source(f, require_labels=f.parent.name != "pe")
+    if PERFORMANCE_RULES_ENFORCED if performance is None else performance:
+        out += check_project_performance(project_dir)
     return out
+
+
+def check_project_performance(project_dir: Path) -> list[Violation]:
+    """R9-R14 over a rendered project: its synthesized sources and its ``run_hls.tcl``."""
+    project_dir = Path(project_dir)
+    src = project_dir / "src"
+    out = check_performance({f.relative_to(src).as_posix(): f.read_text() for f in synthesized_files(project_dir)})
+    tcl = project_dir / "run_hls.tcl"
+    return out + check_tcl(tcl.name, tcl.read_text() if tcl.exists() else "")
