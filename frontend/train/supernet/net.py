@@ -17,13 +17,13 @@ same function.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import OrderedDict
 
 import torch
 from nash.frontend.core.graph import Node, lower
 from nash.frontend.core.quant_params import DEFAULT_SHIFT_EXP_MAX
 from nash.frontend.models.hybrid_net import HybridNet, HybridUnit
-from nash.frontend.nas.search_space import arch_key
 from nash.frontend.ops.fake_quant import ActQuant
 from nash.frontend.train.supernet.space import SuperSpace
 from torch import nn
@@ -109,7 +109,7 @@ class SuperNet(nn.Module):
 
     # ---- sub-networks ----------------------------------------------------------------------------------------------
     def _template(self, arch: dict) -> tuple[list[Node], HybridNet]:
-        key = arch_key(arch)
+        key = json.dumps(arch, sort_keys=True)
         hit = self._templates.pop(key, None)
         if hit is None:
             nodes = lower(arch)
