@@ -65,3 +65,9 @@ def wrap(net: nn.Module, ctx: DistContext) -> nn.Module:
 def barrier(ctx: DistContext) -> None:
     if ctx.world > 1:
         tdist.barrier()
+
+
+def shutdown(ctx: DistContext) -> None:
+    """End the process group this run started (a no-op in a single process)."""
+    if ctx.world > 1 and tdist.is_initialized():
+        tdist.destroy_process_group()

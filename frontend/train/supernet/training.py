@@ -118,6 +118,14 @@ def supernet_from_checkpoint(ck: dict) -> SuperNet:
     return net.eval()
 
 
+def check_config(cfg: SupernetConfig, n_train: int, world: int) -> None:
+    """One-line errors for a batch that no step can fill or that does not split evenly over the processes."""
+    if cfg.batch_size > n_train:
+        raise UserInputError(f"option '--batch-size': {cfg.batch_size} is larger than the {n_train} training images")
+    if cfg.batch_size % world:
+        raise UserInputError(f"option '--batch-size': {cfg.batch_size} does not split over {world} processes")
+
+
 def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, out: str | Path,
                    resume: bool = False, stop_after: int | None = None) -> dict:
     """Train a supernet over the span of ``candidates`` (architecture dicts) and checkpoint into ``out``.
@@ -134,12 +142,8 @@ def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, 
     net = SuperNet(space, cfg.shift_mode, cfg.shift_exp_max, cfg.adder_eta)
     dev = distributed.device(dist, pick_device(cfg.device))
     net.to(dev)
+    check_config(cfg, len(splits.x_train), dist.world)
     steps = cfg.epochs * (len(splits.x_train) // cfg.batch_size)
-    if steps == 0:
-        raise UserInputError(f"option '--batch-size': {cfg.batch_size} is larger than the {len(splits.x_train)} "
-                             "training images")
-    if cfg.batch_size % dist.world:
-        raise UserInputError(f"option '--batch-size': {cfg.batch_size} does not split over {dist.world} processes")
     opt, sched = make_optimizer(net, cfg.lr, cfg.weight_decay, steps)
     rng = random.Random(cfg.seed)  # sub-network draws
     data_rng = np.random.default_rng(cfg.seed)  # batch order
