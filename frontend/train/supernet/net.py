@@ -25,6 +25,7 @@ from nash.frontend.core.graph import Node, lower
 from nash.frontend.core.quant_params import DEFAULT_SHIFT_EXP_MAX
 from nash.frontend.models.hybrid_net import HybridNet, HybridUnit
 from nash.frontend.ops.fake_quant import ActQuant
+from nash.frontend.train.supernet.distributed import globalize
 from nash.frontend.train.supernet.space import SuperSpace
 from torch import nn
 from torch.func import functional_call
@@ -67,6 +68,7 @@ class SuperNet(nn.Module):
         fc = full[-1]
         self.fc = nn.Linear(fc.in_ch, fc.out_ch)
         self._templates: OrderedDict[str, tuple[list[Node], HybridNet]] = OrderedDict()
+        self.global_stats = False  # set by distributed.wrap: batch statistics over all ranks
 
     def _ops_at(self, name: str) -> tuple[str, ...]:
         if name in ("stem", "head"):
@@ -109,12 +111,13 @@ class SuperNet(nn.Module):
 
     # ---- sub-networks ----------------------------------------------------------------------------------------------
     def _template(self, arch: dict) -> tuple[list[Node], HybridNet]:
-        key = json.dumps(arch, sort_keys=True)
+        key = json.dumps([arch, self.global_stats], sort_keys=True)
         hit = self._templates.pop(key, None)
         if hit is None:
             nodes = lower(arch)
             with torch.device("meta"):
-                hit = (nodes, HybridNet(nodes, self.shift_mode, self.exp_max, self.eta))
+                template = HybridNet(nodes, self.shift_mode, self.exp_max, self.eta)
+                hit = (nodes, globalize(template) if self.global_stats else template)
         self._templates[key] = hit
         while len(self._templates) > _TEMPLATES:
             self._templates.popitem(last=False)
