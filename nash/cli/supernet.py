@@ -102,13 +102,70 @@ def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_f
         summary = {"topk": str(topk), "dataset": dataset, "split_seed": seed, "world_size": ctx.world,
                    "config": cfg.run_settings(), "epochs": epochs, "space": res["space"].to_dict(),
                    "history": res["history"], "candidates": []}
-        if not no_eval:
-            from tqdm import tqdm
+        from tqdm import tqdm
 
-            for i, a in enumerate(tqdm(archs, desc="inherited accuracy", unit="net")):
-                acc = inherited_accuracy(res["net"], a, splits, "qat", cfg.bn_batches)
-                summary["candidates"].append({"index": i, "inherited_acc": acc, "architecture": a})
+        for i, a in enumerate(tqdm(archs, desc="inherited accuracy", unit="net", disable=no_eval)):
+            acc = None if no_eval else inherited_accuracy(res["net"], a, splits, "qat", cfg.bn_batches)
+            summary["candidates"].append({"index": i, "inherited_acc": acc, "architecture": a})
+            if acc is not None:
                 click.echo(f"candidate {i}: inherited accuracy (integer, after BN recalibration) {acc:.2f}%")
         atomic_write_text(out / "supernet.json", json.dumps(summary, indent=1))
         click.echo(f"wrote {out / CHECKPOINT} and {out / 'supernet.json'}")
     distributed.shutdown(ctx)
+
+
+def accuracy_stage(supernet_dir: Path, dataset: str, data_root, search_cfg: dict, hw_cost: str, board: str,
+                   constraints, out: Path) -> None:
+    """``nash search --stage accuracy --supernet DIR``: evolution on inherited-weight accuracy with the hardware
+    cost; writes OUT/best.json (weights exported from the supernet), OUT/pareto.csv, OUT/history.json."""
+    from nash.frontend.core.errors import UserInputError
+    from nash.frontend.core.json_file import read_json
+    from nash.frontend.data import load_dataset
+    from nash.frontend.nas.accuracy_search import (
+        AccuracySearchConfig,
+        export_best,
+        run_accuracy_search,
+        write_results,
+    )
+    from nash.frontend.nas.evolution import make_cost
+    from nash.frontend.train.supernet.training import load_checkpoint, supernet_from_checkpoint
+
+    if supernet_dir is None:
+        raise UserInputError("option '--supernet': --stage accuracy needs the folder written by 'nash supernet'")
+    summary = read_json(supernet_dir / "supernet.json", what="supernet summary (written by 'nash supernet')")
+    if not isinstance(summary, dict) or "dataset" not in summary or "split_seed" not in summary:
+        raise UserInputError(f"{supernet_dir / 'supernet.json'}: expected the summary of 'nash supernet' "
+                             "(fields 'dataset', 'split_seed')")
+    if summary["dataset"] != dataset:
+        raise UserInputError(f"option '--dataset': the supernet in {supernet_dir} was trained on "
+                             f"{summary['dataset']}, not {dataset}")
+    if hw_cost == "accel":
+        from nash.frontend.accel.board import load_board
+
+        load_board(board)
+    candidates = [c["architecture"] for c in summary.get("candidates") or [] if isinstance(c, dict)
+                  and isinstance(c.get("architecture"), dict)]
+    if not candidates:
+        raise UserInputError(f"{supernet_dir / 'supernet.json'}: no 'candidates' (the supernet's top-K)")
+    net = supernet_from_checkpoint(load_checkpoint(supernet_dir))
+    splits = load_dataset(dataset, root=data_root, size=net.space.skeleton["input_size"],
+                          seed=int(summary["split_seed"]))
+    cfg = AccuracySearchConfig(constraints=constraints, **search_cfg)
+    res = run_accuracy_search(net, candidates, splits, make_cost(hw_cost, board), cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(res, cfg, out)
+    best = res["best"]
+    if best is None:
+        from nash.frontend.core.errors import CheckFailedError
+
+        raise CheckFailedError(f"no evaluated sub-network satisfies the constraints ({len(res['archive'])} tried); "
+                               f"see {out / 'history.json'}")
+    prov = {"tool": "nash search --stage accuracy", "dataset": dataset, "board": board if hw_cost == "accel" else None,
+            "seed": cfg.seed, "metric": "inherited_accuracy", "metric_value": best["accuracy"],
+            "metric_group": "sub-networks of the supernet evaluated by the accuracy search",
+            "hardware": {k: v for k, v in best["hw"].items() if isinstance(v, int | float | bool | str)},
+            "search": {"stage": "accuracy", "supernet": str(supernet_dir), "evaluated": len(res["archive"]),
+                       "population": cfg.population, "generations": cfg.generations}}
+    path = export_best(net, best, splits, dataset, int(summary["split_seed"]), prov, cfg.bn_batches, out)
+    click.echo(f"evaluated {len(res['archive'])} sub-networks; best inherited accuracy {best['accuracy']:.2f}%; "
+               f"Pareto front {len(res['pareto'])}; wrote {path}")
