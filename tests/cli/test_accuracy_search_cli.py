@@ -34,7 +34,6 @@ def supernet_dir(tmp_path_factory):
     return d / "out"
 
 
-@pytest.mark.slow  # ~75 s on 2 busy cores: a supernet, 5 exact-integer evaluations, the numpy reference twice
 def test_accuracy_stage_writes_best_with_exported_weights(supernet_dir, tmp_path):
     r = _run(["search", "--stage", "accuracy", "--supernet", supernet_dir, "--hw-cost", "macs", "--population", "3",
               "--generations", "1", "--mutations", "1", "--crossovers", "1", "--out", tmp_path])
