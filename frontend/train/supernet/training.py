@@ -55,8 +55,9 @@ class SupernetConfig:
     progress: bool = True
 
     def run_settings(self) -> dict:
-        """The settings a resumed run must share with the checkpoint (all but device and progress)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("device", "progress", "epochs")}
+        """The settings a resumed run must share with the checkpoint (all but device and progress; the epochs too,
+        since the learning-rate and hybrid schedules depend on them)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("device", "progress")}
 
 
 def mode_at(epoch: int, cfg: SupernetConfig) -> str:

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from nash.frontend.core.errors import UserInputError
 from nash.frontend.data import Splits
 from nash.frontend.models.convert import integer_model
 from nash.frontend.nas.search_space import get_space, sample
@@ -117,6 +118,8 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     full = train_supernet(cands, splits, cfg, tmp_path / "a")
     part = train_supernet(cands, splits, cfg, tmp_path / "b", stop_after=1)
     assert part["epoch"] == 1 and load_checkpoint(tmp_path / "b")["epoch"] == 1
+    with pytest.raises(UserInputError, match="supernet.pt: checkpoint was written with other settings"):
+        train_supernet(cands, splits, _cfg(epochs=4), tmp_path / "b", resume=True)
     rest = train_supernet(cands, splits, cfg, tmp_path / "b", resume=True)
     assert rest["epoch"] == 3
     assert rest["history"] == full["history"]
