@@ -9,9 +9,15 @@ sharper test of the data parallelism."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
@@ -67,3 +73,22 @@ def test_two_processes_equal_one(tmp_path):
     init = SuperNet(span_of(cands), eta=None).state_dict()
     moved = [k for k in init if k.endswith("layer.weight") and not torch.equal(init[k], two[k])]
     assert "units.stem__conv.layer.weight" in moved and any("__adder" in k for k in moved)
+
+
+@pytest.mark.slow  # 15-30 s: two torchrun processes start torch, train and evaluate
+def test_torchrun_cli_two_processes(tmp_path):
+    """The launch users run: torchrun --nproc_per_node 2 -m nash supernet ... (gloo on CPU)."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.fail(f"torchrun is not beside {sys.executable}")  # it ships with torch: a broken install
+    rng = random.Random(0)
+    topk = tmp_path / "top_k.json"
+    topk.write_text(json.dumps([{"architecture": sample(get_space("digits"), rng)} for _ in range(2)]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "nash", "supernet", str(topk), "--dataset",
+                        "digits", "--epochs", "1", "--batch-size", "256", "--n-random", "0", "--device", "cpu",
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "supernet.json").read_text())
+    assert summary["world_size"] == 2 and len(summary["candidates"]) == 2
+    assert torch.load(tmp_path / "out" / "supernet.pt", weights_only=False)["epoch"] == 1
