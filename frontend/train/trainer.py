@@ -76,12 +76,21 @@ def integer_accuracy(im: IntegerModel, x: np.ndarray, y: np.ndarray, batch_size:
     return 100.0 * correct / max(1, len(x))
 
 
-@torch.no_grad()
-def recalibrate_bn(net: HybridNet, x: np.ndarray, mode: str, batches: int = 8, batch_size: int = 128) -> None:
-    """Re-estimate BatchNorm running statistics with the current weights (cumulative average over ``batches``).
+def calibration_batches(x: np.ndarray, batches: int = 8, batch_size: int = 128, seed: int = 0):
+    """A fixed random subset of ``batches`` mini-batches of images (the loader of :func:`recalibrate_bn`)."""
+    idx = np.random.default_rng(seed).permutation(len(x))[: batches * batch_size]
+    for i in range(0, len(idx), batch_size):
+        yield torch.from_numpy(x[idx[i:i + batch_size]])
 
-    Adder layers have large, fast-moving output offsets, so EMA statistics lag the weights during training; activation
-    ranges are left untouched.
+
+@torch.no_grad()
+def recalibrate_bn(net: torch.nn.Module, loader, batches: int = 8, mode: str = "float") -> None:
+    """Reset every BatchNorm's running statistics and re-estimate them with the current weights (cumulative average
+    over the first ``batches`` items of ``loader``: image tensors or (images, labels) pairs); ``net(x, mode)`` runs
+    in train mode meanwhile, and ends in eval mode.
+
+    Adder layers have large, fast-moving output offsets, so EMA statistics lag the weights during training, and a
+    sub-network of a supernet inherits statistics mixed over many sub-networks; activation ranges are left untouched.
     """
     bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     acts = [m for m in net.modules() if isinstance(m, ActQuant)]
@@ -93,12 +102,27 @@ def recalibrate_bn(net: HybridNet, x: np.ndarray, mode: str, batches: int = 8, b
         m.momentum = 0.0
     net.train()
     dev = next(net.parameters()).device
-    idx = np.random.default_rng(0).permutation(len(x))[: batches * batch_size]
-    for i in range(0, len(idx), batch_size):
-        net(torch.from_numpy(x[idx[i:i + batch_size]]).to(dev), mode)
-    for m, mom in saved:
-        m.momentum = mom
+    try:
+        for i, xb in enumerate(loader):
+            if i >= batches:
+                break
+            xb = xb[0] if isinstance(xb, tuple | list) else xb
+            net(xb.to(dev), mode)
+    finally:
+        for m, mom in saved:
+            m.momentum = mom
     net.eval()
+
+
+def make_optimizer(net: torch.nn.Module, lr: float, weight_decay: float, steps: int):
+    """SGD (momentum 0.9, Nesterov; no weight decay on BN and other 1-d parameters) with a cosine schedule over
+    ``steps`` optimizer steps."""
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 or ".bn." in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0}]
+    opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
 
 
 def _save_checkpoint(path: str, state: dict) -> None:
@@ -117,13 +141,8 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
     rng = np.random.default_rng(cfg.seed)
     dev = pick_device(cfg.device)
     net.to(dev)
-    decay, no_decay = [], []
-    for name, p in net.named_parameters():
-        (no_decay if p.ndim <= 1 or ".bn." in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}]
-    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
     steps_per_epoch = (len(splits.x_train) + cfg.batch_size - 1) // cfg.batch_size
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * steps_per_epoch))
+    opt, sched = make_optimizer(net, cfg.lr, cfg.weight_decay, cfg.epochs * steps_per_epoch)
     qat_start = int(round(cfg.epochs * cfg.float_fraction)) if cfg.qat else cfg.epochs
     start, ck = 0, {}
     if cfg.checkpoint and Path(cfg.checkpoint).exists():
@@ -139,7 +158,7 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
     float_acc = None
     for epoch in bar:
         if epoch == qat_start and float_acc is None:
-            recalibrate_bn(net, splits.x_train, "float")
+            recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
             float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
         net.train()
         mode = "qat" if epoch >= qat_start else "observe"
@@ -165,11 +184,11 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
         if start > qat_start:
             float_acc = ck.get("float_acc")
         else:
-            recalibrate_bn(net, splits.x_train, "float")
+            recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
             float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
     result = {"float_acc": float_acc, "history": history, "config": asdict(cfg)}
     if cfg.qat:
-        recalibrate_bn(net, splits.x_train, "qat")
+        recalibrate_bn(net, calibration_batches(splits.x_train), mode="qat")
         im = integer_model(net)
         result["qat_acc"] = accuracy(net, splits.x_val, splits.y_val, "qat")
         result["int_acc"] = integer_accuracy(im, splits.x_val, splits.y_val)

@@ -72,9 +72,9 @@ def main() -> None:
 
 
 # Subcommands, in the order of the flow; one module per stage in this package.
-from nash.cli import accel, codegen, search, train  # noqa: E402
+from nash.cli import accel, codegen, search, supernet, train  # noqa: E402
 
-for _cmd in (search.search, search.proxy_bench, train.train, train.validate, accel.accel,
+for _cmd in (search.search, search.proxy_bench, supernet.supernet, train.train, train.validate, accel.accel,
              accel.accel_calibrate, codegen.codegen, codegen.csim, codegen.hls):
     main.add_command(_cmd)
 

@@ -72,10 +72,15 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
 @click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
 @scheduler_option
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.json.")
+@click.option("--stage", type=click.Choice(["zero-shot", "accuracy"]), default="zero-shot", show_default=True,
+              help="zero-shot: the proxy search; accuracy: evolution on a supernet's inherited-weight accuracy "
+                   "(needs --supernet; docs/supernet.md).")
+@click.option("--supernet", "supernet_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder written by 'nash supernet' (for --stage accuracy).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def search(dataset, data_root, space, ops, metric, population, generations, mutations, crossovers, mutation_prob,
            hw_cost, board, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, scheduler, resume,
-           out):
+           stage, supernet_dir, out):
     """Evolutionary zero-shot search of hybrid conv/shift/adder networks under hardware constraints.
 
     Writes OUT/best.json (model file, provenance with scores and hardware metrics), OUT/top_k.json, OUT/pareto.csv,
@@ -85,12 +90,21 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
     from nash.frontend.nas.proxies import DEFAULT_METRIC
     from nash.frontend.nas.search_space import get_space, space_for_dataset
 
+    if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
+        raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
+    if stage == "accuracy":
+        from nash.cli.supernet import accuracy_stage
+
+        return accuracy_stage(supernet_dir, dataset, data_root,
+                              {"population": population, "generations": generations, "mutations": mutations,
+                               "crossovers": crossovers, "mutation_prob": mutation_prob, "seed": seed},
+                              hw_cost, board, Constraints(min_fps, max_latency_ms, max_macs, max_params), out)
+    if supernet_dir is not None:
+        raise click.BadParameter("--supernet is for --stage accuracy", param_hint="--supernet")
     op_set = _ops(ops)
     metric = metric or DEFAULT_METRIC
     if metric not in _proxy_names():
         raise click.BadParameter(f"unknown metric {metric!r}; expected one of {_proxy_names()}", param_hint="--metric")
-    if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
-        raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
     if hw_cost == "accel":
         from nash.frontend.accel.board import load_board
 
