@@ -100,9 +100,12 @@ class CsimLibrary:
         for layer in self.manifest["layers"]:
             if layer["out_offset"] < 0:
                 continue
-            size = int(np.prod(layer["out_shape"]))
-            off = layer["out_offset"]
-            outs[layer["name"]] = acts[:, off:off + size].reshape(x.shape[0], *layer["out_shape"])
+            shape, off, stride = layer["out_shape"], layer["out_offset"], layer["channel_stride"]
+            if stride:  # one word-aligned plane per channel: drop each plane's padding bytes
+                planes = acts[:, off:off + shape[0] * stride].reshape(x.shape[0], shape[0], stride)
+                outs[layer["name"]] = planes[:, :, :int(np.prod(shape[1:]))].reshape(x.shape[0], *shape)
+            else:
+                outs[layer["name"]] = acts[:, off:off + shape[0]].reshape(x.shape[0], *shape)
         return outs, logits
 
 

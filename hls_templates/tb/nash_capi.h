@@ -29,7 +29,8 @@ int nash_min_slots(void);
 int nash_num_layers(void);
 const char* nash_layer_name(int layer);
 int nash_layer_offset(int layer);  // byte offset of the layer's output in a slot (-1: fc, written to logits)
-int nash_layer_bytes(int layer);
+int nash_layer_bytes(int layer);  // bytes of the layer's output in the slot (plane padding included)
+int nash_layer_plane_bytes(int layer);  // bytes per output channel plane (0: a contiguous vector)
 int nash_check_blob(const uint8_t* blob, uint64_t blob_size);
 
 // Runs the accelerator model (the generated schedule) on n_images int8 images [n, C, H, W] and writes int64 logits
