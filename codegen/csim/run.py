@@ -56,7 +56,7 @@ class CsimLibrary:
         lib.nash_predict_debug.restype = ctypes.c_int
         lib.nash_predict_debug.argtypes = [*args, ctypes.c_void_p, ctypes.c_void_p]
         self._lib = lib
-        if lib.nash_abi_version() != 1:
+        if lib.nash_abi_version() != 2:
             raise CsimError(f"{self.path}: unsupported C ABI version {lib.nash_abi_version()}")
         self.input_bytes = lib.nash_input_bytes()
         self.num_classes = lib.nash_num_classes()

@@ -264,6 +264,29 @@ def test_top_interface_and_tcl(rendered):
     assert man["size"] == p.blob_path.stat().st_size
 
 
+def test_engines_are_word_bursts_and_dataflow_regions(rendered):
+    """The canonical high-throughput form: no byte-wide pointer anywhere in the synthesized sources, a DATAFLOW
+    region per layer task (standard and depthwise), one flattened pipelined MAC loop per tile."""
+    import re
+
+    for which in ("tiny", "allops"):
+        src = rendered[which].out / "src"
+        for f in ["top.cpp", "nash_top.h", *(f"engine_{e}.cpp" for e in ENGINES)]:
+            text = (src / f).read_text()
+            assert not re.search(r"\b(u?int8_t|u?int64_t)\s*\*", text), f"{which}/{f}: a byte or int64 pointer"
+        for e in ("conv", "shift", "adder"):
+            text = (src / f"engine_{e}.cpp").read_text()
+            for region, compute in (("run_standard", "compute_std"), ("run_depthwise", "compute_dw")):
+                body = text[text.index(f"void {region}("):]
+                body = body[:body.index("\n}\n")]
+                assert "#pragma HLS DATAFLOW" in body
+                calls = re.findall(r"^  (\w+)(?:<\w+>)?\(", body, re.M)
+                assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
+            for loop in ("mac:", "dw_mac:"):
+                head = text[text.index(loop):].splitlines()[1:4]
+                assert "for (int i = 0; i < OW * OW * L.kk; ++i)" in head[0] and "PIPELINE II=1" in head[2]
+
+
 # ---- hls::stream shim --------------------------------------------------------------------------------
 def test_hls_stream_shim(tmp_path):
     gxx = shutil.which("g++")
