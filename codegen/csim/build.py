@@ -37,7 +37,7 @@ class BuildError(NashError, RuntimeError):
 
 
 class CompilerMissingError(ToolMissingError, BuildError):
-    """No g++ (or no ap_int.h for ``--pe-impl rtl``): the build cannot start (exit code 3)."""
+    """No g++ (or no ap_int.h): the build cannot start (exit code 3)."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,13 @@ def gxx() -> str:
 
 
 def ap_types_dir() -> Path:
-    """Folder with Xilinx's ``ap_int.h`` for g++ builds of ``--pe-impl rtl`` projects, or a clear error."""
+    """Folder with Xilinx's ``ap_int.h`` for g++ builds (the engines' 128-bit DDR words and contract-width requant,
+    the RTL blackboxes' C models), or a clear error."""
     d = find_ap_types()
     if d is None:
-        raise CompilerMissingError("--pe-impl rtl: the RTL blackboxes' C models need ap_int.h; install the hls4ml "
-                                   "wheel's copy (pip install --no-deps hls4ml==1.3.0; `make install` does) or set "
-                                   "NASH_AP_TYPES to a folder holding ap_int.h")
+        raise CompilerMissingError("C simulation needs Xilinx's ap_int.h (nash::word_t is ap_uint<128>); install "
+                                   "the hls4ml wheel's copy (pip install --no-deps hls4ml==1.3.0; `make install` does) "
+                                   "or set NASH_AP_TYPES to a folder holding ap_int.h")
     return d
 
 
@@ -113,8 +114,7 @@ def build(project: Project, jobs: int = 2) -> Build:
         out = project.out.resolve()
         inc = [f"-I{out / 'src'}", f"-I{out / 'tb'}", f"-isystem{out / 'compat'}",
                f"-DNASH_TB_DATA=\"{out / 'tb_data'}\""]
-        if project.pe.csim_sources:  # --pe-impl rtl: the blackbox C models use ap_int.h
-            inc.append(f"-isystem{ap_types_dir()}")
+        inc.append(f"-isystem{ap_types_dir()}")  # ap_int.h: nash::word_t, the contract-width requant
         srcs = ([out / "src" / f for f in SRC_FILES] + [out / f for f in project.pe.csim_sources]
                 + [out / f for f in TB_FILES])
         objs = [work / (s.stem + ".o") for s in srcs]

@@ -56,7 +56,7 @@ class CsimLibrary:
         lib.nash_predict_debug.restype = ctypes.c_int
         lib.nash_predict_debug.argtypes = [*args, ctypes.c_void_p, ctypes.c_void_p]
         self._lib = lib
-        if lib.nash_abi_version() != 1:
+        if lib.nash_abi_version() != 2:
             raise CsimError(f"{self.path}: unsupported C ABI version {lib.nash_abi_version()}")
         self.input_bytes = lib.nash_input_bytes()
         self.num_classes = lib.nash_num_classes()
@@ -100,9 +100,12 @@ class CsimLibrary:
         for layer in self.manifest["layers"]:
             if layer["out_offset"] < 0:
                 continue
-            size = int(np.prod(layer["out_shape"]))
-            off = layer["out_offset"]
-            outs[layer["name"]] = acts[:, off:off + size].reshape(x.shape[0], *layer["out_shape"])
+            shape, off, stride = layer["out_shape"], layer["out_offset"], layer["channel_stride"]
+            if stride:  # one word-aligned plane per channel: drop each plane's padding bytes
+                planes = acts[:, off:off + shape[0] * stride].reshape(x.shape[0], shape[0], stride)
+                outs[layer["name"]] = planes[:, :, :int(np.prod(shape[1:]))].reshape(x.shape[0], *shape)
+            else:
+                outs[layer["name"]] = acts[:, off:off + shape[0]].reshape(x.shape[0], *shape)
         return outs, logits
 
 

@@ -37,7 +37,9 @@ from nash.frontend.integer.bounds import network_bounds
 from nash.frontend.integer.model import IntegerModel
 from nash.frontend.integer.reference import run_network
 
-SLOT_ALIGN = 64
+SLOT_ALIGN = 64  # bytes: every layer output starts on a 64-byte boundary inside its slot (four 16-byte words)
+WORD = weights_blob.WORD  # bytes per DDR word (nash::word_t, ap_uint<128>)
+AXI_LATENCY = 64  # cycles: m_axi latency the HLS scheduler assumes (PS-DDR round trip 24-64 cycles at 200 MHz)
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
 KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
 SRC_FILES = ("top.cpp", *(f"{c_engine_function(e)}.cpp" for e in ENGINES))
@@ -99,8 +101,9 @@ def engines_context() -> dict:
     def eng(e: str) -> dict:
         return {"name": e, "id": ENGINE_IDS[e], "fn": c_engine_function(e)}
 
-    ports = ([("const int8_t*", f"img_{e}") for e in PE_ENGINES] + [("int8_t*", f"act_{e}") for e in ENGINES]
-             + [("const uint8_t*", f"wb_{e}") for e in ENGINES] + [("int64_t*", "logits")])
+    rd, wr = "const nash::word_t*", "nash::word_t*"  # read-only and write-only 128-bit word ports
+    ports = ([(rd, f"img_{e}") for e in PE_ENGINES] + [(rd, f"act_in_{e}") for e in ENGINES]
+             + [(wr, f"act_out_{e}") for e in ENGINES] + [(rd, f"wb_{e}") for e in ENGINES] + [(wr, "logits")])
     ids = [ENGINE_IDS[e] for e in ENGINES]
     return {"engines": [eng(e) for e in ENGINES], "pe_engines": [eng(e) for e in PE_ENGINES],
             "misc": eng(MISC_ENGINE), "n_engines": len(ENGINES), "engine_legend": engine_id_legend(),
@@ -115,18 +118,28 @@ def _align(v: int, a: int = SLOT_ALIGN) -> int:
     return (v + a - 1) // a * a
 
 
+def plane_words(size: int) -> int:
+    """Words per channel plane of a size x size map in DDR (each plane starts on a word; padding bytes are 0)."""
+    return _ceil(size * size, WORD)
+
+
+def out_plane_words(n: Node) -> int:
+    """Words per output channel plane of a layer (gap: its vector is one contiguous run, reported as 0)."""
+    return 0 if n.kind in ("gap", "fc") else plane_words(n.out_size)
+
+
 def out_bytes(n: Node) -> int:
-    """Bytes of a layer's int8 output (fc writes int64 logits instead: 0 bytes in the slot)."""
+    """Bytes of a layer's int8 output in the slot, padding included (fc writes int64 logits instead: 0)."""
     if n.kind == "fc":
         return 0
     if n.kind == "gap":
-        return n.out_ch
-    return n.out_ch * n.out_size**2
+        return _ceil(n.out_ch, WORD) * WORD
+    return n.out_ch * out_plane_words(n) * WORD
 
 
 def slot_layout(nodes: list[Node]) -> tuple[dict[str, int], int]:
     """Byte offset of every layer's output inside an activation slot (no reuse: every output stays readable for the
-    debug view and for residual inputs), and the slot size."""
+    debug view and for residual inputs), and the slot size; both multiples of SLOT_ALIGN (so of the word)."""
     offs, off = {}, 0
     for n in nodes:
         if n.kind == "fc":
@@ -134,6 +147,16 @@ def slot_layout(nodes: list[Node]) -> tuple[dict[str, int], int]:
         offs[n.name] = off
         off = _align(off + out_bytes(n))
     return offs, max(off, SLOT_ALIGN)
+
+
+def tilings(nodes: list[Node], plan: Plan) -> dict[str, weights_blob.Tiling]:
+    """The lanes of the engine of every conv-kind layer (the blob's tile-major layout follows them)."""
+    out = {}
+    for n in nodes:
+        if n.kind == "conv":
+            e = plan.engine_of[n.name]
+            out[n.name] = weights_blob.Tiling(plan.pe[e][0], plan.pe[e][1], plan.lanes(e))
+    return out
 
 
 def check_supported(nodes: list[Node]) -> None:
@@ -184,8 +207,30 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     mt = [_ceil(n.out_ch // n.groups, tm) for n in std]
     nt = [_ceil(n.in_ch // n.groups, tn) for n in std]
     dt = [_ceil(n.in_ch, dw_lanes) for n in dw]
+    til = weights_blob.Tiling(tm, tn, dw_lanes)
+    walks = {n.name: weights_blob.conv_walk(n, til) for n in layers}
+    rg = _ceil(WORD, rq)
+    sum_bits = max((bounds[n.name]["product_bits"] for n in layers), default=32)
+    lanes = {n.name: (dw_lanes if n.depthwise else tn) for n in layers}
+    outs = {n.name: (dw_lanes if n.depthwise else tm) for n in layers}
     return {
-        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq,
+        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq, "sum_bits": sum_bits,
+        "xw": max((plane_words(n.in_size) for n in layers), default=1),
+        "xtile_words": max((lanes[n.name] * plane_words(n.in_size) for n in layers), default=1),
+        "tiles_min": _minmax([w.n_out * w.n_in for w in walks.values()])[0],
+        "tiles_max": _minmax([w.n_out * w.n_in for w in walks.values()])[1],
+        "wsec_min": _minmax([w.words for w in walks.values()])[0],
+        "wsec_max": _minmax([w.words for w in walks.values()])[1],
+        "wtile_max": max((w.tile_words for w in walks.values()), default=1),
+        "drain_min": 1, "drain_max": max((outs[n.name] * plane_words(n.out_size) * rg for n in layers), default=1),
+        "mac_min": _minmax([n.out_size**2 * n.kernel**2 for n in std])[0],
+        "mac_max": _minmax([n.out_size**2 * n.kernel**2 for n in std])[1],
+        "dmac_min": _minmax([n.out_size**2 * n.kernel**2 for n in dw])[0],
+        "dmac_max": _minmax([n.out_size**2 * n.kernel**2 for n in dw])[1],
+        "out_min": _minmax([walks[n.name].n_out for n in layers])[0],
+        "out_max": _minmax([walks[n.name].n_out for n in layers])[1],
+        "out_words_min": _minmax([n.out_ch * plane_words(n.out_size) for n in layers])[0],
+        "out_words_max": _minmax([n.out_ch * plane_words(n.out_size) for n in layers])[1],
         "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
         "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
         "xhw": p_max**2, "ohw": o_max**2, "ohw_min": o_min**2, "kk": k_max**2, "kk_min": k_min**2,
@@ -200,36 +245,36 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
 
 
 def misc_context(nodes: list[Node]) -> dict:
-    adds = [n.in_ch * n.in_size**2 for n in nodes if n.kind == "add"]
+    """Buffer sizes and loop trip counts of the misc unit (words of 16 lanes)."""
+    adds = [_ceil(n.in_ch * plane_words(n.in_size), 64) for n in nodes if n.kind == "add"]
     gaps = [n for n in nodes if n.kind == "gap"]
     fcs = [n for n in nodes if n.kind == "fc"]
     ctx: dict = {"engine_fn": c_engine_function(MISC_ENGINE)}
-    ctx["add_min"], ctx["add_max"] = _minmax(adds)
-    ctx["gapc_min"], ctx["gapc_max"] = _minmax([n.in_ch for n in gaps])
-    ctx["gaphw_min"], ctx["gaphw_max"] = _minmax([n.in_size**2 for n in gaps])
-    ctx["fcm_min"], ctx["fcm_max"] = _minmax([n.out_ch for n in fcs])
-    ctx["fcc_min"], ctx["fcc_max"] = _minmax([n.in_ch for n in fcs])
+    ctx["addc_min"], ctx["addc_max"] = _minmax(adds)
+    ctx["addw_min"], ctx["addw_max"] = _minmax([n.in_ch * plane_words(n.in_size) for n in nodes if n.kind == "add"])
+    ctx["gapw_min"], ctx["gapw_max"] = _minmax([n.in_ch * plane_words(n.in_size) for n in gaps])
+    ctx["gapo_min"], ctx["gap_out_words"] = _minmax([_ceil(n.in_ch, WORD) for n in gaps])
+    ctx["fcw_min"], ctx["fc_in_words"] = _minmax([_ceil(n.in_ch, WORD) for n in fcs])
+    ctx["fcs_min"], ctx["fcs_max"] = _minmax([n.out_ch * (1 + _ceil(n.in_ch, WORD)) for n in fcs])
     return ctx
 
 
-def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_blob.Section]) -> list[dict]:
-    """One LayerDesc initializer per layer (field order of nash_params.h.j2)."""
-    sec = {(s.layer, s.name): s.offset for s in sections}
+def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_blob.Section],
+               tiles: dict[str, weights_blob.Tiling]) -> list[dict]:
+    """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words)."""
+    sec = {s.layer: s.offset for s in sections}
     rows = []
     for i, n in enumerate(nodes):
         ins = list(n.inputs)
-        in_off = offs.get(ins[0], 0)
-        in2 = offs.get(ins[1], 0) if len(ins) > 1 else 0
-        if n.kind == "conv":
-            w, mu, b, s = (sec[(n.name, k)] for k in ("weight", "mult", "bias", "shift"))
-        elif n.kind == "fc":
-            w, mu, b, s = sec[(n.name, "weight")], 0, sec[(n.name, "bias")], 0
-        else:
-            w, mu, b, s = 0, sec[(n.name, "scalars")], 0, 0
+        in_w = offs.get(ins[0], 0) // WORD
+        in2 = offs.get(ins[1], 0) // WORD if len(ins) > 1 else 0
         op_id = op_spec(n.op).engine_id if n.kind == "conv" else 0
+        in_cs = _ceil(n.in_ch, WORD) if n.kind == "fc" else plane_words(n.in_size)
+        w = weights_blob.conv_walk(n, tiles[n.name]) if n.kind == "conv" else None
+        walk = [w.n_out, w.n_in, w.n_mt, w.walk_cg, w.kk, w.tile_words] if w else [0, 0, 0, 0, 0, 0]
         vals = [KIND_ID[n.kind], op_id, n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
-                n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_off}u", f"{in2}u",
-                f"{offs.get(n.name, 0)}u", f"{w}u", f"{mu}u", f"{b}u", f"{s}u"]
+                n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_w}u", f"{in2}u",
+                f"{offs.get(n.name, 0) // WORD}u", in_cs, out_plane_words(n), f"{sec[n.name] // WORD}u", *walk]
         desc = f"{n.name} {n.kind}/{n.op} {n.in_ch}->{n.out_ch} {n.in_size}->{n.out_size} k{n.kernel} s{n.stride}"
         if n.groups > 1:
             desc += f" g{n.groups}"
@@ -251,26 +296,26 @@ def sched_rows(nodes: list[Node], plan: Plan) -> list[dict]:
     return rows
 
 
-def axi_widen_bits(bytes_per_cycle: float) -> int:
-    """m_axi automatic port widening (``max_widen_bitwidth``) matching the accelerator model's DDR bytes per cycle:
-    the largest power of two bits <= 8 * bytes, within Vitis HLS's 8..1024 range."""
-    bits = 8
-    while bits * 2 <= min(1024, 8 * bytes_per_cycle):
-        bits *= 2
-    return bits
-
-
-def top_ports(in_bytes: int, slot_bytes: int, min_slots: int, blob_bytes: int, n_classes: int) -> list[dict]:
-    """m_axi ports of nash_top: one bundle per engine; depths are the testbench sizes (cosim needs them)."""
+def top_ports(img_words: int, slot_words: int, min_slots: int, blob_words: int, logit_words: int) -> list[dict]:
+    """m_axi ports of nash_top: one bundle per engine; depths (in 16-byte words) are the testbench sizes (cosim needs
+    them; the ports of one ALIAS group have equal depths)."""
     ports = []
     for e in PE_ENGINES:
-        ports.append({"name": f"img_{e}", "bundle": f"gmem_{e}", "depth": TB_IMAGES * in_bytes})
+        ports.append({"name": f"img_{e}", "bundle": f"gmem_{e}", "depth": TB_IMAGES * img_words})
+    for d in ("in", "out"):
+        for e in ENGINES:
+            ports.append({"name": f"act_{d}_{e}", "bundle": f"gmem_{e}", "depth": min_slots * slot_words})
     for e in ENGINES:
-        ports.append({"name": f"act_{e}", "bundle": f"gmem_{e}", "depth": min_slots * slot_bytes})
-    for e in ENGINES:
-        ports.append({"name": f"wb_{e}", "bundle": f"gmem_{e}", "depth": blob_bytes})
-    ports.append({"name": "logits", "bundle": "gmem_misc", "depth": TB_IMAGES * n_classes})
+        ports.append({"name": f"wb_{e}", "bundle": f"gmem_{e}", "depth": blob_words})
+    ports.append({"name": "logits", "bundle": "gmem_misc", "depth": TB_IMAGES * logit_words})
     return ports
+
+
+def alias_groups() -> list[str]:
+    """Ports the host points at one buffer (#pragma HLS ALIAS: cosim then models one memory)."""
+    return [",".join(f"img_{e}" for e in PE_ENGINES),
+            ",".join([f"act_in_{e}" for e in ENGINES] + [f"act_out_{e}" for e in ENGINES]),
+            ",".join(f"wb_{e}" for e in ENGINES)]
 
 
 def _write(path: Path, text: str | bytes, files: list[Path]) -> None:
@@ -288,25 +333,29 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     nodes = im.nodes
     check_supported(nodes)
     bounds = network_bounds(nodes, im.params)
-    blob, blob_manifest = weights_blob.pack(nodes, im.params)
-    sections, blob_size, layout_id = weights_blob.layout(nodes)
+    tiles = tilings(nodes, plan)
+    blob, blob_manifest = weights_blob.pack(nodes, im.params, tiles)
+    sections, blob_size, layout_id = weights_blob.layout(nodes, tiles)
     offs, slot_bytes = slot_layout(nodes)
     eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
     pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src")
     first, last = nodes[0], nodes[-1]
     in_bytes = first.in_ch * first.in_size**2
     n_classes = last.out_ch
+    img_words, logit_words = first.in_ch * plane_words(first.in_size), _ceil(n_classes * 8, WORD)
     base = {"model_name": model_name}
     ctx = {
         **base, **engines_context(), "n_layers": len(nodes), "n_steps": len(plan.steps), "max_offset": plan.max_offset,
-        "min_slots": plan.min_slots, "slot_bytes": slot_bytes, "in_ch": first.in_ch, "in_size": first.in_size,
-        "input_bytes": in_bytes, "num_classes": n_classes, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
-        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections),
+        "min_slots": plan.min_slots, "slot_words": slot_bytes // WORD, "in_ch": first.in_ch, "in_size": first.in_size,
+        "input_bytes": in_bytes, "in_cs": plane_words(first.in_size), "num_classes": n_classes,
+        "logit_words": logit_words, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
+        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections, tiles),
         "sched_rows": sched_rows(nodes, plan), "schedule_kind": plan.schedule_kind,
-        "ports": top_ports(in_bytes, slot_bytes, plan.min_slots, blob_size, n_classes),
+        "ports": top_ports(img_words, slot_bytes // WORD, plan.min_slots, blob_size // WORD, logit_words),
+        "aliases": alias_groups(), "axi_latency": AXI_LATENCY,
         "min_periods": 1 + plan.max_offset, "max_periods": 1024 + plan.max_offset,
-        "axi_widen_bits": axi_widen_bits(plan.axi_bytes_per_cycle),
         "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
+        "layer_planes": ", ".join(str(out_plane_words(n) * WORD) for n in nodes),
     }
     files: list[Path] = []
     src, tb = out / "src", out / "tb"
@@ -355,6 +404,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "input_bytes": in_bytes, "num_classes": n_classes, "sources_sha256": h.hexdigest(),
         "layers": [{"name": n.name, "kind": n.kind, "op": n.op, "engine": plan.engine_of[n.name],
                     "out_offset": offs.get(n.name, -1), "out_shape": _out_shape(n),
+                    "channel_stride": out_plane_words(n) * WORD,
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)
@@ -373,7 +423,7 @@ def _write_tcl(out: Path, model_name: str, plan: Plan, pe: PeSource, files: list
     ctx = {"model_name": model_name, "project": "nash_hls_prj", "src_files": srcs, "tb_files": list(TB_FILES),
            "cflags": "-std=c++14 -I$root/src", "tb_cflags": "-std=c++14 -I$root/src -I$root/tb "
            "-DNASH_TB_DATA=\\\"$root/tb_data\\\"",
-           "part": plan.part, "period_ns": f"{1000.0 / plan.clock_mhz:.3f}",
+           "part": plan.part, "period_ns": f"{1000.0 / plan.clock_mhz:.3f}", "axi_latency": AXI_LATENCY,
            # --pe-impl rtl: UG1399 RTL blackboxes (their C models are named inside the JSON, so not added here)
            "blackbox_jsons": pe.blackbox_jsons}
     _write(out / "run_hls.tcl", _tcl("run_hls.tcl.j2", ctx), files)

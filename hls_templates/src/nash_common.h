@@ -1,23 +1,75 @@
-// NASH-HLS: arithmetic helpers shared by every engine (synthesizable; plain C++14 integer types).
-// Integer contract: docs/integer-semantics.md. Right shifts of negative int64 values are arithmetic (flooring) in
-// g++ and in Vitis HLS; the requant rule relies on it, exactly like numpy's >> in the integer reference.
+// NASH-HLS: the DDR word type and the arithmetic helpers shared by every engine (synthesizable).
+// Integer contract: docs/integer-semantics.md. DDR is only accessed as 128-bit words (nash::word_t): one m_axi beat
+// of the Zynq UltraScale+ HP ports, 16 int8 values, byte j in bits [8j + 7, 8j] (little-endian, as the host writes
+// them). Right shifts of negative values are arithmetic (flooring) in g++ and in Vitis HLS, as numpy's >> is.
 #ifndef NASH_COMMON_H
 #define NASH_COMMON_H
 
 #include <stdint.h>
 
+// g++ -O2 flags ap_types' own constructors (storage read before it is set, a false positive inside the vendor
+// header): silenced for that header only, our code keeps the warnings.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__SYNTHESIS__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include "ap_int.h"
+#pragma GCC diagnostic pop
+#else
+#include "ap_int.h"
+#endif
+
 namespace nash {
 
-// Little-endian int64 from the weights blob (byte-addressed m_axi port; scales are read once per tile).
-static inline int64_t rd_i64(const uint8_t* p, uint32_t off) {
+typedef ap_uint<128> word_t;
+const int WORD_BYTES = 16;
+
+// Word <-> 16 bytes (wires in hardware; two 64-bit halves keep g++ C simulation fast).
+static inline void unpack16(const word_t& w, int8_t b[16]) {
 #pragma HLS INLINE
-  uint64_t v = 0;
-rd_byte:
-  for (int b = 0; b < 8; ++b) {
+  const uint64_t lo = w.to_uint64(), hi = (w >> 64).to_uint64();
+unpack:
+  for (int j = 0; j < 8; ++j) {
 #pragma HLS UNROLL
-    v |= static_cast<uint64_t>(p[off + b]) << (8 * b);
+    b[j] = static_cast<int8_t>(static_cast<uint8_t>(lo >> (8 * j)));
+    b[8 + j] = static_cast<int8_t>(static_cast<uint8_t>(hi >> (8 * j)));
   }
-  return static_cast<int64_t>(v);
+}
+
+static inline word_t pack16(const int8_t b[16]) {
+#pragma HLS INLINE
+  uint64_t lo = 0, hi = 0;
+pack:
+  for (int j = 0; j < 8; ++j) {
+#pragma HLS UNROLL
+    lo |= static_cast<uint64_t>(static_cast<uint8_t>(b[j])) << (8 * j);
+    hi |= static_cast<uint64_t>(static_cast<uint8_t>(b[8 + j])) << (8 * j);
+  }
+  return (word_t(hi) << 64) | word_t(lo);
+}
+
+// The 64-bit half h (0: bytes 0-7) of a word, as int64.
+static inline int64_t i64_of(const word_t& w, int half) {
+#pragma HLS INLINE
+  return static_cast<int64_t>((half ? w >> 64 : w).to_uint64());
+}
+
+// A channel's 16-byte scale record (docs/weights-blob.md): bias int64 in bytes 0-7, multiplier int16 in bytes 8-9,
+// shift in byte 10.
+struct Scale {
+  int64_t bias;
+  int16_t mult;
+  uint8_t shift;
+};
+
+static inline Scale scale_of(const word_t& rec) {
+#pragma HLS INLINE
+  const uint64_t hi = (rec >> 64).to_uint64();
+  Scale s;
+  s.bias = static_cast<int64_t>(rec.to_uint64());
+  s.mult = static_cast<int16_t>(static_cast<uint16_t>(hi));
+  s.shift = static_cast<uint8_t>(hi >> 16) & 63;
+  return s;
 }
 
 static inline int8_t clamp8(int64_t v, int64_t lo) {
@@ -31,10 +83,21 @@ static inline int64_t rounding_shift(int64_t v, int64_t s) {
   return (v + (static_cast<int64_t>(1) << (s - 1))) >> s;
 }
 
-// q = clamp((acc * M + B + 2^(S-1)) >> S, lo, 127), lo = 0 with ReLU else -128; the product is always int64.
-static inline int8_t requant(int64_t acc, int64_t mult, int64_t bias, int64_t shift, bool relu) {
+// Requant of one accumulator with its channel's scale: q = clamp((acc * M + B + 2^(S-1)) >> S, lo, 127), lo = 0 with
+// ReLU else -128. Contract widths: acc ACC_W bits x a 16-bit multiplier, a 6-bit shift; SUM_W is the proven width of
+// the whole requant sum (codegen: integer.bounds product_bits), so every partial sum and the bias fit in it.
+template <int ACC_W, int SUM_W>
+static inline int8_t requant(int64_t acc, const Scale& sc, bool relu) {
 #pragma HLS INLINE
-  return clamp8(rounding_shift(acc * mult + bias, shift), relu ? 0 : -128);
+  const ap_int<ACC_W> a = acc;
+  const ap_int<16> m = sc.mult;
+  const ap_uint<6> s = sc.shift;
+  ap_int<SUM_W> v = a * m;
+  v += ap_int<SUM_W>(sc.bias);
+  v += ap_int<SUM_W>(1) << (s - 1);
+  v >>= s;
+  const int64_t r = v.to_int64();
+  return clamp8(r, relu ? 0 : -128);
 }
 
 }  // namespace nash

@@ -20,7 +20,7 @@ enum {
   NASH_ERR_ALLOC = 7         // out of memory for the activation buffer
 };
 
-int nash_abi_version(void);  // 1
+int nash_abi_version(void);  // 2 (1: byte-packed maps before the word engines)
 const char* nash_error_string(int code);
 int nash_input_bytes(void);  // int8 values per image (C * H * W, NCHW)
 int nash_num_classes(void);
@@ -29,7 +29,8 @@ int nash_min_slots(void);
 int nash_num_layers(void);
 const char* nash_layer_name(int layer);
 int nash_layer_offset(int layer);  // byte offset of the layer's output in a slot (-1: fc, written to logits)
-int nash_layer_bytes(int layer);
+int nash_layer_bytes(int layer);  // bytes of the layer's output in the slot (plane padding included)
+int nash_layer_plane_bytes(int layer);  // bytes per output channel plane (0: a contiguous vector)
 int nash_check_blob(const uint8_t* blob, uint64_t blob_size);
 
 // Runs the accelerator model (the generated schedule) on n_images int8 images [n, C, H, W] and writes int64 logits
@@ -37,7 +38,8 @@ int nash_check_blob(const uint8_t* blob, uint64_t blob_size);
 int nash_predict(const int8_t* images, int n_images, const uint8_t* blob, uint64_t blob_size, int64_t* logits);
 
 // Same schedule with one activation slot per image, then copies every image's slot to acts[i * slot_bytes]
-// (each layer's output at nash_layer_offset): the debug view for first-mismatch reports.
+// (each layer's output at nash_layer_offset, one channel plane every nash_layer_plane_bytes, each plane padded to
+// whole 16-byte words): the debug view for first-mismatch reports.
 int nash_predict_debug(const int8_t* images, int n_images, const uint8_t* blob, uint64_t blob_size, int8_t* acts,
                        int64_t* logits);
 

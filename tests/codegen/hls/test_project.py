@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import struct
 import subprocess
 import zlib
 
@@ -36,6 +37,40 @@ def tiny():
 
 
 # ---- weights blob --------------------------------------------------------------------------------------------------
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def decode_conv_tiles(blob: bytes, off: int, node, t: weights_blob.Tiling) -> tuple[np.ndarray, dict[int, bytes]]:
+    """Independent reading of a standard conv section (plain loops over the documented tile-major order): the
+    weights [M, C/g, k*k] and each channel's 16-byte record; guard entries must be zero."""
+    g_n, mg, cg, kk = node.groups, node.out_ch // node.groups, node.in_ch // node.groups, node.kernel**2
+    n_mt, n_in, kw = _ceil(mg, t.tm), _ceil(cg, t.tn), _ceil(t.tm * t.tn, 16)
+    w = np.zeros((node.out_ch, cg, kk), dtype=np.int64)
+    recs, pos = {}, off
+    for g in range(g_n):
+        for mt in range(n_mt):
+            for m in range(t.tm):
+                ch, rec = mt * t.tm + m, blob[pos + 16 * m:pos + 16 * m + 16]
+                if ch < mg:
+                    recs[g * mg + ch] = rec
+                else:
+                    assert rec == bytes(16)
+            pos += 16 * t.tm
+            for ti in range(n_in):
+                for k in range(kk):
+                    for m in range(t.tm):
+                        for n in range(t.tn):
+                            v = np.int8(np.uint8(blob[pos + k * kw * 16 + m * t.tn + n]))
+                            ch, c = mt * t.tm + m, ti * t.tn + n
+                            if ch < mg and c < cg:
+                                w[g * mg + ch, c, k] = v
+                            else:
+                                assert v == 0
+                pos += kk * kw * 16
+    return w, recs
+
+
 def test_blob_layout_header_and_sections(tiny):
     _, im = tiny
     blob, man = weights_blob.pack(im.nodes, im.params)
@@ -43,15 +78,39 @@ def test_blob_layout_header_and_sections(tiny):
     assert blob[:8] == b"NASHBLOB" and info["payload_size"] == len(blob) - 64
     assert info["crc32"] == zlib.crc32(blob[64:]) and man["size"] == len(blob)
     secs = {(s["layer"], s["name"]): s for s in man["sections"]}
-    assert all(s["offset"] % 64 == 0 for s in man["sections"])
-    s = secs[("stem", "weight")]
-    w = np.frombuffer(blob, np.int8, s["count"], s["offset"])
-    np.testing.assert_array_equal(w, im.params["stem"]["weight"].ravel())
-    s = secs[("head", "bias")]
-    np.testing.assert_array_equal(np.frombuffer(blob, "<i8", s["count"], s["offset"]), im.params["head"]["bias"])
+    assert all(s["offset"] % 64 == 0 for s in man["sections"]) and len(blob) % 16 == 0
+    stem = im.nodes[0]
+    p = im.params["stem"]
+    w, recs = decode_conv_tiles(blob, secs[("stem", "tiles")]["offset"], stem, weights_blob.DEFAULT_TILING)
+    np.testing.assert_array_equal(w, p["weight"].reshape(stem.out_ch, stem.in_ch, -1))
+    for ch, rec in recs.items():  # bias int64, multiplier int16, shift uint8, five zero bytes
+        assert rec == struct.pack("<qhB5x", int(p["bias"][ch]), int(p["mult"][ch]), int(p["shift"][ch]))
+    head = im.nodes[-1]
+    s, hp = secs[(head.name, "classes")], im.params[head.name]  # per class: a record (bias), the row in words
+    row = 16 * (1 + _ceil(head.in_ch, 16))
+    for m in range(head.out_ch):
+        at = s["offset"] + m * row
+        assert struct.unpack_from("<q", blob, at)[0] == int(hp["bias"][m]) and blob[at + 8:at + 16] == bytes(8)
+        np.testing.assert_array_equal(np.frombuffer(blob, np.int8, head.in_ch, at + 16), hp["weight"][m])
     s = secs[("s0b0_add", "scalars")]
     p = im.params["s0b0_add"]
     assert list(np.frombuffer(blob, "<i8", 3, s["offset"])) == [int(p["mult_a"]), int(p["mult_b"]), int(p["shift"])]
+
+
+def test_blob_tile_major_hand_case():
+    """3 output x 2 input channels, 1 x 1 kernel, a 2 x 2 array: two output tiles, each [2 records][1 weight word]."""
+    from nash.frontend.core.graph import Node
+
+    node = Node("c", "conv", "conv", ("input",), 2, 3, 4, 4, kernel=1)
+    p = {"weight": np.array([[1, 2], [11, 12], [21, 22]]).reshape(3, 2, 1, 1), "bias": np.array([100, -1, 7]),
+         "mult": np.array([3, -2, 5]), "shift": np.array([1, 2, 3])}
+    blob, man = weights_blob.pack([node], {"c": p}, {"c": weights_blob.Tiling(2, 2, 2)})
+    sec = blob[64:64 + 96]
+    assert man["sections"][0]["count"] == 96
+    rec = [bytes([100, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1]) + bytes(5), bytes([255] * 8 + [254, 255, 2]) + bytes(5),
+           bytes([7, 0, 0, 0, 0, 0, 0, 0, 5, 0, 3]) + bytes(5)]
+    assert sec[0:32] == rec[0] + rec[1] and sec[32:48] == bytes([1, 2, 11, 12]) + bytes(12)
+    assert sec[48:80] == rec[2] + bytes(16) and sec[80:96] == bytes([21, 22, 0, 0]) + bytes(12)
 
 
 def test_shift_code_is_the_pe_array_code():
@@ -78,7 +137,7 @@ def test_blob_errors_name_the_problem(tiny):
     with pytest.raises(weights_blob.BlobError, match="CRC32"):
         weights_blob.check(blob[:-1] + bytes([blob[-1] ^ 0x80]))
     with pytest.raises(weights_blob.BlobError, match="version"):
-        weights_blob.check(blob[:8] + (2).to_bytes(4, "little") + blob[12:])
+        weights_blob.check(blob[:8] + (1).to_bytes(4, "little") + blob[12:])
     with pytest.raises(weights_blob.BlobError, match="expects 3"):
         weights_blob.check(blob, n_layers=3)
 
@@ -185,16 +244,47 @@ def test_top_interface_and_tcl(rendered):
     p = rendered["tiny"]
     top = (p.out / "src" / "top.cpp").read_text()
     for e in ("conv", "shift", "adder", "misc"):
-        assert f"port=act_{e} bundle=gmem_{e}" in top and f"port=wb_{e} bundle=gmem_{e}" in top
+        for port in (f"act_in_{e}", f"act_out_{e}", f"wb_{e}", *([f"img_{e}"] if e != "misc" else [])):
+            assert f"port={port} bundle=gmem_{e}" in top, port
     assert "s_axilite port=return bundle=control" in top and "#pragma HLS DATAFLOW" in top
+    assert "#pragma HLS ALIAS ports=act_in_conv,act_in_shift,act_in_adder,act_in_misc,act_out_conv," in top
+    assert "#pragma HLS ALIAS ports=wb_conv,wb_shift,wb_adder,wb_misc distance=0" in top
+    assert "max_read_burst_length=64" in top and "num_read_outstanding=16" in top
+    header = (p.out / "src" / "nash_top.h").read_text()
+    assert "const nash::word_t* act_in_conv" in header and "nash::word_t* act_out_conv" in header
+    assert "int8_t*" not in header and "int64_t*" not in header  # every m_axi port is a 128-bit word pointer
     tcl = (p.out / "run_hls.tcl").read_text()
     for needle in ("set_part xck26-sfvc784-2LV-c", "create_clock -period 5.000", "config_interface -m_axi_addr64",
+                   "config_interface -m_axi_alignment_byte_size 16", "-m_axi_latency 64",
                    "csim_design", "csynth_design", "cosim_design", "export_design -format ip_catalog",
                    "add_files -tb tb/testbench.cpp", "set_top nash_top", "source [file join $root options.tcl]"):
         assert needle in tcl, needle
     assert "set NASH_COSIM 1" in (p.out / "options.tcl").read_text()
     man = json.loads((p.out / "weights_manifest.json").read_text())
     assert man["size"] == p.blob_path.stat().st_size
+
+
+def test_engines_are_word_bursts_and_dataflow_regions(rendered):
+    """The canonical high-throughput form: no byte-wide pointer anywhere in the synthesized sources, a DATAFLOW
+    region per layer task (standard and depthwise), one flattened pipelined MAC loop per tile."""
+    import re
+
+    for which in ("tiny", "allops"):
+        src = rendered[which].out / "src"
+        for f in ["top.cpp", "nash_top.h", *(f"engine_{e}.cpp" for e in ENGINES)]:
+            text = (src / f).read_text()
+            assert not re.search(r"\b(u?int8_t|u?int64_t)\s*\*", text), f"{which}/{f}: a byte or int64 pointer"
+        for e in ("conv", "shift", "adder"):
+            text = (src / f"engine_{e}.cpp").read_text()
+            for region, compute in (("run_standard", "compute_std"), ("run_depthwise", "compute_dw")):
+                body = text[text.index(f"void {region}("):]
+                body = body[:body.index("\n}\n")]
+                assert "#pragma HLS DATAFLOW" in body
+                calls = re.findall(r"^  (\w+)(?:<\w+>)?\(", body, re.M)
+                assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
+            for loop in ("mac:", "dw_mac:"):
+                head = text[text.index(loop):].splitlines()[1:4]
+                assert "for (int i = 0; i < OW * OW * L.kk; ++i)" in head[0] and "PIPELINE II=1" in head[2]
 
 
 # ---- hls::stream shim --------------------------------------------------------------------------------
