@@ -14,9 +14,6 @@ from pathlib import Path
 from nash.codegen.hls.cpp_scan import FOR, FUNC, Violation, line_of, matching, strip_comments
 from nash.codegen.hls.perf_rules import check_performance, check_tcl
 
-# set True when the streaming engines land (issue 12): check_project then applies R9-R14 to every generated project.
-PERFORMANCE_RULES_ENFORCED = False
-
 # R1 no dynamic memory; R2 no std containers / strings / streams / exceptions / stdio; R3 integer only.
 _FORBIDDEN = [
     ("R1", re.compile(r"\b(new|delete|malloc|calloc|realloc|free|alloca)\b\s*[\[(]?"), "dynamic memory"),
@@ -106,18 +103,13 @@ def synthesized_files(project_dir: Path) -> list[Path]:
     return files
 
 
-def check_project(project_dir: Path, performance: bool | None = None) -> list[Violation]:
-    """R1-R8 over every synthesized source, plus R9-R14 (sources and ``run_hls.tcl``) when ``performance`` is True.
-
-    ``performance`` defaults to :data:`PERFORMANCE_RULES_ENFORCED`.
-    """
+def check_project(project_dir: Path) -> list[Violation]:
+    """R1-R8 over every synthesized source, then the performance rules R9-R14 (sources and ``run_hls.tcl``)."""
     out = []
     for f in synthesized_files(project_dir):
         # Loop labels are this codegen's convention; the PE-array headers (another template family) are exempt.
         out += check_source(f, require_labels=f.parent.name != "pe")
-    if PERFORMANCE_RULES_ENFORCED if performance is None else performance:
-        out += check_project_performance(project_dir)
-    return out
+    return out + check_project_performance(project_dir)
 
 
 def check_project_performance(project_dir: Path) -> list[Violation]:

@@ -2,19 +2,17 @@
 
 Each rule: a hand-written minimal snippet in the canonical form of UG1399 / UG1448 passes, and a bad variant (the
 pattern those guides name as preventing bursts, widening or dataflow) fails with that rule id. Then the generated code:
-today's engines are byte-wise (shared/reference/hls-performance.md), so the rules must flag them; once issue 12's
-streaming engines land, every generated project must pass (the xfail test turns into a plain one).
+the byte-wise engines codegen rendered before issue 12 (frozen in tests/data/bytewise_project) must be flagged at the
+sites the static review names (shared/reference/hls-performance.md), and every project codegen renders now must pass.
 """
 
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from helpers import REPO
-from nash.codegen.hls import rules
 from nash.codegen.hls.perf_rules import check_performance, check_tcl
 from nash.codegen.hls.project import generate_from
-from nash.codegen.hls.rules import PERFORMANCE_RULES_ENFORCED, check_project
+from nash.codegen.hls.rules import check_project, check_project_performance
 from nash.frontend.core.model_file import load_model
 from nash.frontend.integer.weights_io import load_integer_model
 
@@ -395,15 +393,10 @@ def tiny_project(tmp_path_factory):
     return generate_from(mf, load_integer_model(mf), tmp_path_factory.mktemp("tiny_perf")).out
 
 
-@pytest.mark.skipif(PERFORMANCE_RULES_ENFORCED, reason="the engines stream since issue 12; "
-                    "test_generated_code_follows_performance_rules guards against a byte-wise regression")
-def test_todays_bytewise_engines_violate_the_performance_rules(tmp_path):
-    from nash.cli import main
-
-    out = tmp_path / "tiny"
-    r = CliRunner().invoke(main, ["codegen", str(TINY), "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    found = check_project(out, performance=True)
+def test_the_pre_issue_12_bytewise_engines_violate_the_performance_rules():
+    """A regression to byte-wise DDR access fails: the engines as rendered before issue 12 break R9-R12 and R14."""
+    out = REPO / "tests" / "data" / "bytewise_project"
+    found = check_project_performance(out)
     by_rule = {}
     for v in found:
         by_rule.setdefault(v.rule, []).append(v)
@@ -425,18 +418,6 @@ def test_todays_bytewise_engines_violate_the_performance_rules(tmp_path):
     assert tcl == {"config_interface -m_axi_alignment_byte_size", "config_interface -m_axi_latency"}
 
 
-def test_check_project_applies_the_performance_rules_behind_the_flag(tiny_project, monkeypatch):
-    """check_project (the call every generated project goes through) runs R9-R14 exactly when the flag is set."""
-    monkeypatch.setattr(rules, "PERFORMANCE_RULES_ENFORCED", True)
-    assert check_project(tiny_project) == check_project(tiny_project, performance=True)
-    monkeypatch.setattr(rules, "PERFORMANCE_RULES_ENFORCED", False)
-    assert check_project(tiny_project) == check_project(tiny_project, performance=False)
-    assert not any(v.rule in {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"}
-                   for v in check_project(tiny_project, performance=True))
-
-
-@pytest.mark.xfail(not PERFORMANCE_RULES_ENFORCED,
-                   reason="engines are byte-wise until issue 12's streaming engines land", strict=True)
 def test_generated_code_follows_performance_rules(tiny_project):
-    violations = check_project(tiny_project, performance=True)
+    violations = check_project(tiny_project)
     assert violations == [], "\n".join(map(str, violations))
