@@ -83,10 +83,10 @@ def cache_root(project: Project) -> Path:
     return Path(env) if env else project.out / "build"
 
 
-def build_key(project: Project, compiler: str) -> str:
+def build_key(project: Project, compiler: str, flags: tuple[str, ...] = CXXFLAGS) -> str:
     h = hashlib.sha256()
     h.update(project.sources_hash.encode())
-    h.update(" ".join((compiler, *CXXFLAGS)).encode())
+    h.update(" ".join((compiler, *flags)).encode())
     return h.hexdigest()[:16]
 
 
@@ -98,13 +98,15 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return proc.stderr
 
 
-def build(project: Project, jobs: int = 2) -> Build:
-    """Compile ``project`` (or reuse a cached build of identical sources)."""
+def build(project: Project, jobs: int = 2, defines: tuple[str, ...] = ()) -> Build:
+    """Compile ``project`` (or reuse a cached build of identical sources). ``defines``: extra ``-D`` macros, e.g.
+    ``("NASH_NO_CYCLES",)`` to compile the code-derived cycle counters out."""
     import time
 
     t0 = time.perf_counter()
     compiler = gxx()
-    dest = (cache_root(project) / build_key(project, compiler)).resolve()  # g++ runs in another cwd
+    flags = (*CXXFLAGS, *(f"-D{d}" for d in defines))
+    dest = (cache_root(project) / build_key(project, compiler, flags)).resolve()  # g++ runs in another cwd
     exe, lib = dest / "nash_csim", dest / "libnash_csim.so"
     if exe.exists() and lib.exists():
         return Build(exe, lib, True, time.perf_counter() - t0)
@@ -118,7 +120,7 @@ def build(project: Project, jobs: int = 2) -> Build:
         srcs = ([out / "src" / f for f in SRC_FILES] + [out / f for f in project.pe.csim_sources]
                 + [out / f for f in TB_FILES])
         objs = [work / (s.stem + ".o") for s in srcs]
-        cmds = [[compiler, *CXXFLAGS, *inc, "-c", str(s), "-o", str(o)] for s, o in zip(srcs, objs, strict=True)]
+        cmds = [[compiler, *flags, *inc, "-c", str(s), "-o", str(o)] for s, o in zip(srcs, objs, strict=True)]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             logs = list(pool.map(lambda c: _run(c, work), cmds))
         lib_objs = [str(o) for o in objs if o.stem != "testbench"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from nash.codegen.csim.build import Build, build
+from nash.codegen.csim.cycles import cycles_report, set_pe_latencies
 from nash.codegen.hls import weights_blob
 from nash.codegen.hls.project import generate_from
 from nash.frontend.core.atomic_io import atomic_write_text
@@ -55,6 +56,13 @@ class CsimLibrary:
         lib.nash_predict.argtypes = [*args, ctypes.c_void_p]
         lib.nash_predict_debug.restype = ctypes.c_int
         lib.nash_predict_debug.argtypes = [*args, ctypes.c_void_p, ctypes.c_void_p]
+        lib.nash_cycles_reset.restype = None
+        lib.nash_cycles_reset.argtypes = []
+        lib.nash_cycles_set_pe_latency.restype = ctypes.c_int
+        lib.nash_cycles_set_pe_latency.argtypes = [ctypes.c_int, ctypes.c_int]
+        for name in ("nash_cycles_layer", "nash_cycles_layer_runs"):
+            getattr(lib, name).restype = ctypes.c_uint64
+            getattr(lib, name).argtypes = [ctypes.c_int]
         self._lib = lib
         if lib.nash_abi_version() != 2:
             raise CsimError(f"{self.path}: unsupported C ABI version {lib.nash_abi_version()}")
@@ -87,6 +95,18 @@ class CsimLibrary:
         self._check(self._lib.nash_predict(x.ctypes.data, x.shape[0], buf.ctypes.data, buf.size,
                                            logits.ctypes.data), "nash_predict")
         return logits
+
+    def set_pe_latency(self, layer: int, cycles: int) -> None:
+        """PE-array latency of layer ``layer``'s MAC loop in the code-derived cycle count."""
+        self._check(self._lib.nash_cycles_set_pe_latency(layer, cycles), f"pe latency of layer {layer}")
+
+    def reset_cycles(self) -> None:
+        self._lib.nash_cycles_reset()
+
+    def layer_cycles(self) -> dict[str, int]:
+        """Code-derived cycles of each layer's last task (layers not run since the last reset: absent)."""
+        return {layer["name"]: int(self._lib.nash_cycles_layer(i)) for i, layer in enumerate(self.manifest["layers"])
+                if self._lib.nash_cycles_layer_runs(i)}
 
     def predict_debug(self, images: np.ndarray, blob: bytes) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Every layer's output of every image (same schedule, one slot per image) and the logits."""
@@ -174,6 +194,8 @@ def run_csim(model_path: str | Path, n_images: int, out: str | Path, dataset: st
     weights_blob.check(blob, source=str(project.blob_path))
     lib = CsimLibrary(b.lib, project.manifest)
     lib.check_blob(blob)
+    accel_section = mf.data.get("accelerator")
+    set_pe_latencies(lib, project.plan, accel_section)
     golden = run_network(im.nodes, im.params, x, keep=True)
     t1 = time.perf_counter()
     logits = lib.predict(x, blob)
@@ -195,6 +217,7 @@ def run_csim(model_path: str | Path, n_images: int, out: str | Path, dataset: st
         first = {"image": i, "layer": fc, "index": [j], "got": int(logits[i, j]),
                  "expected": int(golden[fc][i, j]), "note": "only with minimal activation slots"}
     mismatches = max(mismatches, prod_bad)
+    cycles = cycles_report(lib.layer_cycles(), project.plan, accel_section) if n else None
     report = {
         "model": str(model_path), "images": n, "image_source": source, "mismatches": mismatches,
         "first_mismatch": first, "accuracy": None, "reference_accuracy": None,
@@ -203,7 +226,7 @@ def run_csim(model_path: str | Path, n_images: int, out: str | Path, dataset: st
         project.plan.max_offset, "predicted_fps": project.plan.predicted_fps, "pe_arrays": project.pe.description,
         "render_s": round(t_render, 3), "build_s": round(b.seconds, 3), "build_cached": b.cached,
         "csim_s": round(t_csim, 4), "csim_images_per_s": round(n / t_csim, 1) if t_csim > 0 else None,
-        "executable": str(b.exe), "shared_library": str(b.lib),
+        "executable": str(b.exe), "shared_library": str(b.lib), "cycles": cycles,
     }
     if y is not None and n:
         report["accuracy"] = round(100.0 * float((logits.argmax(1) == y).mean()), 4)

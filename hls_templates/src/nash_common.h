@@ -102,4 +102,54 @@ static inline int8_t requant(int64_t acc, const Scale& sc, bool relu) {
 
 }  // namespace nash
 
+// Code-derived cycle counters (docs/hls-codegen.md, "Code-derived cycle count"): compiled only outside synthesis
+// (the macros are empty for Vitis HLS). Each engine task is counted from the loops it really runs: a pipelined loop
+// takes depth + (trip - 1) x II, a burst loop adds the m_axi latency, a DATAFLOW region its slowest process plus the
+// other processes' fill. The state and the C API live in tb/nash_capi.cpp (not synthesized).
+#ifndef __SYNTHESIS__
+namespace nash {
+namespace cyc {
+const int AXI_LAT = 64;  // m_axi latency: the value of the generated INTERFACE pragmas and Tcl (render.AXI_LATENCY)
+const int D_IO = 2;      // assumed depth of a read / write / buffer-copy loop (address + data register)
+const int D_RQ = 5;      // assumed depth of the requant loop (ACC_W x 16 multiply, bias add, shift, clamp)
+const int D_DW = 3;      // assumed depth of the depthwise lane loop (one op + the accumulator add)
+const int D_MISC = 3;    // assumed depth of the misc unit's 16-lane loops (add, pooling sum, fc MACs)
+const int D_ACC = 1;     // the accumulator add after the PE array: the MAC loop's depth is pe_latency + D_ACC
+
+inline uint64_t pipe(int64_t trip, int64_t ii, int64_t depth) { return trip > 0 ? depth + (trip - 1) * ii : 0; }
+inline uint64_t burst(int64_t beats, int64_t depth) { return beats > 0 ? AXI_LAT + pipe(beats, 1, depth) : 0; }
+void add(uint64_t n);                // to the running process (inside a region) or to the task
+void proc_begin();                   // a DATAFLOW process starts
+void proc_end(uint64_t fill);        // ... ends; fill: cycles before its first output reaches the next process
+void region_begin();                 // a DATAFLOW region starts
+void region_end();                   // ... ends: task += slowest process + the other processes' fill
+void task_begin(int layer);          // an engine starts one layer task
+void task_end();                     // ... ends: the layer's count is stored
+uint64_t mac_depth(int tn);          // depth of the PE-array MAC loop of the running layer (pe_latency + D_ACC)
+}  // namespace cyc
+}  // namespace nash
+#endif
+// -DNASH_NO_CYCLES compiles the counters out of a C simulation build too (the test that they change no output).
+#if !defined(__SYNTHESIS__) && !defined(NASH_NO_CYCLES)
+#define NASH_CYCLES(n) ::nash::cyc::add(n)
+#define NASH_PIPE(trip, ii, depth) ::nash::cyc::add(::nash::cyc::pipe(trip, ii, depth))
+#define NASH_BURST(beats, depth) ::nash::cyc::add(::nash::cyc::burst(beats, depth))
+#define NASH_PROC_BEGIN() ::nash::cyc::proc_begin()
+#define NASH_PROC_END(fill) ::nash::cyc::proc_end(fill)
+#define NASH_REGION_BEGIN() ::nash::cyc::region_begin()
+#define NASH_REGION_END() ::nash::cyc::region_end()
+#define NASH_TASK_BEGIN(layer) ::nash::cyc::task_begin(layer)
+#define NASH_TASK_END() ::nash::cyc::task_end()
+#else
+#define NASH_CYCLES(n)
+#define NASH_PIPE(trip, ii, depth)
+#define NASH_BURST(beats, depth)
+#define NASH_PROC_BEGIN()
+#define NASH_PROC_END(fill)
+#define NASH_REGION_BEGIN()
+#define NASH_REGION_END()
+#define NASH_TASK_BEGIN(layer)
+#define NASH_TASK_END()
+#endif
+
 #endif  // NASH_COMMON_H

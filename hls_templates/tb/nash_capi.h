@@ -43,6 +43,15 @@ int nash_predict(const int8_t* images, int n_images, const uint8_t* blob, uint64
 int nash_predict_debug(const int8_t* images, int n_images, const uint8_t* blob, uint64_t blob_size, int8_t* acts,
                        int64_t* logits);
 
+// Code-derived cycle counts (docs/hls-codegen.md): the cycles of each layer's last task as its loops ran, under the
+// HLS scheduling rules of the counters in nash_common.h. pe_latency sets the PE-array latency of a layer's MAC loop
+// (the accelerator section's engines.<e>.pe_latency; default 2 + ceil(log2 tn)). Counts are not reset by a run.
+void nash_cycles_reset(void);
+int nash_cycles_set_pe_latency(int layer, int cycles);
+uint64_t nash_cycles_layer(int layer);
+uint64_t nash_cycles_layer_runs(int layer);  // tasks of the layer counted since the last reset
+int nash_cycles_axi_latency(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,6 +53,7 @@ def csim(model: Path, n_images: int, out: Path, dataset: str | None, data_root: 
 
     Exit code 1 when any output differs.
     """
+    from nash.codegen.csim.cycles import summary_line
     from nash.codegen.csim.run import run_csim
     from nash.frontend.core.errors import CheckFailedError
 
@@ -64,6 +65,8 @@ def csim(model: Path, n_images: int, out: Path, dataset: str | None, data_root: 
         click.echo(f"csim accuracy {r['accuracy']:.2f}% (integer reference {r['reference_accuracy']:.2f}%)")
     if r["predicted_fps"] is not None:
         click.echo(f"accelerator model: predicted {r['predicted_fps']:.1f} FPS")
+    if r["cycles"]:
+        click.echo(summary_line(r["cycles"]))
     click.echo(f"report: {out / 'csim_report.json'}")
     if r["mismatches"]:
         f = r["first_mismatch"]
