@@ -5,6 +5,11 @@ epochs train the float network while the activation quantizers observe ranges, t
 weights and activations. Checkpoints after every epoch make an interrupted run resumable. Reported accuracies:
 float (no quantization), fake-quant (the QAT model in eval mode, which evaluates the integer rules exactly) and
 integer (the numpy integer reference on the converted model).
+
+Under ``torchrun`` (a process group, :mod:`.distributed`) every rank takes its contiguous share of each batch,
+DistributedDataParallel averages the gradients and BN / range statistics are those of the whole batch, so N
+processes train what one process trains with the same ``batch_size``; each rank then runs the same evaluations,
+and only the caller's rank 0 should write files (the checkpoint is written by rank 0 only).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from nash.frontend.integer.reference import run_network
 from nash.frontend.models.convert import integer_model
 from nash.frontend.models.hybrid_net import HybridNet
 from nash.frontend.ops.fake_quant import ActQuant
+from nash.frontend.train import distributed
 from tqdm import tqdm
 
 
@@ -131,6 +137,16 @@ def _save_checkpoint(path: str, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def check_batch(batch_size: int, n_train: int, world: int) -> None:
+    """One-line error when a process would get no image of some batch (the last one holds ``n_train % batch_size``)."""
+    from nash.frontend.core.errors import UserInputError
+
+    smallest = min(batch_size, n_train % batch_size or batch_size)
+    if smallest < world:
+        raise UserInputError(f"option '--batch-size': {batch_size} over {n_train} training images leaves a batch of "
+                             f"{smallest}, fewer than the {world} processes")
+
+
 def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
     """Train ``net`` in place; returns accuracies (%), the integer model and the config used.
 
@@ -139,7 +155,9 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    dev = pick_device(cfg.device)
+    dist = distributed.context()
+    check_batch(cfg.batch_size, len(splits.x_train), dist.world)
+    dev = distributed.device(dist, pick_device(cfg.device))
     net.to(dev)
     steps_per_epoch = (len(splits.x_train) + cfg.batch_size - 1) // cfg.batch_size
     opt, sched = make_optimizer(net, cfg.lr, cfg.weight_decay, cfg.epochs * steps_per_epoch)
@@ -154,31 +172,40 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
         torch.set_rng_state(ck["torch_rng"])
         start = ck["epoch"]
     history = []
-    bar = tqdm(range(start, cfg.epochs), desc="train", disable=not cfg.progress, unit="epoch")
+    model = distributed.wrap(net, dist)
+    bar = tqdm(range(start, cfg.epochs), desc="train", disable=not (cfg.progress and dist.main), unit="epoch")
     float_acc = None
     for epoch in bar:
         if epoch == qat_start and float_acc is None:
-            recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
-            float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
+            with distributed.local_stats(net, dist):
+                recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
+                float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
         net.train()
         mode = "qat" if epoch >= qat_start else "observe"
         total, seen = 0.0, 0
         for xb, yb in _batches(splits.x_train, splits.y_train, cfg.batch_size, rng):
-            xb, yb = xb.to(dev), yb.to(dev)
-            loss = F.cross_entropy(net(xb, mode), yb, label_smoothing=cfg.label_smoothing)
+            # The rank's loss is its share of the global batch's mean loss, times the world size because
+            # DistributedDataParallel averages the ranks' gradients.
+            n = len(xb)
+            xb, yb = xb.tensor_split(dist.world)[dist.rank].to(dev), yb.tensor_split(dist.world)[dist.rank].to(dev)
+            loss = F.cross_entropy(model(xb, mode), yb, label_smoothing=cfg.label_smoothing, reduction="sum") * (
+                dist.world / n)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(xb)
-            seen += len(xb)
+            total += distributed.sum_over_ranks(float(loss.detach()), dist) * n / dist.world
+            seen += n
         history.append({"epoch": epoch + 1, "mode": mode, "loss": total / max(1, seen)})
         bar.set_postfix(loss=f"{total / max(1, seen):.3f}", mode=mode)
-        if cfg.checkpoint:
+        if cfg.checkpoint and dist.main:
             _save_checkpoint(cfg.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
                                               "scheduler": sched.state_dict(), "rng": rng.bit_generator.state,
                                               "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
                                               "float_acc": float_acc})
+        distributed.barrier(dist)
+    if dist.world > 1:
+        distributed.globalize(net, undo=True)  # the evaluations below run on the same images on every rank
     net.to("cpu")
     if float_acc is None:  # no QAT phase ran in this call (float-only training, or resumed after the switch)
         if start > qat_start:

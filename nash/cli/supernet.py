@@ -68,7 +68,7 @@ def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_f
     inherited-weight accuracy after BN recalibration)."""
     from nash.frontend.core.atomic_io import atomic_write_text
     from nash.frontend.data import load_dataset
-    from nash.frontend.train.supernet import distributed
+    from nash.frontend.train import distributed
     from nash.frontend.train.supernet.space import span_of
     from nash.frontend.train.supernet.training import (
         CHECKPOINT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -48,18 +49,21 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     """Train MODEL.json with QAT, convert it to the integer model and write OUT/model.json (+ weights).
 
     Reports float, fake-quant and integer-reference accuracy on the validation split; an interrupted run resumes from
-    OUT/train_checkpoint.pt.
+    OUT/train_checkpoint.pt. Data-parallel under ``torchrun --nproc_per_node N -m nash train ...`` (--batch-size is
+    the global batch; rank 0 writes the files).
     """
     import torch
 
     from nash.frontend.core.model_file import load_model, load_weights, save_model, update_sections
     from nash.frontend.data import load_dataset
     from nash.frontend.integer.weights_io import float_state, pack
-    from nash.frontend.train.trainer import TrainConfig, train_model, train_provenance
+    from nash.frontend.train import distributed
+    from nash.frontend.train.trainer import TrainConfig, check_batch, train_model, train_provenance
 
     mf = load_model(model)
     splits = load_dataset(dataset, root=data_root, size=mf.architecture["input_size"], seed=seed)
     check_dataset_fits(mf, splits)
+    check_batch(batch_size, len(splits.x_train), int(os.environ.get("WORLD_SIZE", "1")))
     torch.manual_seed(seed)
     net = build_net(mf)
     if finetune:
@@ -67,9 +71,14 @@ def train(model, dataset, data_root, epochs, batch_size, lr, seed, float_fractio
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, qat=not no_qat,
                       float_fraction=float_fraction, device=device, checkpoint=str(out / "train_checkpoint.pt"))
-    click.echo(f"training {mf.name} on {dataset}: {len(splits.x_train)} train / {len(splits.x_val)} val images, "
-               f"{epochs} epochs, seed {seed}")
+    ctx = distributed.init_from_env(device)
+    if ctx.main:
+        click.echo(f"training {mf.name} on {dataset}: {len(splits.x_train)} train / {len(splits.x_val)} val images, "
+                   f"{epochs} epochs, {ctx.world} process(es), seed {seed}")
     res = train_model(net, splits, cfg)
+    distributed.shutdown(ctx)
+    if not ctx.main:
+        return
     prov = train_provenance(dataset, seed, res)
     acc = prov["accuracy"]
     # Without QAT only the float state is stored (enough for --finetune; the hardware flow needs the integer model).

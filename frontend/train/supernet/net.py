@@ -25,7 +25,7 @@ from nash.frontend.core.graph import Node, lower
 from nash.frontend.core.quant_params import DEFAULT_SHIFT_EXP_MAX
 from nash.frontend.models.hybrid_net import HybridNet, HybridUnit
 from nash.frontend.ops.fake_quant import ActQuant
-from nash.frontend.train.supernet.distributed import globalize
+from nash.frontend.train.distributed import globalize
 from nash.frontend.train.supernet.space import SuperSpace
 from torch import nn
 from torch.func import functional_call

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from nash.frontend.core.atomic_io import atomic_write
 from nash.frontend.core.errors import UserInputError
 from nash.frontend.data import Splits
-from nash.frontend.train.supernet import distributed
+from nash.frontend.train import distributed
 from nash.frontend.train.supernet.net import SuperNet
 from nash.frontend.train.supernet.space import SuperSpace, hybrid_share, sandwich, span_of
 from nash.frontend.train.trainer import accuracy, calibration_batches, make_optimizer, pick_device, recalibrate_bn

@@ -1,33 +1,28 @@
 """DDP with 2 CPU processes (gloo) and the same global batch equals 1 process.
 
-Tolerance: max |a - b| / (1 + max |a|) <= 1e-4 per tensor (measured 7.5e-6): the sums run in another order
-(per-rank partial sums, all-reduced BN statistics). The check is one optimizer step of a full sandwich (largest,
-smallest, one random sub-network, all three op types) in observe mode. Over many steps the two runs drift apart
-further (docs/supernet.md: adder outputs carry a large common offset, so float32 noise is ~1e-5 relative, SGD on a
-tiny batch amplifies it, and in qat mode a noise-level difference can flip an int8 rounding), so a longer run is no
-sharper test of the data parallelism."""
+Tolerance: max |a - b| / (1 + max |a|) <= 1e-4 per tensor (ddp_helpers.TOL; measured 7.5e-6): the sums run in another
+order (per-rank partial sums, all-reduced BN statistics). The check is one optimizer step of a full sandwich
+(largest, smallest, one random sub-network, all three op types) in observe mode. Over many steps the two runs drift
+apart further (docs/supernet.md: adder outputs carry a large common offset, so float32 noise is ~1e-5 relative, SGD
+on a tiny batch amplifies it, and in qat mode a noise-level difference can flip an int8 rounding), so a longer run is
+no sharper test of the data parallelism."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
+from ddp_helpers import assert_states_close, init_gloo, one_thread, run_torchrun
 from nash.frontend.data import Splits
 from nash.frontend.nas.search_space import get_space, sample
 from nash.frontend.train.supernet.net import SuperNet
 from nash.frontend.train.supernet.space import span_of
 from nash.frontend.train.supernet.training import SupernetConfig, train_supernet
-
-TOL = 1e-4  # relative, see the module docstring
 
 
 def _setup():
@@ -44,8 +39,7 @@ def _setup():
 
 
 def _worker(rank: int, world: int, store: str, out: str) -> None:
-    torch.set_num_threads(1)
-    tdist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    init_gloo(rank, world, store)
     try:
         cands, splits, cfg = _setup()
         train_supernet(cands, splits, cfg, out)
@@ -56,18 +50,11 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
 def test_two_processes_equal_one(tmp_path):
     cands, splits, cfg = _setup()
     assert any(b["op"] == "adder" for c in cands for s in c["stages"] for b in s["blocks"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         one = train_supernet(cands, splits, cfg, tmp_path / "one")["net"].state_dict()
-    finally:
-        torch.set_num_threads(threads)
     mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "two")), nprocs=2, join=True)
     two = torch.load(tmp_path / "two" / "supernet.pt", weights_only=False)["model"]
-    assert one.keys() == two.keys()
-    for k in one:
-        a, b = one[k].double(), two[k].double()
-        assert float((a - b).abs().max()) <= TOL * (1 + float(a.abs().max())), k
+    assert_states_close(one, two)
     # the step did happen in both: the weights moved from their common initialisation
     torch.manual_seed(cfg.seed)
     init = SuperNet(span_of(cands), eta=None).state_dict()
@@ -78,16 +65,11 @@ def test_two_processes_equal_one(tmp_path):
 @pytest.mark.slow  # 15-30 s: two torchrun processes start torch, train and evaluate
 def test_torchrun_cli_two_processes(tmp_path):
     """The launch users run: torchrun --nproc_per_node 2 -m nash supernet ... (gloo on CPU)."""
-    torchrun = Path(sys.executable).with_name("torchrun")
-    if not torchrun.exists():
-        pytest.fail(f"torchrun is not beside {sys.executable}")  # it ships with torch: a broken install
     rng = random.Random(0)
     topk = tmp_path / "top_k.json"
     topk.write_text(json.dumps([{"architecture": sample(get_space("digits"), rng)} for _ in range(2)]))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "nash", "supernet", str(topk), "--dataset",
-                        "digits", "--epochs", "1", "--batch-size", "256", "--n-random", "0", "--device", "cpu",
-                        "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=600)
+    r = run_torchrun(["supernet", str(topk), "--dataset", "digits", "--epochs", "1", "--batch-size", "256",
+                      "--n-random", "0", "--device", "cpu", "--out", str(tmp_path / "out")])
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "supernet.json").read_text())
     assert summary["world_size"] == 2 and len(summary["candidates"]) == 2

@@ -1,9 +1,10 @@
-"""Data-parallel supernet training with ``torch.distributed`` (``torchrun --nproc_per_node N -m nash supernet``).
+"""Data-parallel training with ``torch.distributed``: ``torchrun --nproc_per_node N -m nash supernet`` and
+``torchrun --nproc_per_node N -m nash train``.
 
 :func:`init_from_env` starts the process group when ``WORLD_SIZE`` > 1 (gloo on CPU, nccl on CUDA); every rank
-draws the same sub-networks and batch order (same seeds) and takes its contiguous share of each global batch;
-DistributedDataParallel averages the gradients (``find_unused_parameters``: a sub-network uses a slice of the shared
-weights, the other op types' weights not at all).
+draws the same initialisation, batch order (and for the supernet the same sub-networks) from the same seeds and
+takes its contiguous share of each global batch; DistributedDataParallel averages the gradients (for a supernet
+with ``find_unused_parameters``: a sub-network uses a slice of the shared weights, the other op types' not at all).
 
 So that N processes compute what one process computes on the global batch, the statistics that a forward pass takes
 over the batch are global: BatchNorm normalises with the all-reduced per-channel sums (:class:`GlobalBatchNorm2d`,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -106,36 +108,70 @@ class GlobalActQuant(ActQuant):
         super().observe(m)
 
 
-def globalize(module: nn.Module) -> nn.Module:
-    """Replace every BatchNorm2d / ActQuant of ``module`` in place by its global-statistics twin (same state)."""
+_GLOBAL: dict[type, type] = {nn.BatchNorm2d: GlobalBatchNorm2d, ActQuant: GlobalActQuant}
+
+
+def globalize(module: nn.Module, undo: bool = False) -> nn.Module:
+    """Replace every BatchNorm2d / ActQuant of ``module`` in place by its global-statistics twin (``undo``: back to
+    the plain modules). The state moves over with the same Parameter objects, so an optimizer or a
+    DistributedDataParallel wrapper built before keeps working."""
+    table = {v: k for k, v in _GLOBAL.items()} if undo else _GLOBAL
     for name, child in list(module.named_children()):
-        if type(child) is nn.BatchNorm2d:
-            g = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum, device=child.weight.device)
-        elif type(child) is ActQuant:
-            g = GlobalActQuant(child.relu, child.momentum).to(child.running_max.device)
-        else:
-            globalize(child)
+        cls = table.get(type(child))
+        if cls is None:
+            globalize(child, undo)
             continue
-        g.load_state_dict(child.state_dict(), assign=True)
+        if issubclass(cls, nn.BatchNorm2d):
+            g = cls(child.num_features, child.eps, child.momentum, device=child.weight.device)
+        else:
+            g = cls(child.relu, child.momentum).to(child.running_max.device)
+        g.load_state_dict(child.state_dict(keep_vars=True), assign=True)
         g.train(child.training)
         setattr(module, name, g)
     return module
 
 
 def wrap(net: nn.Module, ctx: DistContext) -> nn.Module:
-    """``net`` itself in a single process; otherwise a DistributedDataParallel wrapper, with the supernet's forward
-    passes switched to global batch statistics (``net.global_stats``)."""
+    """``net`` itself in a single process; otherwise a DistributedDataParallel wrapper, with the forward passes
+    switched to global batch statistics: a supernet's sub-network templates (``net.global_stats``), any other
+    network's own modules (:func:`globalize`)."""
     if ctx.world == 1:
         return net
     from torch.nn.parallel import DistributedDataParallel
 
-    net.global_stats = True
+    supernet = hasattr(net, "global_stats")
+    if supernet:
+        net.global_stats = True
+    else:
+        globalize(net)
     dev = next(net.parameters()).device
     ids = [dev.index] if dev.type == "cuda" else None
     # Buffers (BN statistics, ranges) are equal on every rank by construction: no broadcast per forward.
     params = inspect.signature(DistributedDataParallel).parameters
     no_sync = {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
-    return DistributedDataParallel(net, device_ids=ids, find_unused_parameters=True, **no_sync)
+    return DistributedDataParallel(net, device_ids=ids, find_unused_parameters=supernet, **no_sync)
+
+
+@contextmanager
+def local_stats(net: nn.Module, ctx: DistContext):
+    """Within the block, ``net`` (wrapped by :func:`wrap`, not a supernet) uses per-process statistics: for an
+    evaluation that every rank runs on the same images, where global statistics would count each image N times."""
+    if ctx.world > 1:
+        globalize(net, undo=True)
+    try:
+        yield net
+    finally:
+        if ctx.world > 1:
+            globalize(net)
+
+
+def sum_over_ranks(value: float, ctx: DistContext) -> float:
+    """The sum of a number over all ranks (the number itself in a single process)."""
+    if ctx.world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    tdist.all_reduce(t)
+    return float(t)
 
 
 def barrier(ctx: DistContext) -> None:
