@@ -54,6 +54,15 @@ class Splits:
     def size(self) -> int:
         return int(self.x_train.shape[2])
 
+    def architecture_mismatch(self, arch: dict) -> tuple[str, object, int] | None:
+        """The first of the architecture's input_channels / input_size / num_classes that differs from this dataset,
+        as (field, the architecture's value, the dataset's), or None when the architecture fits."""
+        for fld, want in (("input_channels", self.channels), ("input_size", self.size),
+                          ("num_classes", self.num_classes)):
+            if arch.get(fld) != want:
+                return fld, arch.get(fld), want
+        return None
+
 
 def _reader(name: str, which: int):
     if name not in READERS:

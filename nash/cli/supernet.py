@@ -37,11 +37,10 @@ def check_fits(archs: list[dict], splits, path: Path) -> None:
     """Input shape and classes of the candidates (shared by all, checked by the span) against the dataset."""
     from nash.frontend.core.errors import UserInputError
 
-    for fld, want in (("input_channels", splits.channels), ("input_size", splits.size),
-                      ("num_classes", splits.num_classes)):
-        if archs[0].get(fld) != want:
-            raise UserInputError(f"{path}: field '[0].architecture.{fld}' is {archs[0].get(fld)!r} but dataset "
-                                 f"{splits.name} has {want}")
+    bad = splits.architecture_mismatch(archs[0])
+    if bad:
+        fld, have, want = bad
+        raise UserInputError(f"{path}: field '[0].architecture.{fld}' is {have!r} but dataset {splits.name} has {want}")
 
 
 @click.command()

@@ -23,12 +23,10 @@ def check_dataset_fits(mf, splits) -> None:
     """The architecture's input shape and class count must match the dataset."""
     from nash.frontend.core.model_file import ModelFileError
 
-    arch = mf.architecture
-    for fld, want in (("input_channels", splits.channels), ("input_size", splits.size),
-                      ("num_classes", splits.num_classes)):
-        if arch[fld] != want:
-            raise ModelFileError(mf.path, f"architecture.{fld}",
-                                 f"is {arch[fld]} but dataset {splits.name} has {want}")
+    bad = splits.architecture_mismatch(mf.architecture)
+    if bad:
+        fld, have, want = bad
+        raise ModelFileError(mf.path, f"architecture.{fld}", f"is {have} but dataset {splits.name} has {want}")
 
 
 @click.command()
