@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nash.codegen.hls.weights_blob import WORD
 from nash.frontend.accel.model import engine_of as default_engine
 from nash.frontend.accel.schedule import (
     ScheduleError,
@@ -32,7 +33,6 @@ from nash.frontend.core.op_registry import PE_ENGINES  # index order = the engin
 DEFAULT_TM_TN = {e: (8, 8) for e in PE_ENGINES}
 DEFAULT_BOARD = "kv260"
 SCHEDULES = ("model", "pipelined", "sequential")
-DEFAULT_AXI_BYTES = 16.0  # 128-bit HP ports of the Zynq UltraScale+ PS
 
 
 class PlanError(UserInputError):
@@ -54,7 +54,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     dw_lanes: dict[str, int] = field(default_factory=dict)  # engine -> depthwise lanes (default: tn)
     requant_lanes: dict[str, int] = field(default_factory=dict)  # engine -> requant outputs per cycle (default 1)
-    axi_bytes_per_cycle: float = DEFAULT_AXI_BYTES
+    axi_bytes_per_cycle: float = float(WORD)
 
     def lanes(self, engine: str) -> int:
         """Depthwise lanes of an engine (the section's ``dw_lanes``; 0 there means no depthwise layer)."""
@@ -98,6 +98,11 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
             pe[name] = (cfg["tm"], cfg["tn"])
             dw_lanes[name] = cfg["dw_lanes"]
             requant_lanes[name] = cfg["requant_lanes"]
+    # The model's effective bytes per cycle per port; less than a word is DDR throttling the ports, more is a
+    # bandwidth the 128-bit ports of the generated engines cannot reach.
+    if acc["axi_bytes_per_cycle"] > WORD:
+        raise PlanError(f"accelerator.axi_bytes_per_cycle: at most {WORD} (the generated engines move {WORD}-byte "
+                        f"words on 128-bit m_axi ports), got {acc['axi_bytes_per_cycle']!r}")
     engine_of = {n.name: acc["layers"][n.name]["engine"] for n in nodes}
     steps = steps_from_json(acc["schedule"]["steps"])
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),

@@ -186,6 +186,13 @@ def test_accelerator_section_is_read_and_checked(searched_section):
     assert plan.part == acc["part"] and plan.clock_mhz == acc["clock_mhz"]
     assert plan.predicted_fps == acc["performance"]["fps"]
     assert plan.axi_bytes_per_cycle == acc["axi_bytes_per_cycle"]
+    wide = copy.deepcopy(acc)
+    wide["axi_bytes_per_cycle"] = 32.0  # a 256-bit port's bandwidth: more than the 128-bit engines can move
+    with pytest.raises(PlanError, match=r"axi_bytes_per_cycle: at most 16 .* got 32\.0"):
+        make_plan({"accelerator": wide}, nodes)
+    throttled = copy.deepcopy(acc)
+    throttled["axi_bytes_per_cycle"] = 6.0  # DDR-limited bandwidth per port: the same code, priced slower
+    assert make_plan({"accelerator": throttled}, nodes).axi_bytes_per_cycle == 6.0
     assert [[(t.engine, t.layer, t.offset) for t in s] for s in plan.steps] == [
         [(t["engine"], t["layer"], t["image"]) for t in s] for s in acc["schedule"]["steps"]]
     bad = copy.deepcopy(acc)
