@@ -22,6 +22,7 @@ from nash.frontend.core.errors import CheckFailedError, UserInputError
 
 RESOURCE_ROWS = {"lut": ("CLB LUTs", "Slice LUTs"), "ff": ("CLB Registers", "Slice Registers"),
                  "bram": ("Block RAM Tile",), "uram": ("URAM",), "dsp": ("DSPs",)}
+OPTIONAL_ROWS = ("uram",)
 TIMING_COLUMNS = ("wns_ns", "tns_ns", "tns_failing_endpoints", "tns_total_endpoints",
                   "whs_ns", "ths_ns", "ths_failing_endpoints", "ths_total_endpoints")
 PL_CLOCK = "clk_pl_0"  # Vivado's name of the PS pl_clk0 clock in a zynq_ultra_ps_e design
@@ -51,7 +52,8 @@ def _number(text: str) -> float | None:
 
 
 def parse_utilization(path: str | Path) -> dict[str, dict[str, float | None]]:
-    """{lut, ff, bram, uram, dsp} -> {"used", "available", "util_percent"} from a ``report_utilization`` file."""
+    """{lut, ff, bram, uram, dsp} -> {"used", "available", "util_percent"} from a ``report_utilization`` file
+    (URAM None where the device has none)."""
     text = _read(path, "utilization")
     out: dict[str, dict[str, float | None]] = {}
     used_col = avail_col = util_col = None
@@ -72,7 +74,10 @@ def parse_utilization(path: str | Path) -> dict[str, dict[str, float | None]]:
                 out[key] = {"used": _number(cells[used_col]),
                             "available": _number(cells[avail_col]) if avail_col is not None else None,
                             "util_percent": _number(cells[util_col]) if util_col is not None else None}
-    missing = [RESOURCE_ROWS[k][0] for k in RESOURCE_ROWS if k not in out or out[k]["used"] is None]
+    for key in OPTIONAL_ROWS:  # devices without UltraRAM have no URAM row
+        out.setdefault(key, {"used": None, "available": None, "util_percent": None})
+    missing = [RESOURCE_ROWS[k][0] for k in RESOURCE_ROWS
+               if k not in OPTIONAL_ROWS and (k not in out or out[k]["used"] is None)]
     if missing:
         raise ReportError(f"{path}: utilization report has no {', '.join(repr(m) for m in missing)} row "
                           "(expected the tables of Vivado report_utilization)")
