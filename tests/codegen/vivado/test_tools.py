@@ -97,3 +97,16 @@ def test_parse_version():
     assert tools.parse_version("vivado v2023.2 (64-bit)\nSW Build 4029153") == (2023, 2)
     assert tools.parse_version("Vitis HLS - High-Level Synthesis from C, C++ and OpenCL v2022.1 (64-bit)") == (2022, 1)
     assert tools.parse_version("no version here") is None
+
+
+def test_make_bitstream_fails_at_once_without_tools(fake_xilinx, tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"}  # no Xilinx tool on it
+    # -o: treat the install stamp as up to date (never reinstall the venv from a test).
+    r = subprocess.run(["make", "-o", ".venv/.installed", "bitstream", f"MODEL={TINY}", f"OUT={tmp_path}"], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "error: vitis_hls or vitis-run not found (needed by the 'hls' step" in r.stderr
+    assert not (tmp_path / "bitstream").exists()
