@@ -135,3 +135,12 @@ def test_engine_ports_are_one_hp_port_each():
     ports = engine_ports()
     assert [p["bundle"] for p in ports] == ["gmem_conv", "gmem_shift", "gmem_adder", "gmem_misc"]
     assert [(p["hp"], p["gp"]) for p in ports] == [(0, 2), (1, 3), (2, 4), (3, 5)]
+
+
+def test_rtl_blackbox_project_dry_run(tmp_path):
+    """--pe-impl rtl: run_hls.tcl adds the PE arrays' blackbox JSON files from their own folder; they must exist."""
+    r = CliRunner().invoke(cli, ["bitstream", str(TINY), "--out", str(tmp_path), "--dry-run", "--pe-impl", "rtl"])
+    assert r.exit_code == 0, r.output
+    calls = (tmp_path / "dry_run" / "run_hls.calls").read_text().splitlines()
+    blackboxes = [c for c in calls if " add_files -blackbox " in c]
+    assert len(blackboxes) == 3 and all(c.endswith(".json") for c in blackboxes)  # conv, shift, adder
