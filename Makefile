@@ -49,5 +49,6 @@ bench: $(STAMP)
 clean:
 	rm -rf build .pytest_cache
 
-# Stage fragments: mk/sim.mk (cocotb RTL simulations: `make sim`), mk/hls.mk (`make csim`, `make hls`).
+# Stage fragments: mk/sim.mk (cocotb RTL simulations: `make sim`), mk/hls.mk (`make csim`, `make hls`),
+# mk/bitstream.mk (`make bitstream MODEL=...`).
 -include mk/*.mk
