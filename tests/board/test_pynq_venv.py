@@ -34,3 +34,25 @@ def test_driver_suite_in_the_board_venv(tiny_bundle, tmp_path):
     m = re.search(r"(\d+) passed", out)
     assert m and int(m.group(1)) >= 9, out[-2000:]
     assert "skipped" not in out and "failed" not in out, out[-2000:]
+
+
+def test_nash_run_emulated_on_a_model_file(tmp_path):
+    """`nash run MODEL.json --backend emulated`: deploys, then runs the bundle's runtime in the board venv."""
+    import json
+
+    from click.testing import CliRunner
+
+    from nash.cli import main as cli
+
+    if not VENV_PY.exists():
+        if os.environ.get("NASH_REQUIRE_BOARD_VENV") == "1":
+            pytest.fail("no .venv-board: run `make board-venv`")
+        pytest.skip("no .venv-board: run `make board-venv`")
+    out = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["run", str(REPO / "examples" / "tiny_hybrid.json"), "--backend", "emulated",
+                                 "--images", "20", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "run_report.json").read_text())
+    assert rep["backend"] == "emulated" and rep["fps_kind"] == "emulated" and rep["images"] == 20
+    assert rep["mismatches"] == 0 and rep["accuracy"] is not None and rep["pl_clock_mhz"] is None
+    assert (out / "bundle.zip").exists()
