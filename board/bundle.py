@@ -116,9 +116,14 @@ def open_bundle(path: str | Path) -> Bundle:
     """Read and verify a bundle (a zip archive, or a folder it was extracted to): the manifest's format and ABI
     version, every file's sha256, no file missing or unlisted. Each problem is a one-line :class:`BundleError`."""
     path = Path(path)
-    if path.is_dir():
-        files = {f.relative_to(path).as_posix(): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()
-                 and "__pycache__" not in f.parts}
+    if path.is_dir():  # an extracted bundle: the manifest's files (a run's outputs beside them are not checked)
+        try:
+            listed = json.loads((path / MANIFEST).read_text()).get("files") or {}
+        except (OSError, ValueError, AttributeError):
+            listed = {}
+        files = {n: (path / n).read_bytes() for n in listed if (path / n).is_file()}
+        if (path / MANIFEST).is_file():
+            files[MANIFEST] = (path / MANIFEST).read_bytes()
     else:
         try:
             raw = path.read_bytes()
