@@ -1,5 +1,8 @@
 """``python -m nash.board BUNDLE`` (and a bundle's ``run.py``): run a deploy bundle on the board or off it.
 
+Instead of a bundle: ``--blob weights.bin --register-map register_map.json [--bit X.bit --hwh X.hwh] [--model M.json]
+[--lib libnash_csim.so]`` (the files of a codegen project and a bitstream).
+
 Images: ``--data FILE.npz`` (``x`` float [N, C, H, W], optional ``y`` labels and ``ref_logits``, the integer
 reference's logits); default: the bundle's ``data/*.npz``.
 """
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from nash.board.backends import BACKENDS
-from nash.board.bundle import open_bundle
+from nash.board.bundle import bundle_from_parts, open_bundle
 from nash.board.errors import BoardError
 from nash.board.run import run_images, table, write_report
 
@@ -37,7 +40,12 @@ def load_data(bundle, data: str | None, n: int | None):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="nash.board", description=__doc__)
-    ap.add_argument("bundle")
+    ap.add_argument("bundle", nargs="?", default=None)
+    ap.add_argument("--blob", default=None, help="Weights blob (without a bundle).")
+    ap.add_argument("--register-map", default=None, help="register_map.json (without a bundle).")
+    ap.add_argument("--bit", default=None)
+    ap.add_argument("--hwh", default=None)
+    ap.add_argument("--model", default=None)
     ap.add_argument("--backend", choices=BACKENDS, default="pynq")
     ap.add_argument("--data", default=None)
     ap.add_argument("--images", type=int, default=None)
@@ -52,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             raise BoardError(f"--images: expected >= 1, got {a.images}")
         if a.batch_size < 1:
             raise BoardError(f"--batch-size: expected >= 1, got {a.batch_size}")
-        b = open_bundle(a.bundle)
+        if a.bundle is not None:
+            b = open_bundle(a.bundle)
+        elif a.blob and a.register_map:
+            b = bundle_from_parts(a.blob, a.register_map, a.bit, a.hwh, a.model, a.lib)
+        else:
+            raise BoardError("give a BUNDLE, or --blob and --register-map (with --bit/--hwh for the board)")
         x, y, ref = load_data(b, a.data, a.images)
         rep, logits = run_images(b, a.backend, x, y, ref, a.batch_size, a.warmup, a.timeout,
                                  Path(a.lib) if a.lib else None)

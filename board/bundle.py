@@ -139,6 +139,39 @@ def open_bundle(path: str | Path) -> Bundle:
     return verify_files(path, files)
 
 
+def bundle_from_parts(blob: str | Path, register_map: str | Path, bit: str | Path | None = None,
+                      hwh: str | Path | None = None, model: str | Path | None = None,
+                      lib: str | Path | None = None) -> Bundle:
+    """A bundle assembled from loose files (a ``.bit``/``.hwh`` pair, the weights blob, ``register_map.json`` of the
+    codegen project, optionally the model file and the C model): the same checks as a bundle except the sha256s,
+    which a loose set of files has nothing to compare with."""
+    def read(p: str | Path, what: str) -> bytes:
+        try:
+            return Path(p).read_bytes()
+        except OSError as e:
+            raise BundleError(f"{p}: cannot read the {what} ({e.strerror})") from None
+
+    if (bit is None) != (hwh is None):
+        raise BundleError(f"{bit or hwh}: a .bit needs its .hwh (and the other way round)")
+    files = {WEIGHTS: read(blob, "weights blob"), REGISTER_MAP: read(register_map, "register map")}
+    if bit is not None:
+        files[f"overlay/{Path(bit).stem}.bit"] = read(bit, "bitstream")
+        files[f"overlay/{Path(hwh).stem}.hwh"] = read(hwh, "hardware handoff")
+    if model is not None:
+        files[f"model/{Path(model).name}"] = read(model, "model file")
+    if lib is not None:
+        files[CSIM_LIB] = read(lib, "C model library")
+    try:
+        doc = json.loads(files[REGISTER_MAP])
+    except ValueError as e:
+        raise BundleError(f"{register_map}: not valid JSON ({e})") from None
+    parse_register_map(doc, str(register_map))  # a bad map is named by its file, not as part of a bundle
+    manifest = {"format": FORMAT, "version": VERSION, "abi_version": doc.get("abi_version"),
+                "clock_mhz": doc.get("clock_mhz"), "register_map": doc,
+                "files": {p: {"sha256": sha256(b), "bytes": len(b)} for p, b in files.items()}}
+    return verify_files(Path(register_map).parent, {**files, MANIFEST: json.dumps(manifest).encode()})
+
+
 def verify_files(path: Path, files: dict[str, bytes]) -> Bundle:
     if MANIFEST not in files:
         raise BundleError(f"{path}: no {MANIFEST} (not a nash deploy bundle)")

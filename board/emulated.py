@@ -24,10 +24,14 @@ import struct
 import time
 
 import numpy as np
-import pynq
 from nash.board.errors import KernelError
 from nash.board.regmap import RegisterMap, load_register_map
-from pynq.buffer import PynqBuffer
+
+try:
+    import pynq
+    from pynq.buffer import PynqBuffer
+except ImportError:  # nash.board without pynq (csim backend, nash deploy): importable, but no device to probe
+    pynq = None
 
 DDR_BASE = 0x8_0000_0000
 DDR_BYTES = 64 << 20
@@ -57,7 +61,7 @@ class EmulatedMemory:
         return buf
 
 
-class EmulatedDevice(pynq.Device):
+class EmulatedDevice(pynq.Device if pynq is not None else object):
     """See the module docstring."""
 
     _probe_priority_ = 900  # after the real Zynq (50) and XRT (200) devices
@@ -162,6 +166,8 @@ class EmulatedDevice(pynq.Device):
 def probed_device() -> EmulatedDevice:
     """The emulated device as pynq's probing finds it (pynq caches its device list: reset it first, so that the
     environment set up by :func:`configure` is seen)."""
+    if pynq is None:
+        raise KernelError("the emulated board needs the pynq package: make board-venv (pynq 3.0.1)")
     for attr in ("_devices", "_active_device"):
         if attr in pynq.Device.__dict__:
             delattr(pynq.Device, attr)

@@ -102,3 +102,34 @@ def test_run_csim_on_the_bundle_is_bitexact(tiny_bundle, tmp_path):
     z = np.load(io.BytesIO(open_bundle(tiny_bundle).files["data/digits.npz"]))
     assert np.array_equal(np.load(out / "logits.npy"), z["ref_logits"])
     assert (out / "run_fps.svg").read_text().startswith("<svg") and "FPS (modelled)" in r.output
+
+
+def test_loose_files_instead_of_a_bundle(tiny_bundle, tmp_path):
+    """--blob + --register-map (+ --lib) of a codegen project: the runtime's other input form."""
+    from helpers import REPO
+    from nash.board.__main__ import main as board_main
+    from nash.codegen.csim.build import build
+    from nash.codegen.hls.project import generate
+
+    g = generate(REPO / "examples" / "tiny_hybrid.json", tmp_path / "proj")
+    lib = build(g.project).lib
+    data = tmp_path / "d.npz"
+    data.write_bytes(open_bundle(tiny_bundle).files["data/digits.npz"])
+    args = ["--blob", str(g.project.blob_path), "--register-map", str(tmp_path / "proj" / "register_map.json"),
+            "--lib", str(lib), "--data", str(data), "--backend", "csim", "--out", str(tmp_path / "o")]
+    assert board_main(args) == 0
+    rep = json.loads((tmp_path / "o" / "run_report.json").read_text())
+    assert rep["mismatches"] == 0 and rep["images"] == 24
+    assert board_main(["--blob", str(g.project.blob_path), "--register-map", str(tmp_path / "nope.json")]) == 2
+    assert board_main(["--blob", str(g.project.blob_path), "--register-map", str(tmp_path / "proj" /
+                       "register_map.json"), "--bit", str(tmp_path / "x.bit")]) == 2  # a .bit without its .hwh
+
+
+def test_run_bundle_on_a_named_dataset(tiny_bundle, tmp_path):
+    """--dataset: the images come from the dataset reader with the bundle's own model file and weights."""
+    out = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["run", str(tiny_bundle), "--backend", "csim", "--dataset", "digits", "--images", "12",
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "run_report.json").read_text())
+    assert rep["images"] == 12 and rep["mismatches"] == 0 and rep["accuracy"] is not None
