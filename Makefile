@@ -27,16 +27,17 @@ install: $(STAMP)
 system-deps:
 	@bash mk/system-deps.sh
 
-demo: $(STAMP)
+demo: $(STAMP) board-venv
 	$(BIN)/python -m nash.demo --out $(OUT)/demo
 
 # Fast suite (slow / Xilinx / board tests are marked and skipped with a reason). NASH_REQUIRE_RTL=1: an RTL test
 # whose simulator (Icarus) is missing fails with the install command instead of skipping.
-test: $(STAMP) system-deps
-	NASH_REQUIRE_RTL=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+# NASH_REQUIRE_BOARD_VENV=1: the pynq tests (tests/board, run in .venv-board by make board-venv) fail instead of skipping.
+test: $(STAMP) system-deps board-venv
+	NASH_REQUIRE_RTL=1 NASH_REQUIRE_BOARD_VENV=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: $(STAMP) system-deps
-	NASH_REQUIRE_RTL=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+test-all: $(STAMP) system-deps board-venv
+	NASH_REQUIRE_RTL=1 NASH_REQUIRE_BOARD_VENV=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, then the import-linter contracts of pyproject.toml (the layer rule) on the installed package layout.
 lint: $(STAMP)
@@ -50,5 +51,5 @@ clean:
 	rm -rf build .pytest_cache
 
 # Stage fragments: mk/sim.mk (cocotb RTL simulations: `make sim`), mk/hls.mk (`make csim`, `make hls`),
-# mk/bitstream.mk (`make bitstream MODEL=...`).
+# mk/bitstream.mk (`make bitstream MODEL=...`), mk/board.mk (`make board-venv`, `make deploy`, `make run-emulated`).
 -include mk/*.mk

@@ -4,7 +4,8 @@ Runs the stages in order, each reading the previous stage's output:
 zero-shot search (the accelerator model as hardware cost) -> top-K -> supernet over the top-K -> accuracy-aware
 search in the supernet (inherited-weight accuracy with the accelerator search per candidate) -> fine-tune the best
 sub-network from its exported weights (QAT + integer model) -> accel (the accelerator search's report) -> csim
-(bit-exact C simulation, csim accuracy and the predicted FPS) -> validate.
+(bit-exact C simulation, csim accuracy and the predicted FPS) -> validate -> nash run --backend emulated (the
+board driver on the emulated KV260, bit-exact with the integer reference; docs/board.md).
 
 The sizes (top-K, supernet epochs, accuracy-search population / generations, fine-tune epochs) are small, so that
 the demo takes a few minutes on 2 cores; they show the flow, not the accuracy the method reaches.
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     model = out / "accel" / "model.json"
     _run(["csim", str(model), "--images", "100", "--out", str(out / "csim")])
     _run(["validate", str(model)])
+    # The board driver on the emulated KV260 (pynq 3.0.1 in .venv-board, `make board-venv`): deploy bundle, run.
+    _run(["run", str(model), "--backend", "emulated", "--images", "100", "--out", str(out / "run")])
     print(f"\ndemo finished in {time.time() - t0:.0f} s: final model {model}")
     return 0
 

@@ -18,6 +18,7 @@ from nash.codegen.csim.build import Build, build
 from nash.codegen.csim.cycles import cycles_report, set_pe_latencies
 from nash.codegen.hls import weights_blob
 from nash.codegen.hls.project import generate_from
+from nash.codegen.hls.register_map import ABI_VERSION
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.core.errors import NashError
 from nash.frontend.core.model_file import ModelFile, load_model
@@ -64,7 +65,7 @@ class CsimLibrary:
             getattr(lib, name).restype = ctypes.c_uint64
             getattr(lib, name).argtypes = [ctypes.c_int]
         self._lib = lib
-        if lib.nash_abi_version() != 2:
+        if lib.nash_abi_version() != ABI_VERSION:
             raise CsimError(f"{self.path}: unsupported C ABI version {lib.nash_abi_version()}")
         self.input_bytes = lib.nash_input_bytes()
         self.num_classes = lib.nash_num_classes()
@@ -136,16 +137,18 @@ class CsimResult:
     golden: np.ndarray
 
 
-def load_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, seed: int,
-                data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """int8 images (and labels when the dataset has them): the validation split the train stage held out (its
-    dataset and ``split_seed`` from ``provenance.train``), or random images drawn with ``seed``."""
+def load_float_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, seed: int,
+                      data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Float images (and labels when the dataset has them): the validation split the train stage held out (its
+    dataset and ``split_seed`` from ``provenance.train``), or random images drawn with ``seed`` (int8 codes times
+    the input scale, so that they quantize back exactly)."""
     first = im.nodes[0]
     trained = mf.provenance("train")
     name = dataset or trained.get("dataset") or mf.provenance("search").get("dataset") or "random"
     if name == "random":
         rng = np.random.default_rng(seed)
-        return rng.integers(-128, 128, size=(n, first.in_ch, first.in_size, first.in_size), dtype=np.int8), None, name
+        q = rng.integers(-128, 128, size=(n, first.in_ch, first.in_size, first.in_size), dtype=np.int8)
+        return (q.astype(np.float64) * im.input_scale).astype(np.float32), None, name
     from nash.frontend.data import DatasetError, load_dataset
 
     split_seed = trained.get("split_seed", seed)
@@ -153,8 +156,15 @@ def load_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, se
     if splits.channels != first.in_ch:
         raise DatasetError(f"dataset {name} has {splits.channels} channels, the model expects {first.in_ch} "
                            "(architecture.input_channels)")
-    x, y = splits.x_val[:n], splits.y_val[:n]
-    return quantize_activation(x, im.input_scale), np.asarray(y), f"{name} (validation split)"
+    return splits.x_val[:n], np.asarray(splits.y_val[:n]), f"{name} (validation split)"
+
+
+def load_images(mf: ModelFile, im: IntegerModel, n: int, dataset: str | None, seed: int,
+                data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """int8 images (and labels when the dataset has them): :func:`load_float_images` quantized with the model's
+    input scale (random images come back as the int8 codes they were drawn as)."""
+    x, y, source = load_float_images(mf, im, n, dataset, seed, data_root)
+    return quantize_activation(x, im.input_scale), y, source
 
 
 def compare(golden: dict[str, np.ndarray], outs: dict[str, np.ndarray], logits: np.ndarray,

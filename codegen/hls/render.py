@@ -17,6 +17,7 @@ import numpy as np
 from nash.codegen import templates
 from nash.codegen.hls import weights_blob
 from nash.codegen.hls.plan import Plan
+from nash.codegen.hls.register_map import ABI_VERSION, register_map
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
 from nash.frontend.accel.schedule import steps_to_json
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
@@ -111,7 +112,9 @@ def engines_context() -> dict:
             # run_step(): per engine (layer, image, slot), then every m_axi pointer of nash_top
             "step_params": [f"int {v}{i}" for i in ids for v in "lis"],
             "step_args": [f"{v}[{i}]" for i in ids for v in ("lay", "im", "sl")],
-            "port_params": [f"{t} {n}" for t, n in ports], "port_args": [n for _, n in ports]}
+            "port_params": [f"{t} {n}" for t, n in ports], "port_args": [n for _, n in ports],
+            # nash_top's arguments in signature order (top.cpp.j2: the ports, then n_images and n_slots)
+            "top_arguments": [(n, "pointer") for _, n in ports] + [("n_images", "int32"), ("n_slots", "int32")]}
 
 
 def _align(v: int, a: int = SLOT_ALIGN) -> int:
@@ -356,6 +359,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "min_periods": 1 + plan.max_offset, "max_periods": 1024 + plan.max_offset,
         "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
         "layer_planes": ", ".join(str(out_plane_words(n) * WORD) for n in nodes),
+        "abi_version": ABI_VERSION,
     }
     files: list[Path] = []
     src, tb = out / "src", out / "tb"
@@ -408,6 +412,14 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)
+    buffers = {"images": {"bytes_per_image": img_words * WORD, "plane_bytes": plane_words(first.in_size) * WORD},
+               "activations": {"slot_bytes": slot_bytes, "min_slots": plan.min_slots},
+               "weights": {"bytes": blob_size}, "logits": {"bytes_per_image": logit_words * WORD,
+                                                           "num_classes": n_classes}}
+    inp = {"shape": [first.in_ch, first.in_size, first.in_size], "dtype": "int8", "layout": "NCHW",
+           "scale": float(im.input_scale)}
+    regs = register_map(ctx["top_arguments"], plan.clock_mhz, buffers, inp, ABI_VERSION)
+    _write(out / "register_map.json", json.dumps(regs, indent=1) + "\n", files)
     return Project(out, model_name, plan, manifest, h.hexdigest(), pe, files)
 
 

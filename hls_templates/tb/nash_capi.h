@@ -17,7 +17,8 @@ enum {
   NASH_ERR_BLOB_VERSION = 4, // unsupported blob version / header size
   NASH_ERR_BLOB_CRC = 5,     // payload CRC32 differs from the header (corrupted)
   NASH_ERR_BLOB_LAYOUT = 6,  // blob made for another architecture (layer count / layout id)
-  NASH_ERR_ALLOC = 7         // out of memory for the activation buffer
+  NASH_ERR_ALLOC = 7,        // out of memory for the activation buffer
+  NASH_ERR_ADDRESS = 8       // nash_run_memory: a port address outside the memory, unaligned, or overlapping another
 };
 
 int nash_abi_version(void);  // 2 (1: byte-packed maps before the word engines)
@@ -51,6 +52,16 @@ int nash_cycles_set_pe_latency(int layer, int cycles);
 uint64_t nash_cycles_layer(int layer);
 uint64_t nash_cycles_layer_runs(int layer);  // tasks of the layer counted since the last reset
 int nash_cycles_axi_latency(void);
+
+// Emulated board (nash.board.emulated): runs nash_top over a flat byte image of the device memory, as the kernel
+// would over DDR. mem holds mem_bytes bytes at device address mem_base; port_addr[p] is the address the driver wrote
+// into port p's pointer registers (ports in nash_top's argument order, nash_port_name). Ports with equal addresses
+// share one memory (as the ALIAS groups do on the board); each port's extent follows from n_images and n_slots.
+// Only the written ports (act_out_*, logits) are copied back. The blob is not checked (the hardware does not).
+int nash_num_ports(void);
+const char* nash_port_name(int port);
+int nash_run_memory(uint8_t* mem, uint64_t mem_base, uint64_t mem_bytes, const uint64_t* port_addr, int n_images,
+                    int n_slots);
 
 #ifdef __cplusplus
 }

@@ -21,3 +21,5 @@ def test_demo_runs_the_whole_flow(tmp_path):
     assert {"search", "train", "accel"} <= set(final.data["provenance"])
     report = json.loads((tmp_path / "csim" / "csim_report.json").read_text())
     assert report["mismatches"] == 0 and report["accuracy"] == report["reference_accuracy"]
+    run = json.loads((tmp_path / "run" / "run_report.json").read_text())  # ends with nash run --backend emulated
+    assert run["backend"] == "emulated" and run["fps_kind"] == "emulated" and run["mismatches"] == 0
