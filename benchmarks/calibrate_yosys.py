@@ -42,7 +42,8 @@ def summary(report: dict) -> dict:
             continue
         out[e] = {
             "sizes": [f"{m['tm']}x{m['tn']}" for m in rows],
-            "per_pe": {res: report["fit_model_formula"]["coef"][res][f"pe:{e}"] for res in ("lut", "ff", "dsp", "carry8")},
+            "per_pe": {res: report["fit_model_formula"]["coef"][res][f"pe:{e}"]
+                       for res in ("lut", "ff", "dsp", "carry8")},
             "per_pe_per_bit_fit": {res: report["fit_per_bit"]["coef"][res][f"pe:{e}"]
                                    for res in ("lut", "ff", "dsp", "carry8")},
             "max_abs_rel_residual": {

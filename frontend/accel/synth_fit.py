@@ -32,7 +32,7 @@ from scipy.optimize import nnls
 
 RESOURCES = ("lut", "ff", "carry8", "dsp")
 PRECEDENCE = ("csynth", "vivado")  # sources that a synthesis fit never replaces
-REFERENCE_LANE = (24, 40)  # (ACC_W, SUM_W) of the requant entries: a 3x3x256 int8 layer's accumulator and sum
+REFERENCE_LANE = (24, 40)  # (ACC_W, SUM_W) of the requant entries: mid-range of the proven widths (16-32 bits)
 
 
 class SynthFitError(UserInputError):
