@@ -7,6 +7,8 @@ residuals, the table-vs-synthesis ratio before and after, and how much each entr
 fitted entries (with their sources) into the shipped ``frontend/accel/cost_table.json``.
 
     nice -n 10 python benchmarks/calibrate_yosys.py [--sizes 2x2,...] [--write-table]
+    python benchmarks/calibrate_yosys.py --measurements benchmarks/results/calibrate_yosys.json --table OLD.json
+        (re-fit stored measurements without synthesizing; OLD.json: the table to compare with and start from)
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nash.codegen.rtl.yosys_calibrate import DEFAULT_SIZES, calibrate, parse_sizes  # noqa: E402
+from nash.codegen.rtl.yosys_synth import tool_source  # noqa: E402
 from nash.frontend.accel.cost_table import DEFAULT_TABLE, load_cost_table  # noqa: E402
+from nash.frontend.accel.synth_fit import fit_synthesis  # noqa: E402
 from nash.frontend.core.atomic_io import atomic_write_text  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "calibrate_yosys.json"
@@ -72,12 +76,23 @@ def main() -> None:
     ap.add_argument("--sizes", default=None, help="TMxTN list per engine (default: the calibration's)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--write-table", action="store_true", help="write the fitted entries into the shipped table")
+    ap.add_argument("--table", type=Path, default=None, help="table to start from (default: the shipped one)")
+    ap.add_argument("--measurements", type=Path, default=None,
+                    help="re-fit the measurements of an earlier run's JSON instead of synthesizing")
     args = ap.parse_args()
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="nash-yosys-") as tmp:
-        new, report = calibrate(load_cost_table(), tmp, sizes, progress=print)
-    result = {"benchmark": "calibrate_yosys", "wall_s": round(time.monotonic() - t0, 1), "tool": report["tool"],
+    start = load_cost_table(args.table)
+    old = {}
+    if args.measurements:
+        old = json.loads(args.measurements.read_text())
+        new, report = fit_synthesis(start, old["measurements"], tool_source(old["tool"]))
+        report = {"tool": old["tool"], "measurements": old["measurements"], **report}
+    else:
+        with tempfile.TemporaryDirectory(prefix="nash-yosys-") as tmp:
+            new, report = calibrate(start, tmp, sizes, progress=print)
+    wall = old["wall_s"] if args.measurements else round(time.monotonic() - t0, 1)  # the synthesis run's time
+    result = {"benchmark": "calibrate_yosys", "wall_s": wall, "tool": report["tool"],
               "command": "yosys -p \"read_verilog X.v; synth_xilinx -family xcup -top TOP -flatten; stat -json\"",
               "engines": summary(report), "changes": report["changes"], "kept": report["kept"],
               "requant_lanes": report["requant_lanes"], "fit_model_formula": report["fit_model_formula"],

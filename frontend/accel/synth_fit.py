@@ -130,7 +130,9 @@ def fit_synthesis(table: CostTable, measurements: list[dict], source: str) -> tu
     formula, per_bit = fit_arrays(arrays, per_bit=False), fit_arrays(arrays, per_bit=True)
     shapes = {e: sorted({f"{r['tm']}x{r['tn']}" for r in arrays if r["engine"] == e}, key=_shape_key)
               for e in PE_ENGINES}
-    where = "; ".join(f"{e} {', '.join(s)}" for e, s in shapes.items() if s)
+    used = [s for s in shapes.values() if s]
+    where = (f"every engine at {', '.join(used[0])}" if all(s == used[0] for s in used)
+             else "; ".join(f"{e} {', '.join(s)}" for e, s in shapes.items() if s))
     new: dict[str, tuple[float, str]] = {}
     for e in PE_ENGINES:
         if not shapes[e]:
