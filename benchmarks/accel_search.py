@@ -1,5 +1,5 @@
-"""Coarse-to-fine vs exhaustive accelerator search on architectures of the 32x32 (CIFAR) space, plus the hybrid vs
-multiplication-only comparison for the docs.
+"""Coarse-to-fine vs exhaustive accelerator search on architectures of the 32x32 (CIFAR) space (the hybrid vs
+multiplication-only comparison moved to ``benchmarks/accel_perf.py``).
 
     .venv/bin/python benchmarks/accel_search.py [--n 20] [--board kv260] [--seed 0] [--seeded] [--out FILE]
 
@@ -9,10 +9,6 @@ expansion; ReLU, no SE; stem 3x3 conv stride 1; head 1x1 conv to {1792, 1984}, g
 For every architecture both searches run on the same model context; the exhaustive search gets no hint from the
 coarse-to-fine result unless ``--seeded`` (its pruning is exact either way). Figures: quality ratio (coarse-to-fine
 FPS / exhaustive FPS), evaluation ratio (exhaustive / coarse-to-fine evaluations), seconds per architecture.
-
-The second part samples ``--pool`` architectures from the hybrid space and from the same space restricted to conv
-(multiplication-only baseline), keeps those within the same operation budget, and reports the fastest of each on the
-board: a hardware-only comparison at equal work (no accuracy is involved).
 """
 
 from __future__ import annotations
@@ -81,45 +77,12 @@ def compare(arch: dict, board: str, seeded: bool) -> dict:
     return row
 
 
-def hybrid_vs_conv(board: str, pool: int, seed: int) -> dict:
-    """Fastest hybrid vs fastest conv-only network of a random pool at a matched operation budget."""
-    rng = random.Random(seed)
-    out = {}
-    sets = {name: [sample_arch(rng, ops) for _ in range(pool)]
-            for name, ops in (("hybrid", ("conv", "shift", "adder")), ("conv_only", ("conv",)))}
-    budget = statistics.median(sum(n.macs for n in lower(a)) for a in sets["conv_only"])
-    for name, archs in sets.items():
-        best = None
-        for a in archs:
-            macs = sum(n.macs for n in lower(a))
-            if macs < budget:  # same or more work than the median conv-only network
-                continue
-            ctx = make_context(lower(a), board)
-            r = coarse_to_fine(ctx)
-            if r.design is None:
-                continue
-            p = performance(ctx, r.design)
-            if best is None or p["fps"] > best["fps"]:
-                best = {"fps": p["fps"], "latency_ms": p["latency_ms"], "gops": p["gops"], "peak_gops": p["peak_gops"],
-                        "board_peak_gops": p["board_peak_gops"], "macs": macs,
-                        "resources": resources_dict(r.design.res), "engines": {e: list(v) for e, v in
-                                                                               r.design.rows.items()},
-                        "architecture": a}
-        out[name] = best
-    out["macs_floor"] = budget
-    if out.get("hybrid") and out.get("conv_only"):
-        out["fps_ratio"] = out["hybrid"]["fps"] / out["conv_only"]["fps"]
-        out["gops_ratio"] = out["hybrid"]["gops"] / out["conv_only"]["gops"]
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--board", default="kv260")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeded", action="store_true", help="seed the exhaustive search with the c2f period")
-    ap.add_argument("--pool", type=int, default=40, help="architectures per side in the hybrid vs conv comparison")
     ap.add_argument("--out", default="benchmarks/results/accel_search.json")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -150,17 +113,9 @@ def main(argv=None) -> int:
         "exhaustive_seconds_mean": statistics.fmean(r["exhaustive"]["seconds"] for r in rows),
     }
     print(json.dumps(summary, indent=2))
-    cmp = hybrid_vs_conv(args.board, args.pool, args.seed + 1)
-    for k in ("hybrid", "conv_only"):
-        b = cmp.get(k)
-        if b:
-            print(f"{k:9s}: fps={b['fps']:.1f} latency={b['latency_ms']:.3f} ms gops={b['gops']:.1f} "
-                  f"peak={b['peak_gops']:.1f} util={b['gops'] / b['peak_gops']:.3f} macs={b['macs']}")
-    if "fps_ratio" in cmp:
-        print(f"hybrid / conv-only FPS ratio: {cmp['fps_ratio']:.3f}")
     doc = {"benchmark": "accel_search", "board": args.board, "seed": args.seed, "seeded": args.seeded,
            "machine": "2 shared CPU cores", "seconds_total": time.perf_counter() - t0, "summary": summary,
-           "hybrid_vs_conv_only": cmp, "rows": rows}
+           "rows": rows}
     atomic_write_text(args.out, json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -94,20 +94,32 @@ def local_dask_cluster(n_workers: int = 2):
 # ---- required RTL tools --------------------------------------------------------------------------------------------
 REQUIRE_RTL_ENV = "NASH_REQUIRE_RTL"  # `make test` sets it to 1: a missing Icarus is then a failure, never a skip
 INSTALL_RTL = "`make system-deps` (or `sudo apt-get install -y iverilog`)"
+INSTALL_YOSYS = "`make system-deps` (or `sudo apt-get install -y yosys`)"
 
 
 def require_simulator(sim: str = "icarus") -> None:
     """Return when ``sim`` is usable; else skip the calling test with the reason, or fail it (with the install
     command) when ``NASH_REQUIRE_RTL=1``, as under ``make test``: a skipped RTL test is never the silent default."""
+    from nash.codegen.rtl.sim_runner import simulator_status
+
+    _require(*simulator_status(sim), INSTALL_RTL)
+
+
+def require_yosys() -> None:
+    """As :func:`require_simulator`, for Yosys (the synthesis calibration tests)."""
+    from nash.codegen.rtl.yosys_synth import yosys_status
+
+    _require(*yosys_status(), INSTALL_YOSYS)
+
+
+def _require(ok: bool, why: str, install: str) -> None:
     import os
 
     import pytest
-    from nash.codegen.rtl.sim_runner import simulator_status
 
-    ok, why = simulator_status(sim)
     if ok:
         return
     if os.environ.get(REQUIRE_RTL_ENV) == "1":
-        pytest.fail(f"{why}; `make test` ({REQUIRE_RTL_ENV}=1) requires it: install it with {INSTALL_RTL}",
+        pytest.fail(f"{why}; `make test` ({REQUIRE_RTL_ENV}=1) requires it: install it with {install}",
                     pytrace=False)
-    pytest.skip(f"{why} (install it with {INSTALL_RTL}; under `make test` this is a failure, not a skip)")
+    pytest.skip(f"{why} (install it with {install}; under `make test` this is a failure, not a skip)")

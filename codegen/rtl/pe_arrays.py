@@ -41,7 +41,7 @@ from nash.frontend.core.op_registry import (
     engine_spec,
     shift_exp_bits,
 )
-from nash.frontend.integer.bounds import signed_bits
+from nash.frontend.integer.bounds import adder_tree_levels, signed_bits
 
 MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
 II = 1
@@ -202,22 +202,14 @@ class PEArrayConfig:
         Odd nodes pass through (registered); each node's width is the exact width of the sum of its leaves, so no
         bit is wasted and no sum can overflow (a node's leaves are a subset of the whole sum's).
         """
-        nodes = [(f"t0_{n}", 1) for n in range(self.tn)]  # (name, leaves)
+        names = [f"t0_{n}" for n in range(self.tn)]
         out: list[list[TreeNode]] = []
-        level = 0
-        while len(nodes) > 1:
-            level += 1
-            nxt, row = [], []
-            for i in range(0, len(nodes), 2):
-                a, la = nodes[i]
-                b, lb = nodes[i + 1] if i + 1 < len(nodes) else (None, 0)
-                name = f"t{level}_{i // 2}"
-                leaves = la + lb
-                row.append(TreeNode(name, self.sum_bits(leaves), a, self.sum_bits(la), b,
-                                    self.sum_bits(lb) if b else 0))
-                nxt.append((name, leaves))
+        for level, shape in enumerate(adder_tree_levels(self.tn), start=1):
+            row = [TreeNode(f"t{level}_{i}", self.sum_bits(la + lb), names[2 * i], self.sum_bits(la),
+                            names[2 * i + 1] if lb else None, self.sum_bits(lb) if lb else 0)
+                   for i, (la, lb) in enumerate(shape)]
             out.append(row)
-            nodes = nxt
+            names = [node.name for node in row]
         return out
 
     def as_dict(self) -> dict:

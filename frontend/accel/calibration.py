@@ -77,6 +77,12 @@ def default_calibration_path() -> Path:
     return cache / CALIBRATION_FILE
 
 
+def default_cost_table_path() -> Path:
+    """Where ``nash accel-calibrate --yosys`` writes the calibrated cost table without ``--out``: beside the PE
+    calibration file (``~/.cache/nash-hls/calibration/cost_table.json``)."""
+    return default_calibration_path().parent / "cost_table.json"
+
+
 def calibration_path(path: str | os.PathLike | None = None) -> Path:
     """Where the PE-array calibration JSON is read and written: ``path`` (``--calibration`` / ``--out``), else
     ``$NASH_CALIBRATION``, else :func:`default_calibration_path`."""

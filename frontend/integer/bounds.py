@@ -76,6 +76,26 @@ def signed_bits(lo: int, hi: int) -> int:
     return bits
 
 
+def adder_tree_levels(tn: int) -> list[list[tuple[int, int]]]:
+    """Shape of the PE arrays' registered adder tree over ``tn`` terms: per level, per node, the leaf counts of its two
+    inputs ``(a, b)`` (``b = 0``: an odd node passed through). Node i of a level adds nodes 2i and 2i+1 of the level
+    below; ``tn = 1`` has no level."""
+    nodes = [1] * int(tn)
+    out = []
+    while len(nodes) > 1:
+        row = [(nodes[i], nodes[i + 1] if i + 1 < len(nodes) else 0) for i in range(0, len(nodes), 2)]
+        out.append(row)
+        nodes = [a + b for a, b in row]
+    return out
+
+
+def adder_tree_bits(term_range: tuple[int, int], tn: int) -> int:
+    """Summed register width of one output row's adder tree: each node is exactly as wide as the sum of its leaves
+    (terms in ``term_range``). This is what the tree costs per bit of LUT, FF and carry (docs/accelerator-model.md)."""
+    lo, hi = term_range
+    return sum(signed_bits((a + b) * lo, (a + b) * hi) for row in adder_tree_levels(tn) for a, b in row)
+
+
 def accumulator_bits(node: Node, p: Mapping[str, np.ndarray], in_range: tuple[int, int]) -> int:
     """Proven accumulator width in bits for one node."""
     return signed_bits(*layer_bounds(node, p, in_range))

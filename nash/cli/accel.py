@@ -1,4 +1,5 @@
-"""``nash accel`` (accelerator search for a model file) and ``nash accel-calibrate`` (cost table from csynth)."""
+"""``nash accel`` (accelerator search for a model file) and ``nash accel-calibrate`` (cost table from Yosys synthesis
+or csynth reports)."""
 
 from __future__ import annotations
 
@@ -56,21 +57,47 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
 
 
 @click.command("accel-calibrate")
-@click.argument("reports", nargs=-1, required=True)
+@click.argument("reports", nargs=-1)
+@click.option("--yosys", is_flag=True,
+              help="Synthesize the Verilog PE arrays (every engine at --sizes) and the requant lane with Yosys "
+                   "(synth_xilinx -family xcup) and fit the per-PE, per-tree-node and per-lane costs.")
+@click.option("--sizes", default=None, help="With --yosys: array shapes per engine, e.g. 2x2,8x8 (default "
+                                            "2x2,4x4,16x4,4x16,8x8,16x16,8x32).")
+@click.option("--work-dir", type=click.Path(file_okay=False), default=None,
+              help="With --yosys: folder for the rendered Verilog and the Yosys logs (default: a temporary folder).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="With --yosys: also write the fit (measurements, coefficients, residuals) as JSON.")
 @click.option("--table", "table_in", type=click.Path(dir_okay=False), default=None,
               help="Cost table to start from (default: the shipped one).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="Calibrated cost table JSON.")
-def accel_calibrate(reports: tuple[str, ...], table_in: str | None, out_path: str) -> None:
-    """Update the cost table from Vitis HLS csynth.xml reports of PE arrays.
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Calibrated cost table JSON (required with csynth reports; with --yosys the default is "
+                   "~/.cache/nash-hls/calibration/cost_table.json).")
+def accel_calibrate(reports: tuple[str, ...], yosys: bool, sizes: str | None, work_dir: str | None,
+                    report_path: str | None, table_in: str | None, out_path: str | None) -> None:
+    """Update the cost table from Yosys synthesis (--yosys) and/or Vitis HLS csynth.xml reports of PE arrays.
 
-    Each REPORT is ENGINE:TMxTN:PATH, e.g. conv:8x8:build/hls/conv_pe/syn/report/csynth.xml.
+    Each REPORT is ENGINE:TMxTN:PATH, e.g. conv:8x8:build/hls/conv_pe/syn/report/csynth.xml. csynth reports are
+    applied after the Yosys fit, and entries that already come from csynth or Vivado are kept by it.
     """
-    from nash.frontend.accel.calibration import CalibrationError, calibrate_from_csynth, parse_csynth
+    from nash.frontend.accel.calibration import (
+        CalibrationError,
+        calibrate_from_csynth,
+        default_cost_table_path,
+        parse_csynth,
+    )
     from nash.frontend.accel.cost_table import load_cost_table, save_cost_table
 
-    table = load_cost_table(table_in)
+    if not reports and not yosys:
+        raise click.UsageError("give csynth REPORTS (ENGINE:TMxTN:PATH) or --yosys")
+    if not yosys:
+        for opt, v in (("--sizes", sizes), ("--work-dir", work_dir), ("--report", report_path)):
+            if v is not None:
+                raise click.BadParameter("only with --yosys", param_hint=opt)
+        if out_path is None:
+            raise click.BadParameter("required with csynth reports: the calibrated cost table JSON",
+                                     param_hint="--out")
     parsed = []
-    for spec in reports:
+    for spec in reports:  # parsed before any synthesis, so that a bad REPORT fails at once
         parts = spec.split(":", 2)
         if len(parts) != 3 or "x" not in parts[1]:
             raise CalibrationError(f"report {spec!r}: expected ENGINE:TMxTN:PATH, e.g. conv:8x8:csynth.xml")
@@ -82,8 +109,40 @@ def accel_calibrate(reports: tuple[str, ...], table_in: str | None, out_path: st
         rep = parse_csynth(path)
         rep["_path"] = path
         parsed.append((engine, tm, tn, rep))
-    new, changes = calibrate_from_csynth(table, parsed)
-    save_cost_table(new, out_path)
-    for c in changes:
-        click.echo(c)
-    click.echo(f"wrote {out_path} (use it with: nash accel MODEL.json --cost-table {out_path})")
+    table = load_cost_table(table_in)
+    out = Path(out_path) if out_path else default_cost_table_path()
+    if yosys:
+        table = _yosys_fit(table, sizes, work_dir, report_path)
+    if parsed:
+        table, changes = calibrate_from_csynth(table, parsed)
+        for c in changes:
+            click.echo(c)
+    save_cost_table(table, out)
+    click.echo(f"wrote {out} (use it with: nash accel MODEL.json --cost-table {out})")
+
+
+def _yosys_fit(table, sizes: str | None, work_dir: str | None, report_path: str | None):
+    """Synthesize, fit and print the changes; returns the new table (``nash accel-calibrate --yosys``)."""
+    import json
+    import tempfile
+
+    from nash.codegen.rtl.yosys_calibrate import DEFAULT_SIZES, calibrate, parse_sizes
+    from nash.frontend.core.atomic_io import atomic_write_text
+
+    try:
+        shapes = parse_sizes(sizes) if sizes is not None else list(DEFAULT_SIZES)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--sizes") from None
+    with tempfile.TemporaryDirectory(prefix="nash-yosys-") as tmp:
+        new, report = calibrate(table, work_dir or tmp, shapes, progress=click.echo)
+    for c in report["changes"]:
+        ratio = f" ({c['new_over_old']}x)" if c["new_over_old"] is not None else ""
+        click.echo(f"{c['entry']}: {c['old']:g} -> {c['new']:g}{ratio}")
+    for k in report["kept"]:
+        click.echo(f"{k['entry']}: kept {k['value']:g} ({k['source']}; synthesis gives {k['synthesis']:g})")
+    err = report["fit_per_bit"]["max_abs_rel_error"]
+    click.echo("per-bit fit, largest residual: " + ", ".join(f"{r} {100 * v:.1f} %" for r, v in err.items()))
+    if report_path:
+        atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
+        click.echo(f"wrote {report_path}")
+    return new

@@ -127,7 +127,10 @@ def test_parse_csynth_sample():
 def test_accel_calibrate_updates_table(tmp_path):
     out = tmp_path / "table.json"
     spec = f"conv:8x8:{DATA / 'csynth_sample_conv_pe_8x8.xml'}"
-    r = CliRunner().invoke(main, ["accel-calibrate", spec, "--out", str(out)])
+    start = tmp_path / "start.json"  # the tree costs the hand computation below uses
+    start.write_text(json.dumps({"format": "nash-accel-cost-table", "version": 1, "entries": {
+        "tree.adder_lut": {"value": 20, "source": "test"}, "tree.adder_ff": {"value": 20, "source": "test"}}}))
+    r = CliRunner().invoke(main, ["accel-calibrate", spec, "--table", str(start), "--out", str(out)])
     assert r.exit_code == 0, r.output
     t = json.loads(out.read_text())["entries"]
     # LUT: (1536 - 8*7*20 tree LUTs) / 64 PEs = 6.5; FF: (3200 - 8*7*20) / 64 = 32.5; DSP: 32 / 64 = 0.5
@@ -142,3 +145,39 @@ def test_accel_calibrate_updates_table(tmp_path):
     assert load_model(tmp_path / "o" / "model.json").data["accelerator"]["model"]["cost_table"] == str(out)
     r = CliRunner().invoke(main, ["accel-calibrate", "conv:8:x.xml", "--out", str(out)])
     assert r.exit_code == 2 and "ENGINE:TMxTN:PATH" in r.output
+
+
+@pytest.mark.parametrize("args,hint", [
+    ([], "REPORTS (ENGINE:TMxTN:PATH) or --yosys"),
+    (["conv:8x8:x.xml"], "--out"),
+    (["--sizes", "2x2", "conv:8x8:x.xml", "--out", "t.json"], "--sizes"),
+    (["--yosys", "--sizes", "2x"], "--sizes"),
+    (["--yosys", "--sizes", "2x2,4x4"], "do not determine the 6 costs"),  # refused before any synthesis
+])
+def test_accel_calibrate_bad_options_are_one_line_errors(tmp_path, args, hint):
+    r = CliRunner().invoke(main, ["accel-calibrate", *args])
+    assert r.exit_code == 2 and hint in r.output
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_accel_calibrate_yosys_end_to_end(tmp_path):
+    """Real Yosys on every engine at 2x2, 2x4 and 4x2 and three requant lanes (~1-2 min on 2 shared cores); then a
+    csynth report on top: its entries win."""
+    from helpers import require_yosys
+
+    require_yosys()
+    out, rep = tmp_path / "table.json", tmp_path / "fit.json"
+    spec = f"conv:8x8:{DATA / 'csynth_sample_conv_pe_8x8.xml'}"
+    r = CliRunner().invoke(main, ["accel-calibrate", "--yosys", "--sizes", "2x2,2x4,4x2", "--out", str(out),
+                                  "--report", str(rep), spec])
+    assert r.exit_code == 0, r.output
+    assert "[1/12] conv 2x2: LUT" in r.output and "per-bit fit, largest residual" in r.output
+    t = json.loads(out.read_text())["entries"]
+    src = t["shift.pe_lut"]["source"]
+    assert src.startswith("yosys ") and "synth_xilinx -family xcup" in src
+    assert t["requant.lane_dsp"]["source"].startswith("yosys ")
+    assert t["conv.pe_lut"]["source"].startswith("csynth")  # applied after the Yosys fit
+    fit = json.loads(rep.read_text())
+    conv22 = next(m for m in fit["measurements"] if m.get("engine") == "conv" and m["tm"] == m["tn"] == 2)
+    assert conv22["resources"]["ff"] == 149 and conv22["resources"]["dsp"] == 4  # hand count: test_yosys_synth.py

@@ -1,0 +1,61 @@
+"""Yosys synthesis of the PE arrays: the ``stat -json`` parser on real samples, and one real synthesis checked
+against a hand count of the RTL's registers, DSPs and carry chains."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import REPO, require_yosys
+from nash.codegen.rtl.pe_arrays import render_pe_array
+from nash.codegen.rtl.yosys_synth import YosysError, parse_stat, synthesize, tool_source
+
+DATA = REPO / "tests" / "data"
+
+
+def test_parse_stat_conv_sample():
+    """Yosys 0.23 output for the conv 2x2 array: LUT2 x 32 + LUT3 + LUT4 x 3; FDRE 149; 4 DSP48E2; 10 CARRY4."""
+    r = parse_stat((DATA / "yosys_stat_conv_pe_2x2.json").read_text(), "nash_conv_pe_tm2_tn2_a32")
+    assert (r["lut"], r["ff"], r["dsp"], r["carry4"], r["carry8"]) == (36, 149, 4, 10, 5.0)
+    assert r["cells"]["IBUF"] == 53  # I/O buffers are kept in the cells, not counted as logic
+
+
+def test_parse_stat_counts_inv_srl_and_set_flops():
+    """The requant lane sample: LUT1-6 (2+7+65+72+32+123) + INV 9 + SRL16E 1 = 311 LUT; FDRE 268 + FDSE 7 = 275 FF;
+    MUXF7 (a slice mux, not a LUT) is not counted."""
+    data = json.loads((DATA / "yosys_stat_requant_lane.json").read_text())
+    r = parse_stat(data)  # no top given: the design totals
+    assert (r["lut"], r["ff"], r["dsp"], r["carry8"]) == (311, 275, 1, 9.5)
+    assert parse_stat(data, "nash_requant_lane_a24_s41")["lut"] == 311
+
+
+def test_parse_stat_rejects_bad_output():
+    with pytest.raises(YosysError, match="not JSON"):
+        parse_stat("Number of cells: 3")
+    with pytest.raises(YosysError, match="num_cells_by_type"):
+        parse_stat({"modules": {}})
+
+
+def test_tool_source_names_tool_version_and_flow():
+    assert tool_source("Yosys 0.23 (git sha1 7ce5011c24b)") == "yosys 0.23 synth_xilinx -family xcup"
+
+
+def test_conv_2x2_synthesis_matches_the_hand_count(tmp_path):
+    """Real Yosys on the conv Tm = Tn = 2 array (~5 s). Hand count from the RTL (pe_array.v.j2):
+
+    * FF: x_q 2 x 8 + w_q 4 x 8 + valid bits 3 (latency 2 + log2 2) + term registers 4 x 16 + per row the output
+      register's 17 distinct bits (the 17-bit sum sign-extended to 32: the 15 copies of the sign bit are one FF,
+      Yosys merges equal FFs) 2 x 17 = 149;
+    * DSP48E2: one per MAC = 4;  CARRY4: per row one 17-bit adder = ceil(17 / 4) = 5, so 10;
+    * LUT: one per bit of the two 16 + 16 -> 17-bit adders (32-34) plus a few control gates (adv, ap_idle,
+      ap_ready): 32 <= LUT <= 40.
+    """
+    require_yosys()
+    paths = render_pe_array("conv", 2, 2, tmp_path)
+    res = synthesize(paths["verilog"], "nash_conv_pe_tm2_tn2_a32", tmp_path / "synth")
+    r = res.resources
+    assert r["ff"] == 16 + 32 + 3 + 64 + 34
+    assert r["dsp"] == 4
+    assert r["carry4"] == 10
+    assert 32 <= r["lut"] <= 40
+    assert res.source.startswith("yosys ") and res.source.endswith("synth_xilinx -family xcup")
