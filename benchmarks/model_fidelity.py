@@ -95,8 +95,6 @@ def model_without_latency(ctx, design) -> dict:
     from nash.frontend.accel.schedule import build_schedule
 
     board = ctx.board
-    if not hasattr(board, "ddr_latency_cycles"):  # a model without the term: identical
-        return {"fps": None, "period_cycles": None}
     b0 = dataclasses.replace(board, ddr_latency_cycles=0)
     ctx0 = AccelContext.build(ctx.nodes, b0, ctx.table, ctx.pe)
     cycles = {}
