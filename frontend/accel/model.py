@@ -218,7 +218,7 @@ class EngineModel:
         read_x = tiles * (T.lat + T.io - beats) + n_out * N * in_w * beats
         read_w = T.burst(n_out * (tm + n_in * kk * kw), T.io)
         pad_x = tiles * (2 * T.io - 2 + pix) + n_out * N * in_w
-        per_in = (T.io - 1 + kk * kw) + np.where(direct, 0, T.io - 1 + pix) + (mac_depth - 1 + te * te * kk * pe_ii)
+        per_in = (T.io - 1 + kk * kw) + np.where(direct, 0, T.io - 1 + pix) + (mac_depth + (te * te * kk - 1) * pe_ii)
         drained = G * M * out_w * rg  # one rq-lane group per cycle over every valid output word
         compute = tiles * per_in + n_out * (T.io - 1) + drained
         requant = n_out * (T.io - 1 + tm + T.rq - 1) + drained
