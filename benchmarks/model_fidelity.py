@@ -31,6 +31,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,8 @@ DEMO_ARCH = {
     "head": {"op": "conv", "width": 48},
 }
 NETWORK_TOL, LAYER_TOL = 0.10, 0.25  # issue 12: every network within 10 %, every layer within 25 %
+LAYER_COLUMNS = ["name", "engine", "model_cycles", "code_cycles", "model_over_code"]
+RATIO = LAYER_COLUMNS.index("model_over_code")
 
 
 def networks(n_digits: int, n_cifar: int, seed: int, cifar_depth: str) -> list[tuple[str, str, dict]]:
@@ -133,8 +136,8 @@ def run_one(name: str, space: str, arch: dict, work: Path) -> dict:
     model_path = save_model(mf, d / "model.json")
     rep = run_csim(model_path, 1, d / "csim").report
     cyc = rep["cycles"]
-    layers = [{"name": k, "engine": v["engine"], "model": v["model_cycles"], "code": v["code_cycles"],
-               "model_over_code": v["model_over_code"]} for k, v in cyc["layers"].items()]
+    layers = [[k, v["engine"], v["model_cycles"], v["code_cycles"], v["model_over_code"]]
+              for k, v in cyc["layers"].items()]
     board = ctx.board
     used = section["resources"]
     return {
@@ -149,14 +152,14 @@ def run_one(name: str, space: str, arch: dict, work: Path) -> dict:
                 "code_derived": cyc["fps"]},
         "resources": {"used": used, "usable": board.budget,
                       "fits": all(used[r] <= board.budget[r] for r in board.budget)},
-        "per_layer": layers,
+        "per_layer": layers,  # rows of LAYER_COLUMNS
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
 def targets(results: list[dict]) -> list[dict]:
     worst_net = max(abs(r["model_over_code"] - 1) for r in results)
-    worst_layer = max(abs(layer["model_over_code"] - 1) for r in results for layer in r["per_layer"])
+    worst_layer = max(abs(layer[RATIO] - 1) for r in results for layer in r["per_layer"])
     demo = next(r for r in results if r["name"] == "demo")
     demo_ratio = demo["fps"]["code_derived"] / demo["fps"]["model"]
     return [
@@ -167,6 +170,13 @@ def targets(results: list[dict]) -> list[dict]:
         {"name": "demo model: |code-derived FPS / model FPS - 1|", "value": round(abs(demo_ratio - 1), 4),
          "target": NETWORK_TOL, "met": abs(demo_ratio - 1) <= NETWORK_TOL},
     ]
+
+
+def _dump(doc: dict) -> str:
+    """Indented JSON with every list of plain values on one line (one line per layer row)."""
+    scalar = r'(?:"[^"\n]*"|-?[0-9][0-9.eE+-]*|null|true|false)'
+    flat = re.compile(r"\[\s*(" + scalar + r"(?:,\s*" + scalar + r")*)\s*\]")
+    return flat.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", json.dumps(doc, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, space, arch in networks(a.digits, a.cifar, a.seed, a.cifar_depth):
         r = run_one(name, space, arch, Path(a.work))
-        worst = max(r["per_layer"], key=lambda x: abs(x["model_over_code"] - 1))
+        worst = max(r["per_layer"], key=lambda x: abs(x[RATIO] - 1))
         print(f"{name:12s} {r['layers']:3d} layers  period model/code {r['model_over_code']:.3f}  FPS model "
               f"{r['fps']['model']:9.1f} (no latency term {r['fps']['model_without_latency']}) code "
-              f"{r['fps']['code_derived']:9.1f}  worst layer {worst['name']} {worst['model_over_code']:.3f}  "
+              f"{r['fps']['code_derived']:9.1f}  worst layer {worst[0]} {worst[RATIO]:.3f}  "
               f"fits {r['resources']['fits']}  ({r['seconds']:.0f} s)", flush=True)
         results.append(r)
     tg = targets(results)
-    layer_ratios = sorted(layer["model_over_code"] for r in results for layer in r["per_layer"])
+    layer_ratios = sorted(layer[RATIO] for r in results for layer in r["per_layer"])
     doc = {
         "benchmark": "model_fidelity", "board": "kv260", "date": time.strftime("%Y-%m-%d"),
         "command": "python benchmarks/model_fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -205,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
             "designs_fitting_board": sum(r["resources"]["fits"] for r in results),
             "csim_mismatching_images": sum(r["csim_mismatches"] for r in results),
         },
-        "targets": tg, "results": results, "seconds": round(time.perf_counter() - t0, 1),
+        "targets": tg, "per_layer_columns": LAYER_COLUMNS, "results": results,
+        "seconds": round(time.perf_counter() - t0, 1),
     }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(out, _dump(doc) + "\n")
     for t in tg:
         print(f"target {t['name']}: {t['value']} (target {t['target']}) {'met' if t['met'] else 'NOT met'}")
     print(f"wrote {out} ({doc['seconds']:.0f} s)")
