@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pytest
+from nash.frontend.accel import model
 from nash.frontend.accel.board import load_board
 from nash.frontend.accel.calibration import PeTiming, calibration_path, default_pe_latency, load_pe_timing
 from nash.frontend.accel.cost_table import load_cost_table
-from nash.frontend.accel import model
 from nash.frontend.accel.model import AccelContext, Configs, EngineModel, budget_vector, resources_dict
 from nash.frontend.accel.search import coarse_to_fine, make_context
 from nash.frontend.core.graph import Node, lower
