@@ -76,7 +76,6 @@ def accel_section(arch: dict, tiles: dict | None = None, board: str = "kv260") -
         cfg = section["engines"].get(eng)
         if cfg is not None:
             cfg.update(over)
-            cfg["dsp_packing"] = cfg["dsp_packing"] and cfg["tm"] % 2 == 0
     return section
 
 

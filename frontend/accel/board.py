@@ -1,7 +1,8 @@
 """FPGA board descriptions (``frontend/boards/*.json``) and the resource budget an accelerator may use.
 
-A board file gives the part, the resources (LUT, FF, DSP48E2, BRAM36, URAM), the PS DDR bandwidth, the target PL clock,
-the width of each engine's m_axi port and the usable fraction of every resource (routing headroom). A board is named
+A board file gives the part, the resources (LUT, FF, DSP48E2, BRAM36, URAM), the PS DDR bandwidth and round-trip
+latency (``ddr.latency_cycles``: PL cycles from an m_axi request to its first beat), the target PL clock, the width of
+each engine's m_axi port and the usable fraction of every resource (routing headroom). A board is named
 (``kv260``) or given as a path to a JSON file of the same form.
 """
 
@@ -35,6 +36,7 @@ class Board:
     ddr_peak_gbps: float
     ddr_efficiency: float
     axi_port_bytes: int
+    ddr_latency_cycles: int  # PL clock cycles from an m_axi read request to its first beat (DDR round trip)
     title: str = ""
     sources: dict = field(default_factory=dict)
 
@@ -92,6 +94,7 @@ def parse_board(data: dict, where: str) -> Board:
         ddr_peak_gbps=float(_num(ddr, "peak_gbps", where, "ddr.peak_gbps", 0.01)),
         ddr_efficiency=float(_num(ddr, "efficiency", where, "ddr.efficiency", 0.01, 1.0)),
         axi_port_bytes=int(_num(data, "axi_port_bytes", where, "axi_port_bytes", 1, 128, integer=True)),
+        ddr_latency_cycles=int(_num(ddr, "latency_cycles", where, "ddr.latency_cycles", 0, 4096, integer=True)),
         title=str(data.get("title", "")), sources=dict(data.get("sources", {})))
 
 

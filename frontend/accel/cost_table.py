@@ -20,6 +20,10 @@ from nash.frontend.core.json_file import read_json
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "cost_table.json"
 FORMAT = "nash-accel-cost-table"
+# Entries of earlier tables that no model term reads any more (DSP packing is implemented nowhere; the layer overhead
+# became the explicit loop-nest terms): a user table written before (nash accel-calibrate writes every entry) still
+# loads, its values for these are ignored.
+RETIRED_ENTRIES = frozenset({"conv.pe_dsp_packed", "conv.pe_lut_packed_extra", "cycles.layer_overhead"})
 
 
 class CostTableError(UserInputError):
@@ -67,6 +71,8 @@ def load_cost_table(path: str | Path | None = None) -> CostTable:
     if path is not None:
         p = Path(path)
         for k, e in _read(p).items():
+            if k in RETIRED_ENTRIES:
+                continue
             if k not in values:
                 raise CostTableError(f"{p}: field 'entries.{k}': unknown entry; known: {', '.join(sorted(values))}")
             values[k], sources[k] = float(e["value"]), e["source"]

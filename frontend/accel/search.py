@@ -1,7 +1,7 @@
 """Coarse-to-fine accelerator search, the exact (exhaustive) reference search, and the NAS hardware cost.
 
 Design space per PE engine (conv / shift / adder, for the engines the network uses): array shape tm x tn in
-``TM_CHOICES`` x ``TN_CHOICES``, depthwise lanes in ``DW_CHOICES``, DSP packing (conv only), tile side in ``TILES``
+``TM_CHOICES`` x ``TN_CHOICES``, depthwise lanes in ``DW_CHOICES``, tile side in ``TILES``
 (capped at the engine's largest map), requant lanes in ``RQ_CHOICES``, accumulator memory BRAM or URAM. Objective: the
 schedule period (throughput = clock / period) under the board's usable resources; ties go to the smaller design.
 
@@ -26,7 +26,7 @@ import numpy as np
 from nash.frontend.accel.board import Board, load_board
 from nash.frontend.accel.calibration import PeTiming, load_pe_timing
 from nash.frontend.accel.cost_table import CostTable, load_cost_table
-from nash.frontend.accel.model import TILES, AccelContext, Configs, EngineModel, budget_vector, resources_dict
+from nash.frontend.accel.model import AccelContext, Configs, EngineModel, budget_vector, resources_dict
 from nash.frontend.accel.schedule import period_from_sorted
 from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.graph import Node, lower
@@ -63,7 +63,7 @@ class Cands:
 class Design:
     """One complete accelerator design: a configuration per PE engine and its predicted period and resources."""
 
-    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, pack, tile, rq, uram)
+    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, tile, rq, uram)
     lat: dict[str, np.ndarray]  # engine -> cycles per layer
     tiles: dict[str, np.ndarray]
     period: float
@@ -124,23 +124,20 @@ class Evaluator:
 
 # ---- the space --------------------------------------------------------------------------------------------------
 def tile_choices(em: EngineModel) -> list[int]:
+    """Buffer tile sides of an engine: TILES capped at its largest map (only the largest map without spatial
+    tiling, :data:`model.SPATIAL_TILES`)."""
     rmax = int(em.R.max())
-    return sorted({min(t, rmax) for t in TILES})
+    return sorted({min(t, rmax) for t in em.tile_sides()})
 
 
 def _dw_choices(em: EngineModel) -> tuple[int, ...]:
     return DW_CHOICES if em.has_dw else (0,)
 
 
-def _pack_choices(em: EngineModel) -> tuple[int, ...]:
-    return (0, 1) if em.engine == "conv" else (0,)
-
-
 def full_space(em: EngineModel, board: Board) -> list[tuple]:
     """Every configuration of one engine."""
     mems = (0, 1) if board.resources["uram"] > 0 else (0,)
-    return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), _pack_choices(em), tile_choices(em),
-                                  RQ_CHOICES, mems))
+    return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), tile_choices(em), RQ_CHOICES, mems))
 
 
 def space_size(ctx: AccelContext) -> int:
@@ -159,9 +156,9 @@ def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
 
 def coarse_space(em: EngineModel) -> list[tuple]:
     """Array shapes on a power-of-two grid with balanced depthwise lanes, small / medium / large tiles, BRAM buffers."""
-    tiles = sorted({min(t, int(em.R.max())) for t in COARSE_TILES})
-    return [(tm, tn, _balanced_dw(em, tm, tn), p, t, min(COARSE_RQ, tm), 0)
-            for tm in COARSE_SHAPES for tn in COARSE_SHAPES for p in _pack_choices(em) for t in tiles]
+    tiles = sorted({min(t, int(em.R.max())) for t in COARSE_TILES if t in em.tile_sides()}) or tile_choices(em)
+    return [(tm, tn, _balanced_dw(em, tm, tn), t, min(COARSE_RQ, tm), 0)
+            for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles]
 
 
 def _neighbours(choices: tuple[int, ...], v: int) -> list[int]:
@@ -257,11 +254,11 @@ def _make_design(ev: Evaluator, chosen: dict[str, Cands]) -> Design:
 def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...]) -> list[tuple]:
     """Configurations around ``row``: adjacent array shapes, depthwise lanes and requant lanes, every tile side and
     buffer memory; plus every other array shape with about the same PE count (re-unrolling at equal budget)."""
-    tm, tn, dw, pack, tile, rq, u = row
+    tm, tn, dw, tile, rq, u = row
     dws = _neighbours(DW_CHOICES, dw) if em.has_dw else [0]
-    near = list(itertools.product(_neighbours(TM_CHOICES, tm), _neighbours(TN_CHOICES, tn), dws, [pack],
+    near = list(itertools.product(_neighbours(TM_CHOICES, tm), _neighbours(TN_CHOICES, tn), dws,
                                   tile_choices(em), _neighbours(RQ_CHOICES, rq), mems))
-    same = [(a, b, d, pack, tile, rq, u) for a in TM_CHOICES for b in TN_CHOICES for d in dws
+    same = [(a, b, d, tile, rq, u) for a in TM_CHOICES for b in TN_CHOICES for d in dws
             if 0.6 <= a * b / (tm * tn) <= 1.5]
     return near + same
 
@@ -312,8 +309,8 @@ def _smallest_design(ev: Evaluator, check: bool = True) -> Design | None:
     budget = budget_vector(ctx.board)
     chosen = {}
     for e, em in ctx.engines.items():
-        row = (TM_CHOICES[0], TN_CHOICES[0], DW_CHOICES[0] if em.has_dw else 0, 1 if e == "conv" else 0,
-               tile_choices(em)[0], RQ_CHOICES[0], 0)
+        row = (TM_CHOICES[0], TN_CHOICES[0], DW_CHOICES[0] if em.has_dw else 0, tile_choices(em)[0],
+               RQ_CHOICES[0], 0)
         chosen[e] = ev.evaluate(e, [row])
     d = _make_design(ev, chosen)
     return d if not check or np.all(d.res <= budget + 1e-9) else None
@@ -451,7 +448,7 @@ def performance(ctx: AccelContext, design: Design) -> dict:
     b = ctx.board.budget
     return {"fps": fps, "latency_ms": sched.latency_cycles / f * 1e3, "period_cycles": sched.period_cycles,
             "gops": ops * fps / 1e9, "peak_gops": 2.0 * pes * f / 1e9,
-            "board_peak_gops": 2.0 * 2 * b["dsp"] * f / 1e9, "ops_per_image": ops, "schedule": sched}
+            "board_peak_gops": 2.0 * b["dsp"] * f / 1e9, "ops_per_image": ops, "schedule": sched}
 
 
 def layer_cycles(ctx: AccelContext, design: Design) -> dict[str, float]:

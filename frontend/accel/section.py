@@ -2,10 +2,10 @@
 
 Schema (version 1; docs/accelerator-model.md explains every field)::
 
-    {"version": 1, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
+    {"version": 2, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
      "usable_fraction": {"dsp", "lut", "ff", "bram", "uram"}, "axi_bytes_per_cycle": 16.0,
-     "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "dsp_packing", "tr", "tc", "requant_lanes",
-                                              "acc_mem", "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
+     "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "tr", "tc", "requant_lanes", "acc_mem",
+                                              "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
                                              | null,
                  "misc": {"lanes", "resources"}},
      "layers": {"<node>": {"engine", "tr", "tc", "cycles"}},
@@ -18,9 +18,7 @@ Schema (version 1; docs/accelerator-model.md explains every field)::
 
 from __future__ import annotations
 
-import numpy as np
 from nash.frontend.accel.model import (
-    ACC_BITS,
     EngineModel,
     config_dict,
     engine_of,
@@ -34,19 +32,14 @@ from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
 
 def _buffers(em: EngineModel, row: tuple) -> dict:
-    tm, tn, dw, pack, tile, rq, uram = row
-    t = np.array([tile])
-    in_d, acc_d, kk = em._max_depth(em.std, t)
-    in_dd, acc_dd, kkd = em._max_depth(em.dws, t)
-    mem = "uram" if uram else "bram"
-    return {
-        "input": {"banks": 2 * tn, "depth": int(in_d[0]), "width_bits": 8},
-        "weight": {"banks": 2 * tm * tn, "depth": kk, "width_bits": 8},
-        "acc": {"banks": 2 * tm, "depth": int(acc_d[0]), "width_bits": ACC_BITS, "memory": mem},
-        "dw_input": {"banks": 2 * dw, "depth": int(in_dd[0]), "width_bits": 8},
-        "dw_weight": {"banks": 2 * dw, "depth": kkd, "width_bits": 8},
-        "dw_acc": {"banks": 2 * dw, "depth": int(acc_dd[0]), "width_bits": ACC_BITS, "memory": mem},
-    }
+    """The section's ``buffers`` of one engine configuration: the model's buffer function, as JSON."""
+    mem = "uram" if row[-1] else "bram"
+    out = {}
+    for name, (banks, depth, width, _) in em.buffers(em_cfg(row)).items():
+        out[name] = {"banks": int(banks[0]), "depth": int(depth[0]), "width_bits": int(width)}
+        if name.endswith("acc"):  # the accumulators: BRAM or URAM (acc_mem)
+            out[name]["memory"] = mem
+    return out
 
 
 def build_section(ctx, result, perf: dict) -> dict:
@@ -109,18 +102,13 @@ def _need(cond: bool, path, fld: str, problem: str) -> None:
 
 def validate_section(acc, nodes: list[Node], path=None) -> None:
     """Check an accelerator section: its structure (the typed schema in core), then its fit to the network: every
-    layer placed on its op's engine with tiles within that engine's buffers, no unknown layers, DSP packing only where
-    it is possible, and a schedule that runs every layer once in dependency order. Raises :class:`ModelFileError`
-    naming the field (e.g. ``accelerator.engines.conv.tm``). Called by the stages that write or read the section
-    (``nash accel``, codegen's plan, ``nash validate``)."""
+    layer placed on its op's engine with tiles within that engine's buffers, no unknown layers, and a schedule that
+    runs every layer once in dependency order. Raises :class:`ModelFileError` naming the field (e.g.
+    ``accelerator.engines.conv.tm``). Called by the stages that write or read the section (``nash accel``, codegen's
+    plan, ``nash validate``)."""
     validate_accelerator_structure(acc, path)
     p = "accelerator"
     engines = acc["engines"]
-    for e in PE_ENGINES:
-        cfg = engines[e]
-        if cfg is not None:
-            _need(not cfg["dsp_packing"] or (e == "conv" and cfg["tm"] % 2 == 0), path,
-                  f"{p}.engines.{e}.dsp_packing", "DSP packing needs the conv engine and an even tm")
     layers = acc["layers"]
     for n in nodes:
         lp = f"{p}.layers.{n.name}"

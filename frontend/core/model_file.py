@@ -40,6 +40,7 @@ from nash.frontend.core.model_schema import (
     VERSION,
     Accelerator,
     ModelDocument,
+    migrate_accelerator,
 )
 from nash.frontend.core.quant_params import DEFAULT_SHIFT_EXP_MAX
 from pydantic import ValidationError
@@ -211,8 +212,11 @@ _V1_TRAIN_KEYS = ("dataset", "seed", "accuracy", "training")
 
 
 def migrate(data: dict) -> dict:
-    """A version-1 document in the current layout: its flat provenance split into per-stage records."""
+    """An earlier document in the current layout: a version-1 file's flat provenance split into per-stage records,
+    and an earlier accelerator section migrated (:func:`model_schema.migrate_accelerator`)."""
     data = copy.deepcopy(data)
+    if "accelerator" in data:
+        data["accelerator"] = migrate_accelerator(data["accelerator"])
     if data.get("version") != 1:
         return data
     old = data.get("provenance")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FORMAT = "nash-hls-model"
 VERSION = 2
-ACCEL_SECTION_VERSION = 1
+ACCEL_SECTION_VERSION = 2  # 2: engines without dsp_packing (implemented nowhere: removed from the model)
 # Engines of the accelerator: one PE engine per op type plus the misc unit (add, pooling, classifier).
 ENGINE_NAMES = ENGINES
 
@@ -115,7 +115,6 @@ class PeEngine(Section):
     tm: ArrayDim
     tn: ArrayDim
     dw_lanes: Annotated[int, Field(ge=0, le=4096)] = Field(description="0: the engine runs no depthwise layer")
-    dsp_packing: bool
     tr: ArrayDim
     tc: ArrayDim
     requant_lanes: ArrayDim
@@ -206,6 +205,24 @@ class Accelerator(Section):
     board_resources: BoardResources
     model: CostModel
     search: AcceleratorSearch
+
+
+def migrate_accelerator(acc: Any) -> Any:
+    """An accelerator section of an earlier version in the current structure (anything else unchanged).
+
+    Version 1 -> 2: the engines' ``dsp_packing`` is dropped (no code implements DSP packing, so the model and the
+    search no longer offer it). The section's cycles and FPS stay those of the model that wrote it; ``nash accel``
+    recomputes them.
+    """
+    if not isinstance(acc, dict) or acc.get("version") != 1:
+        return acc
+    acc = dict(acc)
+    engines = acc.get("engines")
+    if isinstance(engines, dict):
+        acc["engines"] = {e: ({k: v for k, v in cfg.items() if k != "dsp_packing"} if isinstance(cfg, dict) else cfg)
+                          for e, cfg in engines.items()}
+    acc["version"] = 2
+    return acc
 
 
 # ---- provenance (one record per stage, each written by its stage) ---------------------------------------------------

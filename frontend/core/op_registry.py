@@ -91,8 +91,8 @@ class IntField:
 class PeCost:
     """Cost-table keys of one PE of the engine (``frontend/accel/cost_table.json``) and which formula uses them.
 
-    ``kind`` "dsp": one DSP48E2 per MAC (``dsp``), two per DSP when packed (``dsp_packed``, plus ``lut_packed_extra``
-    LUTs per packed pair); "lut": LUT fabric only. ``lut`` / ``ff`` are per PE in both (formulas:
+    ``kind`` "dsp": one DSP48E2 per MAC (``dsp``; DSP packing is implemented nowhere, so it is not modelled);
+    "lut": LUT fabric only. ``lut`` / ``ff`` are per PE in both (formulas:
     docs/accelerator-model.md, implemented by ``formula``).
     """
 
@@ -100,13 +100,11 @@ class PeCost:
     lut: str
     ff: str
     dsp: str | None = None
-    dsp_packed: str | None = None
-    lut_packed_extra: str | None = None
     formula: str = "nash.frontend.accel.model.EngineModel.resources"
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return tuple(k for k in (self.dsp, self.dsp_packed, self.lut, self.lut_packed_extra, self.ff) if k)
+        return tuple(k for k in (self.dsp, self.lut, self.ff) if k)
 
 
 @dataclass(frozen=True)
@@ -242,8 +240,7 @@ CONV = _spec(
     fields=(IntField("weight", "int8", -CONV_W_MAX, CONV_W_MAX),),
     code_dtype="int8", code_doc="int8 weight", term="product",
     numpy_acc=f"{_REF}.conv_acc", torch_layer="nash.frontend.ops.conv.QuantConv2d",
-    cost=PeCost("dsp", lut="conv.pe_lut", ff="conv.pe_ff", dsp="conv.pe_dsp", dsp_packed="conv.pe_dsp_packed",
-                lut_packed_extra="conv.pe_lut_packed_extra"),
+    cost=PeCost("dsp", lut="conv.pe_lut", ff="conv.pe_ff", dsp="conv.pe_dsp"),
 )
 SHIFT = _spec(
     "shift", 1,

@@ -1,60 +1,123 @@
 """Accelerator model: hand-worked layer latency, PE timing (calibrated and default), resources within the board."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+from nash.frontend.accel import model
 from nash.frontend.accel.board import load_board
 from nash.frontend.accel.calibration import PeTiming, calibration_path, default_pe_latency, load_pe_timing
 from nash.frontend.accel.cost_table import load_cost_table
-from nash.frontend.accel.model import Configs, EngineModel, budget_vector, resources_dict
+from nash.frontend.accel.model import AccelContext, Configs, EngineModel, budget_vector, resources_dict
 from nash.frontend.accel.search import coarse_to_fine, make_context
 from nash.frontend.core.graph import Node, lower
 
 PW = Node("pw", "conv", "conv", ("input",), 16, 32, 8, 8, kernel=1, stride=1, padding=0, role="project")
 DW = Node("dw", "conv", "conv", ("input",), 32, 32, 8, 8, kernel=3, stride=1, padding=1, groups=32, role="depthwise")
-# tm=16, tn=8, dw lanes=16, no packing, buffer tile 8, 4 requant lanes, BRAM accumulators
-CFG = Configs.from_rows([(16, 8, 16, 0, 8, 4, 0)])
+# tm=16, tn=8, dw lanes=16, buffer tile 8, 4 requant lanes, BRAM accumulators
+CFG = Configs.from_rows([(16, 8, 16, 8, 4, 0)])
+# The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2: a
+# pipelined loop costs depth + (trip - 1) x II, a loop over an m_axi pointer adds the DDR round trip (64 on the
+# kv260), a DATAFLOW region its slowest process + the fill of the others. Depths (cost table): io 2, requant 5,
+# depthwise lane 3, misc 3, accumulator add 1. 8x8 maps: 4 words per channel plane.
 
 
-def _engine(layers, pe=None):
-    return EngineModel("conv", layers, load_board("kv260"), load_cost_table(), pe or PeTiming(), bw=16.0)
+def _engine(layers, pe=None, board=None):
+    return EngineModel("conv", layers, board or load_board("kv260"), load_cost_table(), pe or PeTiming(), bw=16.0)
+
+
+def _no_latency_board():
+    return dataclasses.replace(load_board("kv260"), ddr_latency_cycles=0)
 
 
 def test_pointwise_latency_hand_worked():
-    # Pointwise 16 -> 32 channels, 8x8 map, bw 16 B/cycle, layer overhead 40, PE latency 2 + log2(8) = 5, II 1.
-    # tile 8: 1 spatial tile, input tile 8x8; comp = 64 + 5 = 69; load = ceil((8*64 + 16*8)/16) = 40;
-    #   store = ceil(16*64 / min(4, 16)) = 256; per output tile max(ceil(16/8)*69, 256) = 256;
-    #   L = 1 * ceil(32/16) * 256 + 40 + 256 + 40 = 848
-    # tile 4: 4 spatial tiles; comp = 16 + 5 = 21; load = ceil((8*16 + 128)/16) = 16; store = ceil(16*16/4) = 64;
-    #   per output tile max(2*21, 64) = 64; L = 4 * 2 * 64 + 16 + 64 + 40 = 632  -> the model picks tile 4
+    # Pointwise 16 -> 32, PE latency 2 + log2(8) = 5 (MAC depth 6); 2 output tiles x 2 input tiles; weight words per
+    # window position ceil(16*8/16) = 8; requant groups per word ceil(16/4) = 4.
+    read_x = 4 * (64 + 2 + (8 * 4 - 1))  # 388: per input tile one burst of its 8 planes
+    read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one burst of records + weight tiles
+    pad_x = 4 * ((2 + 32 - 1) + (2 + 64 - 1))  # 392: buffer the planes, emit the 8x8 pixels (no padding)
+    per_in = (2 - 1 + 1 * 8) + (6 + 64 - 1)  # 78: load_w (II 8) + MAC loop (1x1 stride 1: no load_x)
+    compute = 4 * per_in + 2 * (2 + 16 * 4 * 4 - 1)  # 826: + drain 16 channels x 4 words x 4 groups per tile
+    requant = 2 * ((2 + 16 - 1) + (5 + 16 * 4 * 4 - 1))  # 554: scale records + requant loop
+    write = 64 + 2 + (32 * 4 - 1)  # 193: one burst of the 32 output planes
+    assert compute == max(read_x, read_w, pad_x, compute, requant, write)
+    fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # the other processes' start-up (readers: the DDR round trip)
     cyc, tile = _engine([PW]).layer_cycles(CFG)
-    assert cyc[0, 0] == 632
-    assert tile[0, 0] == 4
+    assert cyc[0, 0] == compute + fills == 967
+    assert tile[0, 0] == 8  # the whole map (the code has no spatial tiles yet)
+
+
+def test_ddr_latency_term_hand_worked():
+    # The same layer with a 0-cycle round trip: compute is still the slowest process, so only the two DDR readers'
+    # fills (the exposed first loads) lose their 64 cycles each: 967 - 2 x 64.
+    cyc, _ = _engine([PW], board=_no_latency_board()).layer_cycles(CFG)
+    assert cyc[0, 0] == 967 - 2 * 64 == 839
 
 
 def test_depthwise_latency_hand_worked():
-    # Depthwise 32 channels 3x3, 8x8 map, 16 lanes, lane PE latency 2 + log2(1) = 2.
-    # tile 8: input tile 10x10; comp = 64*9 + 2 = 578; load = ceil((16*100 + 16*9)/16) = 109; store = 256;
-    #   L = 1 * ceil(32/16) * 578 + 109 + 256 + 40 = 1561
-    # tile 4: input tile 6x6; comp = 16*9 + 2 = 146; load = ceil((16*36 + 144)/16) = 45; store = 64;
-    #   L = 4 * 2 * 146 + 45 + 64 + 40 = 1317
+    # Depthwise 32 channels 3x3 pad 1: 2 channel tiles of 16 lanes, padded map 10x10, one weight word per window
+    # position (ceil(16/16)), 9 positions.
+    read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258
+    read_w = 64 + 2 + (2 * (16 + 9 * 1) - 1)  # 115
+    pad_x = 2 * ((2 + 64 - 1) + (2 + 100 - 1))  # 332
+    per_tile = (2 - 1 + 9) + (2 + 100 - 1) + (3 + 64 * 9 - 1) + (2 + 16 * 4 * 4 - 1)  # 946: load_w, load_x, MAC, drain
+    compute = 2 * per_tile  # 1892
+    requant = 2 * ((2 + 16 - 1) + (5 + 256 - 1))  # 554
+    write = 64 + 2 + (32 * 4 - 1)  # 193
+    assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     cyc, tile = _engine([DW]).layer_cycles(CFG)
-    assert cyc[0, 0] == 1317
-    assert tile[0, 0] == 4
+    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 2033
+    assert tile[0, 0] == 8
+
+
+def test_spatial_tiles_hand_worked(monkeypatch):
+    """With spatial tiles (model.SPATIAL_TILES, for codegen's tr/tc): a 4x4 output tile repeats the layer's region
+    per tile over its input window. Here the exposed DDR latency of the many small input bursts makes read_x the
+    slowest process, so the whole map (967, above) stays the faster choice."""
+    monkeypatch.setattr(model, "SPATIAL_TILES", True)
+    # te = 4: input window 4x4 = 1 word per plane, 1 output word per plane, 4 spatial tiles
+    read_x = 4 * (64 + 2 + (8 * 1 - 1))  # 292: slowest
+    fills = (64 + 2) + 2 + 6 + 5 + 2  # read_w, pad_x, compute (MAC depth), requant, write
+    small = Configs.from_rows([(16, 8, 16, 4, 4, 0)])  # buffers for 4x4 tiles only
+    cyc, tile = _engine([PW]).layer_cycles(small)
+    assert (cyc[0, 0], tile[0, 0]) == (4 * (read_x + fills), 4) == (1492, 4)
+    cyc, tile = _engine([PW]).layer_cycles(CFG)
+    assert (cyc[0, 0], tile[0, 0]) == (967, 8)
+
+
+def test_misc_unit_hand_worked():
+    """Residual add (a DATAFLOW region), global pooling and fc (loops in sequence), one word (16 lanes) per cycle."""
+    add = Node("a", "add", "add", ("x", "y"), 16, 16, 8, 8)
+    gap = Node("g", "gap", "gap", ("a",), 32, 32, 4, 1)
+    fc = Node("f", "fc", "fc", ("g",), 32, 10, 1, 1)
+    ctx = AccelContext.build([PW, add, gap, fc], load_board("kv260"), load_cost_table(), PeTiming())
+    # add: 64 words, one chunk: read 2 bursts of 64 (2 x 129), op = 2 scale words (67) + 64 words (66), write 129
+    add_c = 2 * (64 + 2 + 63) + (3 + 2)  # the reader is slowest; + op and write fills
+    # gap: scale word (66) + one burst of 32 plane words through the sum loop (64 + 3 + 31) + 2 output words (67)
+    gap_c = 66 + (64 + 3 + 31) + (64 + 2 + 1)
+    # fc: input vector 2 words (67) + 10 classes x (1 record + 2 words) in one burst (64 + 3 + 29) + 5 logit words
+    fc_c = (64 + 2 + 1) + (64 + 3 + 29) + (64 + 2 + 4)
+    assert list(ctx.misc.layer_cycles()) == [add_c, gap_c, fc_c] == [263, 231, 233]
 
 
 def test_calibrated_pe_timing_changes_latency(tmp_path):
-    # A record with latency 9 and II 2 for the 16x8 conv array:
-    # tile 4: comp = 16*2 + 9 = 41; per output tile max(2*41, 64) = 82; L = 4*2*82 + 16 + 64 + 40 = 776
-    # tile 8: comp = 64*2 + 9 = 137; per output tile max(274, 256) = 274; L = 2*274 + 40 + 256 + 40 = 884
+    # A record with latency 9 and II 2 for the 16x8 conv array: the MAC loop of each input tile becomes
+    # (9 + 1) + (64 - 1) x 2 = 136 instead of 69, so compute = 4 x (9 + 136) + 514 = 1094; + fills 141 = 1235.
     p = tmp_path / "pe_arrays.json"
     p.write_text(json.dumps({"source": "cocotb+icarus",
                              "records": [{"engine": "conv", "tm": 16, "tn": 8, "latency": 9, "ii": 2}]}))
     pe = load_pe_timing(p)
     assert pe.calibrated and "cocotb+icarus" in pe.source
     cyc, tile = _engine([PW], pe).layer_cycles(CFG)
-    assert cyc[0, 0] == 776 and tile[0, 0] == 4
+    assert cyc[0, 0] == 1235 and tile[0, 0] == 8
+
+
+def test_conv_resources_one_dsp_per_mac():
+    """No DSP packing: the conv engine's DSPs are one per array PE and depthwise lane, plus the requant lanes."""
+    t = load_cost_table()
+    res = _engine([PW, DW]).resources(CFG)[0]
+    assert res[0] == 16 * 8 * t["conv.pe_dsp"] + 16 * t["conv.pe_dsp"] + 4 * t["requant.lane_dsp"]
 
 
 def test_pe_timing_default_and_nearest_record(tmp_path, monkeypatch):

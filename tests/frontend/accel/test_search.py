@@ -103,3 +103,18 @@ def test_undominated_equals_sequential_filter(seed):
     got = S._undominated(key, block=64)
     assert sorted(got.tolist()) == sorted(keep)
     assert 0 < len(keep) < len(key)
+
+
+def test_search_never_emits_dsp_packing():
+    """DSP packing is implemented nowhere (C model or Verilog): no configuration of any engine has it, and the
+    section the search writes has no such field (the schema refuses one)."""
+    from nash.frontend.accel.section import section_for
+
+    ctx = S.make_context(lower(_arch(["conv", "shift"])), "kv260")
+    for em in ctx.engines.values():
+        assert {len(r) for r in S.full_space(em, ctx.board)} == {6}  # tm, tn, dw, tile, rq, uram
+    sec = section_for(lower(_arch(["conv", "adder"])), "kv260")
+    for e in ("conv", "adder"):
+        assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
+    assert sec["version"] == 2
+    assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)

@@ -276,3 +276,37 @@ def test_update_sections_validates_before_changing(example):
     with pytest.raises(ModelFileError, match=r"provenance\.train\.accuracy"):
         update_sections(mf, "train", provenance={"dataset": "digits", "split_seed": 0, "config": {}})
     assert json.dumps(mf.data) == before
+
+
+def _with_accelerator(tmp_path) -> dict:
+    from helpers import ALL_OPS_ARCH, accel_section
+
+    mf = new_model("acc", ALL_OPS_ARCH, search_provenance={"dataset": "random"})
+    update_sections(mf, "accel", accelerator=accel_section(ALL_OPS_ARCH))
+    return json.loads(save_model(mf, tmp_path / "acc.json").read_text())
+
+
+def test_accelerator_v1_with_dsp_packing_migrates(tmp_path):
+    """A version-1 accelerator section (engines with dsp_packing, which no code implements) loads: the field is
+    dropped and the section becomes version 2; the rest is unchanged."""
+    data = _with_accelerator(tmp_path)
+    old = json.loads(json.dumps(data))
+    old["accelerator"]["version"] = 1
+    for cfg in old["accelerator"]["engines"].values():
+        if cfg is not None and "tm" in cfg:
+            cfg["dsp_packing"] = True
+    p = tmp_path / "v1.json"
+    p.write_text(json.dumps(old))
+    acc = load_model(p).data["accelerator"]
+    assert acc == data["accelerator"]
+    assert acc["version"] == 2 and all("dsp_packing" not in (c or {}) for c in acc["engines"].values())
+
+
+def test_current_accelerator_with_dsp_packing_is_refused(tmp_path):
+    data = _with_accelerator(tmp_path)
+    eng = next(e for e, c in data["accelerator"]["engines"].items() if c is not None and "tm" in c)
+    data["accelerator"]["engines"][eng]["dsp_packing"] = False
+    p = tmp_path / "v2.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=rf"accelerator\.engines\.{eng}\.dsp_packing"):
+        load_model(p)
