@@ -218,7 +218,7 @@ def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: i
     return {"units": units, "rd_burst": lanes * plane_words(n.in_size) if whole else words, "fill": fill,
             "emit": max(emit, fill), "bandgrp": n_band * n_grp,
             "wgrp": walk.n_mt * (walk.lanes + walk.n_in * walk.tile_words), "bandout": n_band * walk.n_out,
-            "mac": pix * walk.kk, "drain": walk.lanes * owords,
+            "mac": max(pix, walk.tile_words // walk.kk) * walk.kk, "drain": walk.lanes * owords,
             "wr_burst": walk.lanes * out_plane_words(n) if whole else owords, "n_in": walk.n_in, "kk": walk.kk}
 
 
@@ -271,6 +271,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     ctx["nt_min"] = span(std, "n_in")[0]
     ctx["nt_max_std"] = span(std, "n_in")[1]
     ctx["kk_min"], ctx["kk_max"] = span(every, "kk")
+    ctx["ltw_max"] = ctx["kk_max"] * max(_ceil(tm * tn, WORD), _ceil(dw_lanes, WORD))
     return ctx
 
 

@@ -7,7 +7,8 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
 * ``xband`` / ``xband_dw``: the input band of one input-channel tile (or, where it fits, of all the tiles of a
   walk group: read once per band, see :func:`input_reuse`), ping-pong (the next band fills while the current one is
   used), one bank per lane and byte of a word (a 16-byte word is written per cycle);
-* ``wt`` / ``wd``: one weight tile, one bank per PE (or depthwise lane);
+* ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
+  depthwise lane);
 * ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, ``rq`` banks per lane
   (the requant stage drains ``rq`` consecutive pixels per cycle), in BRAM or URAM (``acc_mem``).
 
@@ -188,8 +189,8 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     rows = (
         ("xband", 2 * tn * WORD, xw, 8, False),
         ("xband_dw", 2 * dw * WORD, xwd, 8, False),
-        ("wt", tm * tn, kk, weight_bits, False),
-        ("wd", dw, kkd, weight_bits, False),
+        ("wt", 2 * tm * tn, kk, weight_bits, False),
+        ("wd", 2 * dw, kkd, weight_bits, False),
         ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
         ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
     )

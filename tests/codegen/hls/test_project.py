@@ -291,7 +291,7 @@ def test_engines_are_word_bursts_and_dataflow_regions(rendered):
                 assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
             for loop in ("mac:", "dw_mac:"):
                 head = text[text.index(loop):].splitlines()[1:4]
-                assert "for (int i = 0; i < pix * L.kk; ++i)" in head[0] and "PIPELINE II=1" in head[2]
+                assert "for (int i = 0; i < trip; ++i)" in head[0] and "PIPELINE II=1" in head[2]
 
 
 # ---- hls::stream shim --------------------------------------------------------------------------------

@@ -76,3 +76,35 @@ def test_reuse_needs_the_buffer():
     assert buf.reuse == {"big": False} and buf.xband_words == 64
     with pytest.raises(ValueError, match="acc_mem"):
         engine_buffers([big], {}, 8, 8, 8, 1, acc_mem="dram")
+
+
+@pytest.mark.parametrize("space", ["digits", "cifar32"])
+def test_searched_designs_fit_the_board_memory(space):
+    """The buffers the generated code allocates for searched designs (the section's engines and per-layer tiles),
+    plus the fixed m_axi and misc-unit BRAM of the cost table, fit the KV260: 144 BRAM36, 64 URAM."""
+    import random
+
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import engine_of
+    from nash.frontend.accel.section import section_for
+    from nash.frontend.core.graph import lower
+    from nash.frontend.nas.search_space import get_space, sample
+
+    board, table = load_board("kv260"), load_cost_table(None)
+    rng = random.Random(1)
+    for _ in range(2):
+        nodes = lower(sample(get_space(space), rng))
+        acc = section_for(nodes)
+        bram36 = table["misc.bram36"] + table["maxi.bram36"]
+        uram = 0
+        for e, cfg in acc["engines"].items():
+            if e == "misc" or cfg is None:
+                continue
+            layers = [n for n in nodes if n.kind == "conv" and engine_of(n) == e]
+            buf = engine_buffers(layers, {n.name: acc["layers"][n.name]["tr"] for n in layers}, cfg["tm"], cfg["tn"],
+                                 cfg["dw_lanes"], cfg["requant_lanes"], 32, 8, cfg["acc_mem"],
+                                 table["lutram.max_bits"], table["lutram.bits_per_lut"])
+            bram36 += buf.bram36 + table["maxi.bram36"]
+            uram += buf.uram
+        assert bram36 <= board.resources["bram"] == 144 and uram <= board.resources["uram"] == 64
