@@ -19,6 +19,7 @@ from nash.codegen.hls import weights_blob
 from nash.codegen.hls.plan import Plan
 from nash.codegen.hls.register_map import ABI_VERSION, register_map
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
+from nash.frontend.accel import buffers
 from nash.frontend.accel.schedule import steps_to_json
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.core.errors import UserInputError
@@ -190,61 +191,91 @@ def _engine_acc_bits(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> i
                default=32)
 
 
+def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers.EngineBuffers:
+    """The on-chip buffers of one conv-kind engine (the one size function the model prices too)."""
+    tm, tn = plan.pe[eng]
+    layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
+    acc_bits = 32 if _engine_acc_bits(eng, nodes, plan, bounds) <= 32 else 64
+    return buffers.engine_buffers(layers, {n.name: plan.tile(n.name) for n in layers}, tm, tn, plan.lanes(eng),
+                                  plan.requant(eng), acc_bits, 8, plan.memory(eng))
+
+
+def _bind(buf: buffers.EngineBuffers, name: str, variable: str) -> str:
+    """The storage pragma of a buffer: the memory the buffer function maps it to (acc_mem for the accumulators)."""
+    b = next((x for x in buf.buffers if x.name == name), None)
+    impl = b.memory if b is not None else "lutram"
+    return f"#pragma HLS BIND_STORAGE variable={variable} type=ram_2p impl={impl}"
+
+
+def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: int) -> dict[str, int]:
+    """Trip counts of one conv-kind layer's loops in the generated engine (for the loop_tripcount hints)."""
+    bl = buffers.bands(n, tr)
+    n_band, n_grp = len(bl), walk.n_out // walk.n_mt
+    whole = n_band == 1
+    units = n_band * n_grp * (1 if reuse else walk.n_mt * walk.n_in)
+    pix = max(b.rows for b in bl) * n.out_size
+    words = max(b.words for b in bl)
+    owords = _ceil(pix, WORD)
+    fill = (walk.walk_cg if reuse else lanes) * words
+    emit = (walk.n_mt * walk.n_in if reuse else 1) * pix * walk.kk
+    return {"units": units, "rd_burst": lanes * plane_words(n.in_size) if whole else words, "fill": fill,
+            "emit": max(emit, fill), "bandgrp": n_band * n_grp,
+            "wgrp": walk.n_mt * (walk.lanes + walk.n_in * walk.tile_words), "bandout": n_band * walk.n_out,
+            "mac": max(pix, walk.tile_words // walk.kk) * walk.kk, "drain": walk.lanes * owords,
+            "wr_burst": walk.lanes * out_plane_words(n) if whole else owords, "n_in": walk.n_in, "kk": walk.kk}
+
+
 def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: PeSource, exp_max: int) -> dict:
     """Static sizes, types and loop trip counts of one conv-kind engine, from the layers it runs."""
     spec = engine_spec(eng)
     tm, tn = plan.pe[eng]
     dw_lanes, rq = plan.lanes(eng), plan.requant(eng)
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
-    std = [n for n in layers if not n.depthwise]
-    dw = [n for n in layers if n.depthwise]
     bits = _engine_acc_bits(eng, nodes, plan, bounds)
     for n in layers:
         if bounds[n.name].get("product_bits", 0) > 63:
             raise CodegenError(f"layer {n.name}: requant product needs {bounds[n.name]['product_bits']} bits (> 63)")
     if bits > 64:
         raise CodegenError(f"engine {eng}: accumulator needs {bits} bits (> 64)")
-    p_min, p_max = _minmax([n.in_size + 2 * n.padding for n in layers])
-    o_min, o_max = _minmax([n.out_size for n in layers])
-    k_min, k_max = _minmax([n.kernel for n in layers])
-    mt = [_ceil(n.out_ch // n.groups, tm) for n in std]
-    nt = [_ceil(n.in_ch // n.groups, tn) for n in std]
-    dt = [_ceil(n.in_ch, dw_lanes) for n in dw]
     til = weights_blob.Tiling(tm, tn, dw_lanes)
-    walks = {n.name: weights_blob.conv_walk(n, til) for n in layers}
+    buf = buffers_of(eng, nodes, plan, bounds)
     rg = _ceil(WORD, rq)
-    sum_bits = max((bounds[n.name]["product_bits"] for n in layers), default=32)
-    lanes = {n.name: (dw_lanes if n.depthwise else tn) for n in layers}
-    outs = {n.name: (dw_lanes if n.depthwise else tm) for n in layers}
-    return {
-        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq, "sum_bits": sum_bits,
-        "xw": max((plane_words(n.in_size) for n in layers), default=1),
-        "xtile_words": max((lanes[n.name] * plane_words(n.in_size) for n in layers), default=1),
-        "tiles_min": _minmax([w.n_out * w.n_in for w in walks.values()])[0],
-        "tiles_max": _minmax([w.n_out * w.n_in for w in walks.values()])[1],
-        "wsec_min": _minmax([w.words for w in walks.values()])[0],
-        "wsec_max": _minmax([w.words for w in walks.values()])[1],
-        "wtile_max": max((w.tile_words for w in walks.values()), default=1),
-        "drain_min": 1, "drain_max": max((outs[n.name] * plane_words(n.out_size) * rg for n in layers), default=1),
-        "mac_min": _minmax([n.out_size**2 * n.kernel**2 for n in std])[0],
-        "mac_max": _minmax([n.out_size**2 * n.kernel**2 for n in std])[1],
-        "dmac_min": _minmax([n.out_size**2 * n.kernel**2 for n in dw])[0],
-        "dmac_max": _minmax([n.out_size**2 * n.kernel**2 for n in dw])[1],
-        "out_min": _minmax([walks[n.name].n_out for n in layers])[0],
-        "out_max": _minmax([walks[n.name].n_out for n in layers])[1],
-        "out_words_min": _minmax([n.out_ch * plane_words(n.out_size) for n in layers])[0],
-        "out_words_max": _minmax([n.out_ch * plane_words(n.out_size) for n in layers])[1],
+    loops = {n.name: layer_loops(n, weights_blob.conv_walk(n, til), plan.tile(n.name), buf.reuse[n.name],
+                                 dw_lanes if n.depthwise else tn) for n in layers}
+    std = [loops[n.name] for n in layers if not n.depthwise]
+    dws = [loops[n.name] for n in layers if n.depthwise]
+    every = list(loops.values())
+
+    def span(rows: list[dict], key: str, scale: int = 1) -> tuple[int, int]:
+        return _minmax([r[key] * scale for r in rows])
+
+    ctx = {
+        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq,
+        "sum_bits": max((bounds[n.name]["product_bits"] for n in layers), default=32),
         "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
         "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
-        "xhw": p_max**2, "ohw": o_max**2, "ohw_min": o_min**2, "kk": k_max**2, "kk_min": k_min**2,
-        "p_min": p_min, "p_max": p_max, "o_min": o_min, "o_max": o_max, "k_min": k_min, "k_max": k_max,
-        "g_max": max((n.groups for n in std), default=1),
-        "mt_min": _minmax(mt)[0], "mt_max": _minmax(mt)[1], "nt_min": _minmax(nt)[0], "nt_max": _minmax(nt)[1],
-        "dt_min": _minmax(dt)[0], "dt_max": _minmax(dt)[1],
+        # array sizes (at least 1: an engine without standard or depthwise layers still declares both paths)
+        "buf": {k: max(1, getattr(buf, k)) for k in ("xband_words", "xband_dw_words", "acc_pixels", "acc_dw_pixels",
+                                                     "kk", "kk_dw")},
+        "acc_bind": _bind(buf, "acc", "acc"), "acc_dw_bind": _bind(buf, "acc_dw", "acc"),
+        "lanes_max": max(tm, tn, dw_lanes), "nt_max": span(every, "n_in")[1],
         "pe_includes": sorted({"pe_local.h", pe.includes(eng)}), "pe_call": pe.call(eng, tm, tn),
-        "lane_fn": pe.lane_fn(eng),
-        "pe_source": pe.description, "exp_max": exp_max, "n_layers": len(layers),
+        "lane_fn": pe.lane_fn(eng), "pe_source": pe.description, "exp_max": exp_max, "n_layers": len(layers),
+        "buffers": buf.as_dict(),
     }
+    for key in ("units", "fill", "emit", "bandgrp", "wgrp", "rd_burst", "wr_burst"):
+        ctx[f"{key}_min"], ctx[f"{key}_max"] = span(every, key)
+    ctx["drain_min"], ctx["drain_max"] = 1, span(every, "drain", rg)[1]
+    ctx["mac_min"], ctx["mac_max"] = span(std, "mac")
+    ctx["dmac_min"], ctx["dmac_max"] = span(dws, "mac")
+    ctx["bandout_min"], ctx["bandout_max"] = span(std, "bandout")
+    ctx["dbandout_min"], ctx["dbandout_max"] = span(dws, "bandout")
+    ctx["bandout_all_min"], ctx["bandout_all_max"] = span(every, "bandout")
+    ctx["nt_min"] = span(std, "n_in")[0]
+    ctx["nt_max_std"] = span(std, "n_in")[1]
+    ctx["kk_min"], ctx["kk_max"] = span(every, "kk")
+    ctx["ltw_max"] = ctx["kk_max"] * max(_ceil(tm * tn, WORD), _ceil(dw_lanes, WORD))
+    return ctx
 
 
 def misc_context(nodes: list[Node]) -> dict:
@@ -263,8 +294,9 @@ def misc_context(nodes: list[Node]) -> dict:
 
 
 def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_blob.Section],
-               tiles: dict[str, weights_blob.Tiling]) -> list[dict]:
-    """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words)."""
+               tiles: dict[str, weights_blob.Tiling], plan: Plan, reuse: dict[str, bool]) -> list[dict]:
+    """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words). ``reuse``: conv-kind
+    layer -> its input band is read once per band and walk group (the engine's buffer function decides)."""
     sec = {s.layer: s.offset for s in sections}
     rows = []
     for i, n in enumerate(nodes):
@@ -275,12 +307,19 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
         in_cs = _ceil(n.in_ch, WORD) if n.kind == "fc" else plane_words(n.in_size)
         w = weights_blob.conv_walk(n, tiles[n.name]) if n.kind == "conv" else None
         walk = [w.n_out, w.n_in, w.n_mt, w.walk_cg, w.kk, w.tile_words] if w else [0, 0, 0, 0, 0, 0]
+        if w:
+            rows_ = buffers.band_rows(n.out_size, plan.tile(n.name))
+            walk += [rows_, _ceil(n.out_size, rows_), w.n_out // w.n_mt, int(reuse[n.name])]
+        else:
+            walk += [0, 0, 0, 0]
         vals = [KIND_ID[n.kind], op_id, n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
                 n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_w}u", f"{in2}u",
                 f"{offs.get(n.name, 0) // WORD}u", in_cs, out_plane_words(n), f"{sec[n.name] // WORD}u", *walk]
         desc = f"{n.name} {n.kind}/{n.op} {n.in_ch}->{n.out_ch} {n.in_size}->{n.out_size} k{n.kernel} s{n.stride}"
         if n.groups > 1:
             desc += f" g{n.groups}"
+        if w:
+            desc += f", bands of {walk[-4]} rows" + (", input reused" if walk[-1] else "")
         rows.append({"index": i, "init": ", ".join(str(v) for v in vals), "comment": desc})
     return rows
 
@@ -341,6 +380,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     sections, blob_size, layout_id = weights_blob.layout(nodes, tiles)
     offs, slot_bytes = slot_layout(nodes)
     eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
+    eng_bufs = {e: buffers_of(e, nodes, plan, bounds) for e in PE_ENGINES}
+    reuse = {k: v for b in eng_bufs.values() for k, v in b.reuse.items()}
     pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src")
     first, last = nodes[0], nodes[-1]
     in_bytes = first.in_ch * first.in_size**2
@@ -352,7 +393,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "min_slots": plan.min_slots, "slot_words": slot_bytes // WORD, "in_ch": first.in_ch, "in_size": first.in_size,
         "input_bytes": in_bytes, "in_cs": plane_words(first.in_size), "num_classes": n_classes,
         "logit_words": logit_words, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
-        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections, tiles),
+        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections, tiles, plan, reuse),
         "sched_rows": sched_rows(nodes, plan), "schedule_kind": plan.schedule_kind,
         "ports": top_ports(img_words, slot_bytes // WORD, plan.min_slots, blob_size // WORD, logit_words),
         "aliases": alias_groups(), "axi_latency": AXI_LATENCY,
@@ -375,7 +416,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     for eng in PE_ENGINES:
         ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
         engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
-        engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"]}
+        engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"], "acc_mem": plan.memory(eng),
+                         "buffers": ectx["buffers"]}
         _write(src / f"{ectx['engine_fn']}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
     mctx = misc_context(nodes)
     _write(src / f"{mctx['engine_fn']}.cpp", _hls("src/engine_misc.cpp.j2", base | mctx), files)
@@ -409,6 +451,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "layers": [{"name": n.name, "kind": n.kind, "op": n.op, "engine": plan.engine_of[n.name],
                     "out_offset": offs.get(n.name, -1), "out_shape": _out_shape(n),
                     "channel_stride": out_plane_words(n) * WORD,
+                    "band_rows": buffers.band_rows(n.out_size, plan.tile(n.name)) if n.kind == "conv" else None,
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)

@@ -59,20 +59,65 @@ def test_stem_count_worked_by_hand(small):
     g, lib = small
     lib.predict(_images(g, 2), g.project.blob_path.read_bytes())
     lat, io = 64, 2
-    # one output tile (4 <= TM = 8) over one input tile (3 <= TN = 8); planes of 36 bytes = 3 words; P = 8
+    # one output tile (4 <= TM = 8) over one input tile (3 <= TN = 8); planes of 36 bytes = 3 words. Tile side 8
+    # (the fallback): a band starts on a word when its rows are a multiple of 16 / gcd(6, 16) = 8, so the one band is
+    # the whole 6 x 6 map and its planes are read in one burst.
     read_x = lat + _pipe(3 * 3, 1, io)  # 74: the 3 valid planes in one burst
     read_w = lat + _pipe(8 + 9 * 4, 1, io)  # 109: TM scale records + 9 window positions x 4 words (64 weights)
-    pad_x = _pipe(9, 1, io) + _pipe(8 * 8, 1, io)  # 75: buffer the planes, emit the padded pixels
-    load_w = _pipe(9, 4, io + 4 - 1)  # 37: 4 stream reads per window position: II = 4
-    load_x = _pipe(64, 1, io)  # 65
-    mac = _pipe(6 * 6 * 9, 1, 5 + 1)  # 329: (pixel, ki, kj) flattened
+    pad_x = _pipe(9, 1, io) + _pipe(6 * 6 * 9, 1, io)  # 335: the exposed first fill, then one window pixel per MAC
+    load_w = _pipe(9 * 4, 1, io)  # 37: the first (here the only) weight tile, 9 positions x 4 words, one a cycle
+    mac = _pipe(6 * 6 * 9, 1, 5 + 1)  # 329: (pixel, ki, kj) flattened (no next tile to load alongside)
     drain = _pipe(4 * 3 * 16, 1, io)  # 193: 4 channels x 3 words x 16 requant groups (1 lane)
-    compute = load_w + load_x + mac + drain  # 624
+    compute = load_w + mac + drain  # 559
     requant = _pipe(8, 1, io) + _pipe(4 * 3 * 16, 1, 5)  # 205
     write = lat + _pipe(4 * 3, 1, io)  # 77
-    assert compute == max(read_x, read_w, pad_x, compute, requant, write) == 624
+    assert compute == max(read_x, read_w, pad_x, compute, requant, write) == 559
     fills = {"read_x": lat + io, "read_w": lat + io, "pad_x": io, "requant": 5, "write": io}  # compute: the slowest
-    assert lib.layer_cycles()["stem"] == compute + sum(fills.values()) == 765
+    assert lib.layer_cycles()["stem"] == compute + sum(fills.values()) == 700
+
+
+# Stem: conv 3 -> 12 channels, 16 x 16, k = 3, stride 1, pad 1, on the 8 x 8 fallback arrays: two bands of 8 rows and
+# two output tiles, so the input band of the (one) input tile is read once per band and reused for both.
+BAND_ARCH = {
+    "input_channels": 3, "input_size": 16, "num_classes": 3,
+    "stem": {"op": "conv", "width": 12, "kernel": 3, "stride": 1},
+    "stages": [{"width": 12, "stride": 2, "blocks": [{"op": "shift", "kernel": 3, "expand": 1}]}],
+    "head": {"width": 8},
+}
+
+
+def test_banded_stem_count_worked_by_hand(tmp_path):
+    """Two bands of 8 rows of a 16 x 16 map (docs/hls-codegen.md, spatial tiles): per band the input rows of the
+    3 x 3 windows (with their halo) in one burst per channel plane, the weights once per band, two output tiles."""
+    im = integer_model(randomized_net(BAND_ARCH, 1))
+    mf = new_model("band", BAND_ARCH, search_provenance={"dataset": "random"})
+    update_sections(mf, "train", weights=pack(im))
+    g = generate(save_model(mf, tmp_path / "model.json"), tmp_path / "prj")
+    lib = CsimLibrary(build(g.project).lib, g.project.manifest)
+    x = _images(g, 2)
+    outs, logits = lib.predict_debug(x, g.project.blob_path.read_bytes())
+    golden = run_network(g.integer_model.nodes, g.integer_model.params, x, keep=True)
+    assert compare(golden, outs, logits, g.integer_model.nodes) == (0, None)
+    lat, io = 64, 2
+    # Band 0: output rows 0-7 need input rows 0-8 (pad 1): bytes [0, 144) = words [0, 9); band 1: rows 7-15: bytes
+    # [112, 256) = words [7, 16). 3 planes each: 6 bursts of 9 words.
+    read_x = 6 * (lat + _pipe(9, 1, io))  # 444
+    # per band both output tiles: 2 x (8 records + 9 positions x 4 words)
+    read_w = 2 * (lat + _pipe(2 * (8 + 36), 1, io))  # 306
+    # first fill 3 x 9 words exposed; per band: emit 2 output tiles x 128 pixels x 9 (the next band's fill hides)
+    pad_x = _pipe(27, 1, io) + 2 * _pipe(2 * 128 * 9, 1, io)  # 28 + 2 x 2305
+    # the first weight tile (36 words) is exposed; every later one loads during the previous tile's MAC loop
+    load_w, mac = _pipe(36, 1, io), _pipe(max(128 * 9, 36), 1, 5 + 1)  # 37, 1157
+    drain8, drain4 = _pipe(8 * 8 * 16, 1, io), _pipe(4 * 8 * 16, 1, io)  # 8 + 4 channels x 8 words x 16 groups
+    compute = load_w + 2 * (2 * mac + drain8 + drain4)  # 2 bands x (2 output tiles + their drains)
+    requant = 2 * (2 * _pipe(8, 1, io) + _pipe(8 * 8 * 16, 1, 5) + _pipe(4 * 8 * 16, 1, 5))
+    write = 2 * (8 + 4) * (lat + _pipe(8, 1, io))  # per band and output channel a burst of 8 words
+    slowest = max(read_x, read_w, pad_x, compute, requant, write)
+    assert slowest == compute == 7741
+    fills = lat + io + lat + io + io + 5 + io  # read_x, read_w, pad_x, requant, write
+    assert lib.layer_cycles()["stem"] == compute + fills == 7882
+    stem = g.project.manifest["layers"][0]
+    assert stem["band_rows"] == 8 and stem["name"] == "stem"
 
 
 def test_counters_change_no_output(small):

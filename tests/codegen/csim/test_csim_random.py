@@ -75,6 +75,35 @@ def test_all_ops_bitexact(tmp_path, stem, accel, head):
             assert (got["tm"], got["tn"], got["dw_lanes"]) == (over["tm"], over["tn"], over["dw_lanes"])
 
 
+def with_tiles(section: dict, tr: dict[str, int]) -> dict:
+    """The section with every conv-kind layer's tile side set to its engine's ``tr`` (engine -> side)."""
+    for e, side in tr.items():
+        if section["engines"].get(e) is not None:
+            section["engines"][e]["tr"] = section["engines"][e]["tc"] = side
+    for ent in section["layers"].values():
+        if ent["engine"] in tr:
+            ent["tr"] = ent["tc"] = tr[ent["engine"]]
+    return section
+
+
+@pytest.mark.parametrize("tiles,tr", [
+    (ODD_TILES, {"conv": 2, "shift": 1, "adder": 3}),  # bands of 1-4 rows (a band starts on a word)
+    (WIDE_TILES, {"conv": 4, "shift": 8, "adder": 5}),
+])
+def test_row_bands_bitexact(tmp_path, tiles, tr):
+    """Small output tiles on 16 x 16 maps: several row bands per layer with their input halo (k = 1/3/5, stride 2,
+    depthwise, grouped), input reuse and re-reads, odd lanes: bit-exact."""
+    arch = arch_with("conv", input_size=16)
+    section = with_tiles(accel_section(arch, tiles), tr)
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=4, accelerator=section), tmp_path / "p", n=4)
+    assert (bad, first) == (0, None)
+    rows = {ly["name"]: ly["band_rows"] for ly in g.project.manifest["layers"] if ly["band_rows"]}
+    sizes = {n.name: n.out_size for n in g.integer_model.nodes}
+    assert any(r < sizes[n] for n, r in rows.items())  # some layers really run in several bands
+    text = (g.project.out / "src" / "nash_params.h").read_text()
+    assert "input reused" in text  # and at least one layer reads its band once for all its output tiles
+
+
 def test_explicit_schedule_from_accelerator_section(tmp_path):
     """The section's cross-image schedule (image offsets > 0) is what the generated top runs."""
     arch = copy.deepcopy(ALL_OPS_ARCH)
@@ -100,7 +129,7 @@ def architectures(draw):
                   for _ in range(draw(st.integers(1, 2)))]
         stages.append({"width": draw(st.integers(2, 11)), "stride": draw(st.sampled_from([1, 2])), "blocks": blocks})
     return {
-        "input_channels": draw(st.integers(1, 3)), "input_size": draw(st.integers(4, 9)),
+        "input_channels": draw(st.integers(1, 3)), "input_size": draw(st.integers(4, 12)),
         "num_classes": draw(st.integers(2, 6)),
         "stem": {"op": draw(OPS), "width": draw(st.integers(2, 9)), "kernel": draw(st.sampled_from([1, 3, 5])),
                  "stride": draw(st.sampled_from([1, 2]))},
@@ -110,13 +139,14 @@ def architectures(draw):
 
 TILES = st.fixed_dictionaries({e: st.fixed_dictionaries({"tm": st.integers(1, 9), "tn": st.integers(1, 9),
                                                          "dw_lanes": st.integers(1, 9),
-                                                         "requant_lanes": st.integers(1, 4)})
+                                                         "requant_lanes": st.integers(1, 4),
+                                                         "tr": st.sampled_from([1, 2, 3, 4, 8])})
                                for e in ("conv", "shift", "adder")})
 
 
 def _check_random(tmp_path_factory, arch, tiles, seed):
     folder = tmp_path_factory.mktemp("hyp")
-    section = accel_section(arch, tiles)
+    section = with_tiles(accel_section(arch, tiles), {e: t.get("tr", 8) for e, t in tiles.items()})
     bad, first, _ = csim_all_layers(write_model(folder, arch, seed, section), folder / "p", n=6, seed=seed)
     assert (bad, first) == (0, None), f"arch {arch}, tiles {tiles}: {first}"
 

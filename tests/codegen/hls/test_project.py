@@ -287,11 +287,11 @@ def test_engines_are_word_bursts_and_dataflow_regions(rendered):
                 body = text[text.index(f"void {region}("):]
                 body = body[:body.index("\n}\n")]
                 assert "#pragma HLS DATAFLOW" in body
-                calls = re.findall(r"^  (\w+)(?:<\w+>)?\(", body, re.M)
+                calls = re.findall(r"^  (\w+)(?:<[\w, ]+>)?\(", body, re.M)
                 assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
             for loop in ("mac:", "dw_mac:"):
                 head = text[text.index(loop):].splitlines()[1:4]
-                assert "for (int i = 0; i < OW * OW * L.kk; ++i)" in head[0] and "PIPELINE II=1" in head[2]
+                assert "for (int i = 0; i < trip; ++i)" in head[0] and "PIPELINE II=1" in head[2]
 
 
 # ---- hls::stream shim --------------------------------------------------------------------------------

@@ -1,0 +1,203 @@
+"""On-chip buffers of a conv-kind engine: the one size function codegen allocates and the model prices.
+
+The generated engines (``hls_templates/src/engine.cpp.j2``, docs/hls-codegen.md) tile a layer's output into *row
+bands*: ``band_rows(out_size, tr)`` output rows over the whole map width, so that every band starts on a 16-byte
+word of each DDR channel plane (reads and writes stay whole-word bursts). Per engine they hold:
+
+* ``xband`` / ``xband_dw``: the input band of one input-channel tile (or, where it fits, of all the tiles of a
+  walk group: read once per band, see :func:`input_reuse`), ping-pong (the next band fills while the current one is
+  used), one bank per lane and byte of a word (a 16-byte word is written per cycle);
+* ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
+  depthwise lane);
+* ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, ``rq`` banks per lane
+  (the requant stage drains ``rq`` consecutive pixels per cycle), in BRAM or URAM (``acc_mem``).
+
+:func:`engine_buffers` returns every buffer's banks x depth x width and its BRAM18 / URAM / LUTRAM cost under the
+mapping rules of :func:`memory_blocks` (UG573 block-RAM aspect ratios). Pure Python: ``frontend/accel`` (the model,
+with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from math import gcd
+
+from nash.frontend.core.graph import Node
+
+WORD = 16  # bytes per DDR word (the engines' 128-bit m_axi beat)
+BRAM18_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # (width, depth), UG573
+URAM_MODE = (72, 4096)  # UG573
+LUTRAM_MAX_BITS = 1024  # cost table lutram.max_bits: smaller banks map to distributed RAM
+LUTRAM_BITS_PER_LUT = 64  # cost table lutram.bits_per_lut: one SLICEM LUT6 = 64 x 1
+ACC_MEMORIES = ("bram", "uram")
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def band_rows(out_size: int, tr: int) -> int:
+    """Output rows per band of a layer for the requested tile side ``tr``: the multiple of ``16 / gcd(W, 16)`` rows
+    (W = ``out_size``) nearest below ``tr`` (at least one such multiple), capped at the map, so that every band of
+    every output channel plane starts on a whole DDR word."""
+    a = WORD // gcd(out_size, WORD)
+    return min(out_size, max(a, tr // a * a))
+
+
+@dataclass(frozen=True)
+class Band:
+    """Band ``b`` of a layer: output rows [y0, y0 + rows), input words [w0, w0 + words) of each input plane."""
+
+    y0: int
+    rows: int
+    w0: int
+    words: int
+
+
+def bands(node: Node, tr: int) -> list[Band]:
+    """The row bands of a conv-kind layer (the generated code computes the same per band at run time)."""
+    r, h, s, p, k = node.out_size, node.in_size, node.stride, node.padding, node.kernel
+    rows = band_rows(r, tr)
+    out = []
+    for y0 in range(0, r, rows):
+        nr = min(rows, r - y0)
+        iy0, iy1 = max(0, y0 * s - p), min(h, (y0 + nr - 1) * s - p + k)
+        w0, w1 = iy0 * h // WORD, _ceil(iy1 * h, WORD)
+        out.append(Band(y0, nr, w0, w1 - w0))
+    return out
+
+
+def walk_tiles(node: Node, tm: int, tn: int, dw: int) -> tuple[int, int]:
+    """(input-channel tiles per walk group, output tiles per walk group) of a layer on a tm x tn array (depthwise:
+    one tile of ``dw`` channels per group)."""
+    if node.depthwise:
+        return 1, 1
+    return _ceil(node.in_ch // node.groups, tn), _ceil(node.out_ch // node.groups, tm)
+
+
+def band_words(node: Node, tr: int) -> int:
+    """Largest input band of one channel plane, in words."""
+    return max(b.words for b in bands(node, tr))
+
+
+def input_reuse(node: Node, tr: int, tm: int, tn: int, dw: int, depth: int) -> bool:
+    """True when the input band of all the tiles of a walk group fits ``depth`` words per lane: the band is then read
+    once per band and group and reused by every output tile, else re-read for each output tile."""
+    n_in, n_mt = walk_tiles(node, tm, tn, dw)
+    return n_mt > 1 and n_in * band_words(node, tr) <= depth
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One on-chip array of an engine: ``banks`` memories of ``depth`` x ``width_bits`` each."""
+
+    name: str
+    banks: int
+    depth: int
+    width_bits: int
+    memory: str  # where it maps: "lutram", "bram" or "uram"
+    bram18: int  # total over the banks
+    uram: int
+    lut: int  # LUTs of distributed RAM
+
+    def as_dict(self) -> dict:
+        return {"banks": self.banks, "depth": self.depth, "width_bits": self.width_bits, "memory": self.memory,
+                "bram18": self.bram18, "uram": self.uram, "lut": self.lut}
+
+
+def memory_blocks(banks: int, depth: int, width: int, uram: bool = False,
+                  lutram_max_bits: float = LUTRAM_MAX_BITS,
+                  bits_per_lut: float = LUTRAM_BITS_PER_LUT) -> tuple[str, int, int, int]:
+    """(memory, bram18, uram, lut) of ``banks`` memories of ``depth`` x ``width`` bits: at most ``lutram_max_bits``
+    per bank in distributed RAM, else URAM when asked, else the cheapest BRAM18 aspect ratio."""
+    if banks <= 0 or depth <= 0:
+        return "none", 0, 0, 0
+    if depth * width <= lutram_max_bits:
+        return "lutram", 0, 0, banks * _ceil(depth, int(bits_per_lut)) * width
+    if uram:
+        return "uram", 0, banks * _ceil(width, URAM_MODE[0]) * _ceil(depth, URAM_MODE[1]), 0
+    return "bram", banks * min(_ceil(width, w) * _ceil(depth, d) for w, d in BRAM18_MODES), 0, 0
+
+
+@dataclass(frozen=True)
+class EngineBuffers:
+    """The buffers of one engine and the sizes the generated code declares."""
+
+    buffers: tuple[Buffer, ...]
+    xband_words: int  # words per lane of one half of the standard input band buffer
+    xband_dw_words: int
+    acc_pixels: int  # accumulator entries per output lane (largest band of the standard layers)
+    acc_dw_pixels: int
+    kk: int  # largest k * k of the standard layers (weight tile depth)
+    kk_dw: int
+    reuse: Mapping[str, bool]  # layer -> input band read once per band and group
+
+    @property
+    def bram18(self) -> int:
+        return sum(b.bram18 for b in self.buffers)
+
+    @property
+    def bram36(self) -> int:
+        return _ceil(self.bram18, 2)
+
+    @property
+    def uram(self) -> int:
+        return sum(b.uram for b in self.buffers)
+
+    @property
+    def lut(self) -> int:
+        return sum(b.lut for b in self.buffers)
+
+    def as_dict(self) -> dict:
+        return {b.name: b.as_dict() for b in self.buffers} | {
+            "total": {"bram36": self.bram36, "uram": self.uram, "lut": self.lut}}
+
+
+def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn: int, dw: int, rq: int,
+                   acc_bits: int = 32, weight_bits: int = 8, acc_mem: str = "bram",
+                   lutram_max_bits: float = LUTRAM_MAX_BITS,
+                   bits_per_lut: float = LUTRAM_BITS_PER_LUT) -> EngineBuffers:
+    """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
+    ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
+    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators."""
+    if acc_mem not in ACC_MEMORIES:
+        raise ValueError(f"acc_mem: expected one of {list(ACC_MEMORIES)}, got {acc_mem!r}")
+    dw, rq = max(1, dw), max(1, rq)
+    tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
+    std = [n for n in layers if not n.depthwise]
+    dws = [n for n in layers if n.depthwise]
+    # One input tile per lane is the least the band buffer holds; a layer whose whole walk group fits that depth
+    # (or a distributed-RAM bank) keeps it for all its output tiles.
+    cap = int(lutram_max_bits) // 8
+
+    def band_depth(group: list[Node]) -> tuple[int, dict[str, bool]]:
+        need = max((band_words(n, tr[n.name]) for n in group), default=0)
+        limit = max(need, cap)
+        reuse = {n.name: input_reuse(n, tr[n.name], tm, tn, dw, limit) for n in group}
+        depth = max((band_words(n, tr[n.name]) * (walk_tiles(n, tm, tn, dw)[0] if reuse[n.name] else 1)
+                     for n in group), default=0)
+        return depth, reuse
+
+    xw, reuse = band_depth(std)
+    xwd, reuse_d = band_depth(dws)
+    acc_px = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in std), default=0)
+    acc_pxd = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in dws), default=0)
+    kk = max((n.kernel**2 for n in std), default=0)
+    kkd = max((n.kernel**2 for n in dws), default=0)
+    u = acc_mem == "uram"
+    rows = (
+        ("xband", 2 * tn * WORD, xw, 8, False),
+        ("xband_dw", 2 * dw * WORD, xwd, 8, False),
+        ("wt", 2 * tm * tn, kk, weight_bits, False),
+        ("wd", 2 * dw, kkd, weight_bits, False),
+        ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
+        ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
+    )
+    bufs = []
+    for name, banks, depth, width, uram in rows:
+        if depth <= 0:
+            continue
+        mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lutram_max_bits, bits_per_lut)
+        bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
+    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d)

@@ -1,0 +1,110 @@
+"""The engines' buffer function (frontend/accel/buffers.py): bands, reuse and memory mapping worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+from nash.frontend.accel.buffers import (
+    Band,
+    band_rows,
+    bands,
+    engine_buffers,
+    memory_blocks,
+)
+from nash.frontend.core.graph import Node
+
+
+def conv(name: str, cin: int, cout: int, size: int, k: int = 3, s: int = 1, groups: int = 1) -> Node:
+    return Node(name, "conv", "conv", ("input",), cin, cout, size, -(-size // s), k, s, k // 2, groups)
+
+
+@pytest.mark.parametrize(("width", "tr", "rows"), [
+    (32, 5, 5),  # every row of 32 bytes is two whole words
+    (16, 3, 3),
+    (8, 5, 4),  # 2 rows = one word: the multiple of 2 below 5
+    (8, 1, 2),  # at least one multiple
+    (28, 8, 8),  # 16 / gcd(28, 16) = 4 rows = 7 words
+    (7, 4, 7),  # 16 rows would be needed: the whole map
+    (4, 32, 4),  # capped at the map
+])
+def test_band_rows_start_on_whole_words(width, tr, rows):
+    assert band_rows(width, tr) == rows
+    assert rows * width % 16 == 0 or rows == width
+
+
+def test_bands_with_halo_by_hand():
+    # 16 x 16, k = 3, pad 1, bands of 8 rows: rows 0-7 read input rows 0..8 (bytes 0..143 -> words 0..8),
+    # rows 8-15 read input rows 7..15 (bytes 112..255 -> words 7..15)
+    assert bands(conv("a", 3, 4, 16), 8) == [Band(0, 8, 0, 9), Band(8, 8, 7, 9)]
+    # stride 2, 16 -> 8, bands of 4 output rows (16 / gcd(8, 16) = 2): rows 0-3 need input rows 0..7 (iy1 =
+    # 3 * 2 - 1 + 3 = 8), rows 4-7 need 7..15
+    assert bands(conv("b", 3, 4, 16, s=2), 4) == [Band(0, 4, 0, 8), Band(4, 4, 7, 9)]
+    # the whole map in one band: every plane word
+    assert bands(conv("c", 3, 4, 6), 8) == [Band(0, 6, 0, 3)]
+
+
+def test_memory_mapping_rules():
+    assert memory_blocks(4, 16, 8) == ("lutram", 0, 0, 4 * 1 * 8)  # 128 bits a bank
+    assert memory_blocks(2, 1024, 32) == ("bram", 4, 0, 0)  # 1024 x 32: two 512 x 36 BRAM18 per bank
+    assert memory_blocks(2, 1024, 32, uram=True) == ("uram", 0, 2, 0)
+    assert memory_blocks(1, 2048, 8) == ("bram", 1, 0, 0)  # 2048 x 9 mode
+    assert memory_blocks(0, 10, 8) == ("none", 0, 0, 0)
+
+
+def test_engine_buffers_by_hand():
+    a = conv("a", 3, 12, 16)  # two output tiles of 8 on 8 x 8: its band is reused
+    b = conv("b", 12, 12, 8, k=1)
+    buf = engine_buffers([a, b], {"a": 8, "b": 8}, 8, 8, 8, 2)
+    assert buf.reuse == {"a": True, "b": True}
+    # a: 1 input tile x 9 words; b: 2 input tiles x 4 words (8 x 8 map, one band)
+    assert buf.xband_words == 9 and buf.acc_pixels == 8 * 16 and buf.kk == 9
+    by = {x.name: x for x in buf.buffers}
+    assert set(by) == {"xband", "wt", "acc"}  # no depthwise layer
+    assert (by["xband"].banks, by["xband"].depth, by["xband"].memory) == (2 * 8 * 16, 9, "lutram")
+    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (16, 64, 32)
+    assert by["acc"].memory == "bram" and by["acc"].bram18 == 16  # 64 x 32 = 2 Kbit > 1 Kbit: one BRAM18 a bank
+    assert buf.bram36 == 8
+    uram = engine_buffers([a, b], {"a": 8, "b": 8}, 8, 8, 8, 2, acc_mem="uram")
+    assert uram.bram36 == 0 and uram.uram == 16
+    # a smaller tile: bands of 4 rows -> 64 accumulators a lane, 32 a bank: distributed RAM
+    small = engine_buffers([a, b], {"a": 4, "b": 4}, 8, 8, 8, 2)
+    assert small.acc_pixels == 64 and small.bram36 == 0
+
+
+def test_reuse_needs_the_buffer():
+    big = conv("big", 256, 32, 32, k=3)  # 32 input tiles of 8 x (whole map: 64 words) does not fit 128 words
+    buf = engine_buffers([big], {"big": 32}, 8, 8, 8, 1)
+    assert buf.reuse == {"big": False} and buf.xband_words == 64
+    with pytest.raises(ValueError, match="acc_mem"):
+        engine_buffers([big], {}, 8, 8, 8, 1, acc_mem="dram")
+
+
+@pytest.mark.parametrize("space", ["digits", "cifar32"])
+def test_searched_designs_fit_the_board_memory(space):
+    """The buffers the generated code allocates for searched designs (the section's engines and per-layer tiles),
+    plus the fixed m_axi and misc-unit BRAM of the cost table, fit the KV260: 144 BRAM36, 64 URAM."""
+    import random
+
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import engine_of
+    from nash.frontend.accel.section import section_for
+    from nash.frontend.core.graph import lower
+    from nash.frontend.nas.search_space import get_space, sample
+
+    board, table = load_board("kv260"), load_cost_table(None)
+    rng = random.Random(1)
+    for _ in range(2):
+        nodes = lower(sample(get_space(space), rng))
+        acc = section_for(nodes)
+        bram36 = table["misc.bram36"] + table["maxi.bram36"]
+        uram = 0
+        for e, cfg in acc["engines"].items():
+            if e == "misc" or cfg is None:
+                continue
+            layers = [n for n in nodes if n.kind == "conv" and engine_of(n) == e]
+            buf = engine_buffers(layers, {n.name: acc["layers"][n.name]["tr"] for n in layers}, cfg["tm"], cfg["tn"],
+                                 cfg["dw_lanes"], cfg["requant_lanes"], 32, 8, cfg["acc_mem"],
+                                 table["lutram.max_bits"], table["lutram.bits_per_lut"])
+            bram36 += buf.bram36 + table["maxi.bram36"]
+            uram += buf.uram
+        assert bram36 <= board.resources["bram"] == 144 and uram <= board.resources["uram"] == 64
