@@ -240,7 +240,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="digits,cifar", help="comma-separated: digits, cifar")
     ap.add_argument("--cifar-root", type=Path, default=None, help="folder in the CIFAR-10 python-pickle format")
-    ap.add_argument("--cifar-name", default="generated", help="the section name of the --cifar-root dataset")
+    ap.add_argument("--cifar-name", default="textures", help="the section name of the --cifar-root dataset")
     ap.add_argument("--max-train", type=int, default=1500, help="training images of the cifar dataset")
     ap.add_argument("--max-val", type=int, default=500, help="validation images of the cifar dataset")
     ap.add_argument("--population", type=int, default=32)
@@ -249,7 +249,7 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=16)
     ap.add_argument("--subnets", type=int, default=12)
     ap.add_argument("--standalone-epochs", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=12, help="supernet epochs (both supernets)")
+    ap.add_argument("--epochs", type=int, default=10, help="supernet epochs (every supernet)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--n-random", type=int, default=1)
@@ -262,8 +262,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULT)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    doc = _read(args.out) or {}
-    doc["protocol"] = protocol(args)
     for ds in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         if ds == "digits":
             name, splits = "digits", load_dataset("digits", size=SIZE, seed=args.seed)
@@ -275,7 +273,8 @@ def main() -> None:
         else:
             raise SystemExit(f"--datasets: unknown {ds!r}; expected digits or cifar")
         sec = run_dataset(name, splits, args, args.work / name)
-        doc[name] = sec
+        doc = _read(args.out) or {}  # read again: another dataset's run may have written its section meanwhile
+        doc[name] = {"protocol": protocol(args), **sec}
         _write(args.out, doc)
         for k in [k for k in VARIANTS if k in sec]:
             s = sec[k]
