@@ -103,10 +103,11 @@ def test_candidate_sampling_draws_the_random_ones_among_the_candidates():
 
 
 def test_span_size_counts_the_sub_architectures():
-    # hand count: stem 2 x head 1 x stage (widths 2 x [depth 1: 2 ops x 1 kernel x 2 expands = 4, depth 2: 4 x 3])
+    # hand count: stem 2 x head 1 x stage (widths 2 x [depth 1: 2 ops x 1 kernel x 2 expands = 4,
+    # depth 2: 4 x (1 op x 2 kernels x 1 expand) = 8])
     blocks = (BlockSpan(("conv", "adder"), (3,), (2, 4)), BlockSpan(("conv",), (3, 5), (2,)))
     space = SuperSpace({}, (8, 12), (StageSpan((16, 24), (1, 2), 1, blocks),), (48,))
-    assert space.size() == 2 * 1 * 2 * (4 + 4 * 3)
+    assert space.size() == 2 * 1 * 2 * (4 + 4 * 2)
 
 
 def test_progressive_schedule():
