@@ -71,7 +71,8 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
 @scheduler_option
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.json.")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUT/checkpoint.json (--stage accuracy: OUT/accuracy_checkpoint.json).")
 @click.option("--stage", type=click.Choice(["zero-shot", "accuracy"]), default="zero-shot", show_default=True,
               help="zero-shot: the proxy search; accuracy: evolution on a supernet's inherited-weight accuracy "
                    "(needs --supernet; docs/supernet.md).")
@@ -98,7 +99,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
         return accuracy_stage(supernet_dir, dataset, data_root,
                               {"population": population, "generations": generations, "mutations": mutations,
                                "crossovers": crossovers, "mutation_prob": mutation_prob, "seed": seed},
-                              hw_cost, board, Constraints(min_fps, max_latency_ms, max_macs, max_params), out)
+                              hw_cost, board, Constraints(min_fps, max_latency_ms, max_macs, max_params), out,
+                              workers=workers, scheduler=scheduler, resume=resume)
     if supernet_dir is not None:
         raise click.BadParameter("--supernet is for --stage accuracy", param_hint="--supernet")
     op_set = _ops(ops)

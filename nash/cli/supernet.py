@@ -6,6 +6,7 @@ Runs in one process, or data-parallel under ``torchrun --nproc_per_node N -m nas
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def check_fits(archs: list[dict], splits, path: Path) -> None:
         raise UserInputError(f"{path}: field '[0].architecture.{fld}' is {have!r} but dataset {splits.name} has {want}")
 
 
+def _finite(ctx, param, value):
+    """Click callback: NaN and infinities pass click's ranges; refuse them with the option's name."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"expected a finite number, got {value!r}")
+    return value
+
+
 @click.command()
 @click.argument("topk", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dataset", type=click.Choice(sorted(READERS)), default="digits", show_default=True)
@@ -50,18 +58,29 @@ def check_fits(archs: list[dict], splits, path: Path) -> None:
 @click.option("--epochs", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Global batch (split across the processes of a torchrun launch).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, callback=_finite)
 @click.option("--n-random", type=click.IntRange(0), default=2, show_default=True,
               help="Random sub-networks per step besides the largest and the smallest (sandwich rule).")
-@click.option("--float-fraction", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+@click.option("--float-fraction", type=click.FloatRange(0, 1), default=0.3, show_default=True, callback=_finite,
               help="Share of epochs in observe mode (float, range calibration) before fake-quant training.")
+@click.option("--kd-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              callback=_finite,
+              help="Temperature T of the in-place distillation from the largest sub-network (loss KL * T^2).")
+@click.option("--hybrid-start", type=click.FloatRange(0, 1), default=0.2, show_default=True, callback=_finite,
+              help="Progressive schedule: share of the uniform shift/adder probability in the first epoch (1: "
+                   "uniform from the start).")
+@click.option("--hybrid-ramp", type=click.FloatRange(0, 1), default=0.5, show_default=True, callback=_finite,
+              help="Progressive schedule: share of the epochs after which shift/adder reach the uniform probability.")
+@click.option("--sample", type=click.Choice(["span", "candidates"]), default="span", show_default=True,
+              help="Where the random sub-networks of each step come from: uniform over the candidates' span, or the "
+                   "candidates themselves.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @click.option("--resume", is_flag=True, help="Continue from OUT/supernet.pt.")
 @click.option("--no-eval", is_flag=True, help="Skip the inherited-weight accuracy of each candidate at the end.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_fraction, seed, device, resume,
-             no_eval, out):
+def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_fraction, kd_temperature, hybrid_start,
+             hybrid_ramp, sample, seed, device, resume, no_eval, out):
     """Train a weight-sharing supernet over the candidates in TOPK.json (sandwich rule, in-place distillation,
     progressive shift/adder schedule, fake-quant); write OUT/supernet.pt and OUT/supernet.json (each candidate's
     inherited-weight accuracy after BN recalibration)."""
@@ -86,7 +105,8 @@ def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_f
     splits = load_dataset(dataset, root=data_root, size=archs[0]["input_size"], seed=seed)
     check_fits(archs, splits, topk)
     cfg = SupernetConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, n_random=n_random,
-                         float_fraction=float_fraction, device=device)
+                         float_fraction=float_fraction, kd_temperature=kd_temperature, hybrid_start=hybrid_start,
+                         hybrid_ramp=hybrid_ramp, sample=sample, device=device)
     check_config(cfg, len(splits.x_train), int(os.environ.get("WORLD_SIZE", "1")))
     ctx = distributed.init_from_env(device)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,20 +134,24 @@ def supernet(topk, dataset, data_root, epochs, batch_size, lr, n_random, float_f
 
 
 def accuracy_stage(supernet_dir: Path, dataset: str, data_root, search_cfg: dict, hw_cost: str, board: str,
-                   constraints, out: Path) -> None:
+                   constraints, out: Path, workers: int = 1, scheduler: str | None = None,
+                   resume: bool = False) -> None:
     """``nash search --stage accuracy --supernet DIR``: evolution on inherited-weight accuracy with the hardware
-    cost; writes OUT/best.json (weights exported from the supernet), OUT/pareto.csv, OUT/history.json."""
+    cost; writes OUT/best.json (weights exported from the supernet), OUT/pareto.csv, OUT/history.json and the
+    per-generation OUT/accuracy_checkpoint.json (``resume`` continues from it). The accuracies are measured in
+    ``workers`` local processes or on the workers of the Dask ``scheduler``."""
     from nash.frontend.core.errors import UserInputError
     from nash.frontend.core.json_file import read_json
     from nash.frontend.data import load_dataset
     from nash.frontend.nas.accuracy_search import (
         AccuracySearchConfig,
+        SupernetSource,
         export_best,
         run_accuracy_search,
         write_results,
     )
     from nash.frontend.nas.evolution import make_cost
-    from nash.frontend.train.supernet.training import load_checkpoint, supernet_from_checkpoint
+    from nash.frontend.train.supernet.training import CHECKPOINT, load_checkpoint, supernet_from_checkpoint
 
     if supernet_dir is None:
         raise UserInputError("option '--supernet': --stage accuracy needs the folder written by 'nash supernet'")
@@ -150,8 +174,10 @@ def accuracy_stage(supernet_dir: Path, dataset: str, data_root, search_cfg: dict
     splits = load_dataset(dataset, root=data_root, size=net.space.skeleton["input_size"],
                           seed=int(summary["split_seed"]))
     cfg = AccuracySearchConfig(constraints=constraints, **search_cfg)
-    res = run_accuracy_search(net, candidates, splits, make_cost(hw_cost, board), cfg)
-    out.mkdir(parents=True, exist_ok=True)
+    source = SupernetSource(str((supernet_dir / CHECKPOINT).resolve()), dataset,
+                            None if data_root is None else str(Path(data_root).resolve()), int(summary["split_seed"]))
+    res = run_accuracy_search(net, candidates, splits, make_cost(hw_cost, board), cfg, out=out, resume=resume,
+                              source=source, workers=workers, scheduler=scheduler)
     write_results(res, cfg, out)
     best = res["best"]
     if best is None:

@@ -98,3 +98,26 @@ def test_bad_option_values(tmp_path):
     _one_line_error(_run(["supernet", p, "--device", "tpu", "--out", tmp_path / "o"]), "--device")
     _one_line_error(_run(["supernet", p, "--batch-size", "100000", "--out", tmp_path / "o"]), "--batch-size")
     assert not (tmp_path / "o").exists()
+
+
+def test_schedule_temperature_and_sampling_options_reach_the_training(tmp_path):
+    p = _topk(tmp_path / "top_k.json")
+    r = _run(["supernet", p, *ARGS, "--kd-temperature", "2.5", "--hybrid-start", "0.5", "--hybrid-ramp", "1",
+              "--sample", "candidates", "--no-eval", "--out", tmp_path / "o"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "o" / "supernet.json").read_text())
+    cfg = summary["config"]
+    assert (cfg["kd_temperature"], cfg["hybrid_start"], cfg["hybrid_ramp"], cfg["sample"]) == (2.5, 0.5, 1.0,
+                                                                                               "candidates")
+    # hand-worked schedule: a ramp of round(1 * 2) = 2 epochs from 0.5, so 0.5 + 0.5 * epoch / 2
+    assert [h["hybrid_share"] for h in summary["history"]] == [0.5, 0.75]
+    assert load_checkpoint(tmp_path / "o")["config"]["kd_temperature"] == 2.5
+
+
+@pytest.mark.parametrize("option, value", [("--kd-temperature", "0"), ("--kd-temperature", "nan"),
+                                           ("--kd-temperature", "inf"), ("--hybrid-start", "1.5"),
+                                           ("--hybrid-ramp", "-0.1"), ("--sample", "all"), ("--lr", "nan")])
+def test_bad_schedule_options(tmp_path, option, value):
+    p = _topk(tmp_path / "top_k.json")
+    _one_line_error(_run(["supernet", p, option, value, "--out", tmp_path / "o"]), option)
+    assert not (tmp_path / "o").exists()

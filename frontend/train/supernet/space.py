@@ -96,6 +96,19 @@ class SuperSpace:
         """One op type per block position (all positions up to the largest depth)."""
         return [[draw_op(b.ops, hybrid_share, rng) for b in st.blocks] for st in self.stages]
 
+    def size(self) -> int:
+        """The number of distinct sub-architectures in the span (op types included)."""
+        n = len(self.stem_widths) * len(self.head_widths)
+        for st in self.stages:
+            per_depth = 0
+            for depth in st.depths:
+                blocks = 1
+                for b in st.blocks[:depth]:
+                    blocks *= len(b.ops) * len(b.kernels) * len(b.expands)
+                per_depth += blocks
+            n *= len(st.widths) * per_depth
+        return n
+
     # ---- membership ------------------------------------------------------------------------------------------------
     def check(self, arch: dict, where: str = "architecture") -> None:
         """Raise :class:`SupernetSpaceError` naming the first field of ``arch`` outside the span."""

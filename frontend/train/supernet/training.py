@@ -42,6 +42,7 @@ class SupernetConfig:
     weight_decay: float = 5e-4
     seed: int = 0
     n_random: int = 2  # random sub-networks per step besides the largest and the smallest
+    sample: str = "span"  # where the random ones come from: 'span' (uniform over it) or 'candidates' (the top-K)
     float_fraction: float = 0.3  # share of epochs in observe mode before fake-quant training
     hybrid_start: float = 0.2  # share of the uniform shift / adder probability in the first epoch
     hybrid_ramp: float = 0.5  # share of the epochs after which shift / adder get the uniform probability
@@ -58,6 +59,9 @@ class SupernetConfig:
         """The settings a resumed run must share with the checkpoint (all but device and progress; the epochs too,
         since the learning-rate and hybrid schedules depend on them)."""
         return {k: v for k, v in asdict(self).items() if k not in ("device", "progress")}
+
+
+SAMPLE_MODES = ("span", "candidates")
 
 
 def mode_at(epoch: int, cfg: SupernetConfig) -> str:
@@ -125,20 +129,34 @@ def check_config(cfg: SupernetConfig, n_train: int, world: int) -> None:
         raise UserInputError(f"option '--batch-size': {cfg.batch_size} is larger than the {n_train} training images")
     if cfg.batch_size % world:
         raise UserInputError(f"option '--batch-size': {cfg.batch_size} does not split over {world} processes")
+    if cfg.sample not in SAMPLE_MODES:
+        raise UserInputError(f"option '--sample': expected one of {', '.join(SAMPLE_MODES)}, got {cfg.sample!r}")
+
+
+def step_archs(space: SuperSpace, candidates: list[dict], rng: random.Random, share: float,
+               cfg: SupernetConfig) -> list[dict]:
+    """The sandwich of one step: the span's largest and smallest, then ``n_random`` sub-networks drawn uniformly
+    over the span (``sample='span'``) or among the candidates themselves (``'candidates'``, their op types as
+    they are)."""
+    if cfg.sample == "span":
+        return sandwich(space, rng, share, cfg.n_random)
+    return [*sandwich(space, rng, share, 0), *[rng.choice(candidates) for _ in range(cfg.n_random)]]
 
 
 def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, out: str | Path,
-                   resume: bool = False, stop_after: int | None = None) -> dict:
+                   resume: bool = False, stop_after: int | None = None, space: SuperSpace | None = None) -> dict:
     """Train a supernet over the span of ``candidates`` (architecture dicts) and checkpoint into ``out``.
 
     ``resume`` continues from ``out/supernet.pt`` (refused when its settings differ). ``stop_after`` ends the call
-    after that many epochs (to simulate an interruption in tests). Returns ``{"net", "history", "epoch",
-    "space"}``; the network is on CPU in eval mode.
+    after that many epochs (to simulate an interruption, or to checkpoint the caller's own accounting per epoch).
+    ``space`` trains over that span instead (e.g. a whole search space, for the full-space baseline of
+    ``benchmarks/supernet_rank.py``). Returns ``{"net", "history", "epoch", "space"}``; the network is on CPU in
+    eval mode.
     """
     out = Path(out)
     ck_path = out / CHECKPOINT
     dist = distributed.context()
-    space = span_of(candidates)
+    space = span_of(candidates) if space is None else space
     torch.manual_seed(cfg.seed)
     net = SuperNet(space, cfg.shift_mode, cfg.shift_exp_max, cfg.adder_eta)
     dev = distributed.device(dist, pick_device(cfg.device))
@@ -151,7 +169,8 @@ def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, 
     start, history = 0, []
     if resume and ck_path.exists():
         ck = load_checkpoint(ck_path)
-        if ck["config"] != cfg.run_settings() or ck["space"] != space.to_dict():
+        if (ck["config"] != cfg.run_settings() or ck["space"] != space.to_dict()
+                or ck.get("candidates", candidates) != candidates):
             raise UserInputError(f"{ck_path}: checkpoint was written with other settings or candidates; use a new "
                                  "--out or the same settings")
         net.load_state_dict(ck["model"])
@@ -178,7 +197,7 @@ def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, 
         for idx in global_batches(len(x_all), cfg.batch_size, data_rng):
             mine = idx[dist.rank * per_rank:(dist.rank + 1) * per_rank]
             xb, yb = x_all[mine].to(dev), y_all[mine].to(dev)
-            archs = sandwich(space, rng, share, cfg.n_random)
+            archs = step_archs(space, candidates, rng, share, cfg)
             opt.zero_grad(set_to_none=True)
             for k, v in distill_step(model, archs, xb, yb, mode, cfg).items():
                 totals[k] = totals.get(k, 0.0) + v
@@ -194,7 +213,8 @@ def train_supernet(candidates: list[dict], splits: Splits, cfg: SupernetConfig, 
                             "scheduler": sched.state_dict(), "rng": rng.getstate(),
                             "data_rng": data_rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                             "epoch": epoch + 1, "epochs": cfg.epochs, "history": history,
-                            "config": cfg.run_settings(), "space": space.to_dict()})
+                            "config": cfg.run_settings(), "space": space.to_dict(),
+                            "candidates": candidates})
         distributed.barrier(dist)
         done += 1
     net.to("cpu").eval()

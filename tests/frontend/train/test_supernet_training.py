@@ -12,11 +12,21 @@ from nash.frontend.data import Splits
 from nash.frontend.models.convert import integer_model
 from nash.frontend.nas.search_space import get_space, sample
 from nash.frontend.train.supernet.net import SuperNet
-from nash.frontend.train.supernet.space import hybrid_share, op_probabilities, sandwich, span_of
+from nash.frontend.train.supernet.space import (
+    BlockSpan,
+    StageSpan,
+    SuperSpace,
+    hybrid_share,
+    op_probabilities,
+    sandwich,
+    span_of,
+)
 from nash.frontend.train.supernet.training import (
     SupernetConfig,
+    check_config,
     inherited_accuracy,
     load_checkpoint,
+    step_archs,
     supernet_from_checkpoint,
     train_supernet,
 )
@@ -73,6 +83,31 @@ def test_sandwich_draws_the_largest_and_the_smallest():
         space.check(a)
     many = [_dims(space.random(rng, 1.0)) for _ in range(30)]
     assert len({str(d) for d in many}) > 1
+
+
+def test_candidate_sampling_draws_the_random_ones_among_the_candidates():
+    cands = _candidates(5)
+    space = span_of(cands)
+    keys = {str(c) for c in cands}
+    rng = random.Random(0)
+    drawn = [step_archs(space, cands, rng, 1.0, _cfg(n_random=2, sample="candidates")) for _ in range(40)]
+    assert all(len(d) == 4 for d in drawn)
+    assert all(str(a) in keys for d in drawn for a in d[2:])
+    assert len({str(a) for d in drawn for a in d[2:]}) == 5  # every candidate comes up in 80 draws
+    assert all(_dims(d[0]) == _dims(space.largest()) and _dims(d[1]) == _dims(space.smallest()) for d in drawn)
+    # the span mode is the plain sandwich (same RNG stream)
+    assert step_archs(space, cands, random.Random(1), 0.5, _cfg(n_random=2)) == sandwich(space, random.Random(1),
+                                                                                          0.5, 2)
+    with pytest.raises(UserInputError, match="option '--sample'"):
+        check_config(_cfg(sample="all"), 36, 1)
+
+
+def test_span_size_counts_the_sub_architectures():
+    # hand count: stem 2 x head 1 x stage (widths 2 x [depth 1: 2 ops x 1 kernel x 2 expands = 4,
+    # depth 2: 4 x (1 op x 2 kernels x 1 expand) = 8])
+    blocks = (BlockSpan(("conv", "adder"), (3,), (2, 4)), BlockSpan(("conv",), (3, 5), (2,)))
+    space = SuperSpace({}, (8, 12), (StageSpan((16, 24), (1, 2), 1, blocks),), (48,))
+    assert space.size() == 2 * 1 * 2 * (4 + 4 * 2)
 
 
 def test_progressive_schedule():
@@ -145,3 +180,13 @@ def test_training_changes_weights_and_inherited_subnets_convert(tmp_path):
         recalibrate_bn(sub, calibration_batches(splits.x_train, 1, 16), 1, "qat")
         assert integer_accuracy(integer_model(sub), splits.x_val, splits.y_val) == accuracy(
             sub, splits.x_val, splits.y_val, "qat")
+
+
+def test_training_over_a_given_space(tmp_path):
+    cands, splits, cfg = _candidates(), _splits(), _cfg(epochs=1)
+    wide = span_of(_candidates(8, seed=1) + cands)
+    assert wide.size() > span_of(cands).size()
+    res = train_supernet(cands, splits, cfg, tmp_path, space=wide)
+    assert res["space"] == wide and load_checkpoint(tmp_path)["space"] == wide.to_dict()
+    with pytest.raises(UserInputError, match="other settings or candidates"):
+        train_supernet(cands, splits, cfg, tmp_path, resume=True)  # without space=: the candidates' own span
