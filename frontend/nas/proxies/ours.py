@@ -32,6 +32,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from nash.frontend.nas.proxies.common import float_forward, logits_name
+from nash.frontend.nas.proxies.expressivity import block_outputs, expressivity_terms
 from nash.frontend.nas.proxies.nash_metric import rank_sum
 from nash.frontend.nas.search_space import build_model
 
@@ -54,22 +56,36 @@ def default_batch(arch: dict) -> int:
 def trainability(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: float = LR,
                  batch: int | None = None) -> float:
     """Relative loss decrease after ``steps`` SGD steps on one mini-batch (see the module docstring)."""
+    return step_signals(arch, data, seed, steps, lr, batch)["trainability"]
+
+
+def step_signals(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: float = LR,
+                 batch: int | None = None) -> dict[str, float]:
+    """{'trainability', 'expressivity', 'progressivity'} of one architecture from one pass: the block features of
+    the first forward pass (the network in its training initialisation and train mode, on the mini-batch) give the
+    expressivity terms, and the same pass starts the SGD step of the trainability."""
     if steps < 1:
         raise ValueError(f"trainability needs steps >= 1, got {steps}")
     x, y = mini_batch(arch, data, seed, batch or default_batch(arch))
     torch.manual_seed(seed)
     net = build_model(arch)  # training initialisation, adder eta as in training
-    return loss_decrease(net, x, y, steps, lr)
+    return loss_decrease(net, x, y, steps, lr, with_features=True)
 
 
 def loss_decrease(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = STEPS,
-                  lr: float = LR) -> float:
-    """(L_0 - L_steps) / L_0 of ``net`` in train mode after ``steps`` SGD steps on (x, y); -inf when it diverged."""
+                  lr: float = LR, with_features: bool = False):
+    """(L_0 - L_steps) / L_0 of ``net`` in train mode after ``steps`` SGD steps on (x, y); -inf when it diverged.
+    With ``with_features``: a dict with it as 'trainability' and the expressivity terms of the first pass."""
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=MOMENTUM)
-    losses = []
+    losses, feats = [], None
+    blocks = block_outputs(net)
+    logits = logits_name(net)
     for _ in range(steps):
-        loss = F.cross_entropy(net(x, "float"), y)
+        t = float_forward(net, x)
+        if feats is None:
+            feats = [t[b].detach() for b in blocks]
+        loss = F.cross_entropy(t[logits], y)
         losses.append(float(loss.detach()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -77,9 +93,11 @@ def loss_decrease(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
     with torch.no_grad():  # the last loss needs no graph
         losses.append(float(F.cross_entropy(net(x, "float"), y)))
     l0, l1 = losses[0], losses[-1]
-    if not (math.isfinite(l0) and math.isfinite(l1)) or l0 <= 0:
-        return -math.inf  # diverged: the worst rank
-    return (l0 - l1) / l0
+    ok = math.isfinite(l0) and math.isfinite(l1) and l0 > 0
+    value = (l0 - l1) / l0 if ok else -math.inf  # diverged: the worst rank
+    if not with_features:
+        return value
+    return {"trainability": value, **expressivity_terms(feats)}
 
 
 def mini_batch(arch: dict, data, seed: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
