@@ -72,10 +72,10 @@ def main() -> None:
 
 
 # Subcommands, in the order of the flow; one module per stage in this package.
-from nash.cli import accel, codegen, search, supernet, train  # noqa: E402
+from nash.cli import accel, codegen, dataset, search, supernet, train  # noqa: E402
 
 for _cmd in (search.search, search.proxy_bench, supernet.supernet, train.train, train.validate, accel.accel,
-             accel.accel_calibrate, codegen.codegen, codegen.csim, codegen.hls):
+             accel.accel_calibrate, codegen.codegen, codegen.csim, codegen.hls, dataset.dataset):
     main.add_command(_cmd)
 
 if __name__ == "__main__":
