@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from nash.frontend.nas.proxies.nash_metric import group_ranks
+from nash.frontend.nas.proxies.nash_metric import log_rank_sum, rank_sum
 from nash.frontend.nas.proxy_bench import kendall, paired_bootstrap, top_hit_rate
 
 # name -> (aggregation, signals); every signal counts "larger is better"
@@ -34,9 +34,7 @@ CANDIDATES = {
 
 def aggregate(kind: str, columns: list[np.ndarray]) -> np.ndarray:
     """mean_rank: sum of rank/N; log_rank: sum of log(rank/N) (AZ-NAS), ranks ascending, -inf/NaN worst."""
-    n = len(columns[0])
-    ranks = [group_ranks(c) / n for c in columns]
-    return np.sum([np.log(r) if kind == "log_rank" else r for r in ranks], axis=0)
+    return np.asarray(log_rank_sum(*columns) if kind == "log_rank" else rank_sum(*columns))
 
 
 def signal(draws: list[dict], name: str, repeats: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from nash.frontend.nas.proxies import baselines, nn_degree, ours, zen
 from nash.frontend.nas.proxies.nash_metric import nash_metric, rank_sum
 from nash.frontend.nas.search_space import build_model
 
-PROXY_VERSION = 7
+PROXY_VERSION = 8
 
 # base proxy -> the base scores it needs (a proxy computation may emit several keys)
 BASE_PROXIES = ("nn_degree", "zen", "params", "macs", "naswot", "synflow", "meco", "trainability", "expressivity",

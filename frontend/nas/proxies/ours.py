@@ -41,6 +41,7 @@ NEEDS = ("nn_degree", "trainability")
 STEPS = 1
 LR = 0.01
 MOMENTUM = 0.9  # only acts from a second step on
+REPEATS_SMALL = 2  # independent draws averaged for inputs up to 16x16 (see default_repeats)
 
 
 # Pixels per mini-batch: 16 images at 16x16 (digits); larger inputs use fewer images (32x32: 4; 64x64: 4, the floor)
@@ -54,22 +55,34 @@ def default_batch(arch: dict) -> int:
 
 
 def trainability(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: float = LR,
-                 batch: int | None = None) -> float:
-    """Relative loss decrease after ``steps`` SGD steps on one mini-batch (see the module docstring)."""
-    return step_signals(arch, data, seed, steps, lr, batch)["trainability"]
+                 batch: int | None = None, repeats: int | None = None) -> float:
+    """Relative loss decrease after ``steps`` SGD steps on one mini-batch (see the module docstring), averaged over
+    ``repeats`` draws."""
+    return step_signals(arch, data, seed, steps, lr, batch, repeats)["trainability"]
+
+
+def default_repeats(arch: dict) -> int:
+    """Independent draws averaged: 2 up to 16x16 inputs, 1 above, where a second draw would push the 1000-candidate
+    cifar32 search past its 10-minute budget (docs/search.md)."""
+    return REPEATS_SMALL if arch["input_size"] <= 16 else 1
 
 
 def step_signals(arch: dict, data=None, seed: int = 0, steps: int = STEPS, lr: float = LR,
-                 batch: int | None = None) -> dict[str, float]:
-    """{'trainability', 'expressivity', 'progressivity'} of one architecture from one pass: the block features of
-    the first forward pass (the network in its training initialisation and train mode, on the mini-batch) give the
-    expressivity terms, and the same pass starts the SGD step of the trainability."""
+                 batch: int | None = None, repeats: int | None = None) -> dict[str, float]:
+    """{'trainability', 'expressivity', 'progressivity'} of one architecture, each the mean over ``repeats``
+    independent draws (draw r: initialisation seed ``seed + r``, the r-th mini-batch of ``data``). Per draw one
+    pass: the block features of the first forward pass (the network in its training initialisation and train mode)
+    give the expressivity terms, and the same pass starts the SGD step of the trainability."""
     if steps < 1:
         raise ValueError(f"trainability needs steps >= 1, got {steps}")
-    x, y = mini_batch(arch, data, seed, batch or default_batch(arch))
-    torch.manual_seed(seed)
-    net = build_model(arch)  # training initialisation, adder eta as in training
-    return loss_decrease(net, x, y, steps, lr, with_features=True)
+    b = batch or default_batch(arch)
+    draws = []
+    for r in range(repeats or default_repeats(arch)):
+        x, y = mini_batch(arch, data, seed + r, b, offset=r * b)
+        torch.manual_seed(seed + r)
+        net = build_model(arch)  # training initialisation, adder eta as in training
+        draws.append(loss_decrease(net, x, y, steps, lr, with_features=True))
+    return {k: float(np.mean([d[k] for d in draws])) for k in draws[0]}
 
 
 def loss_decrease(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = STEPS,
@@ -100,11 +113,13 @@ def loss_decrease(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
     return {"trainability": value, **expressivity_terms(feats)}
 
 
-def mini_batch(arch: dict, data, seed: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``batch`` images and labels of ``data``, or Gaussian images with random labels without data."""
+def mini_batch(arch: dict, data, seed: int, batch: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` images and labels of ``data`` from ``offset`` on (wrapping around a short batch), or Gaussian
+    images with random labels without data."""
     if isinstance(data, dict) and data.get("x") is not None and data.get("y") is not None:
-        x = torch.from_numpy(np.ascontiguousarray(data["x"][:batch], dtype=np.float32))
-        y = torch.from_numpy(np.asarray(data["y"][:batch], dtype=np.int64))
+        idx = (offset + np.arange(batch)) % len(data["x"]) if offset else np.arange(min(batch, len(data["x"])))
+        x = torch.from_numpy(np.ascontiguousarray(data["x"][idx], dtype=np.float32))
+        y = torch.from_numpy(np.asarray(data["y"][idx], dtype=np.int64))
         return x, y
     g = torch.Generator().manual_seed(seed)
     c, r = arch["input_channels"], arch["input_size"]

@@ -156,16 +156,22 @@ def test_unknown_proxy_is_named():
 
 
 def test_trainability_batch_follows_the_pixel_budget(op_variants):
-    """16 images at 16x16, 4 at 32x32, and the floor of 4 at 64x64; images past the batch are never read."""
+    """16 images at 16x16, 4 at 32x32, and the floor of 4 at 64x64; two draws (two batches) up to 16x16, one above;
+    images past the draws' batches are never read."""
     from nash.frontend.nas.proxies import ours
 
     assert [ours.default_batch({"input_size": r}) for r in (16, 32, 64)] == [16, 4, 4]
     rng = np.random.default_rng(1)
     x = rng.random((64, 1, 16, 16), dtype=np.float32)
-    x[16:] = np.nan  # poison everything the proxy must not use
+    assert [ours.default_repeats({"input_size": r}) for r in (16, 32, 64)] == [2, 1, 1]
+    x[32:] = np.nan  # poison everything the proxy must not use
     data = {"x": x, "y": rng.integers(0, 10, 64)}
     v = ours.trainability(op_variants["mixed"], data, seed=0)
-    assert math.isfinite(v) and v == ours.trainability(op_variants["mixed"], {"x": x[:16], "y": data["y"][:16]})
+    assert math.isfinite(v) and v == ours.trainability(op_variants["mixed"], {"x": x[:32], "y": data["y"][:32]})
+    # the mean of the two draws: draw r initialises with seed r and takes the r-th 16 images
+    one = [ours.trainability(op_variants["mixed"], {"x": x[16 * r:16 * r + 16], "y": data["y"][16 * r:16 * r + 16]},
+                             seed=r, repeats=1) for r in (0, 1)]
+    assert v == pytest.approx((one[0] + one[1]) / 2, rel=1e-12)
     # no step taken (lr 0): the loss cannot change, whatever the op type
     for arch in op_variants.values():
         assert ours.trainability(arch, data, seed=0, lr=0.0) == 0.0
