@@ -1,13 +1,15 @@
 """Proxy benchmark: how well does each zero-shot proxy rank architectures by their trained accuracy?
 
-``run_proxy_bench`` samples K architectures of a space with a seed, trains each for a fixed short budget on a dataset
-(digits by default, float training, no QAT), scores each with every proxy and reports Kendall tau and Spearman rho
-against validation accuracy with bootstrap 95% intervals, plus the Kendall tau inside the top-k by accuracy.
+``run_proxy_bench`` samples K architectures of a space with a seed, trains each for a fixed short budget with at least
+two training seeds on a dataset (digits by default, float training, no QAT), scores each with every proxy and reports
+Kendall tau and Spearman rho against the mean validation accuracy with bootstrap 95% intervals, the Kendall tau inside
+the top 20 % by accuracy, the top-10 % hit rate, and the noise ceiling: the tau between the training seeds, the best
+a proxy could be expected to reach against one training run.
 
-Finished trainings are cached on disk (one JSON per architecture and budget, written atomically), so an interrupted
-run continues where it stopped; proxy scores are cached the same way. Trainings and scorings run through one executor
-(``nash.frontend.core.executor``): serial, local worker processes, or the workers of a Dask cluster, with the same
-results.
+Finished trainings are cached on disk (one JSON per architecture, seed, budget and data, written atomically), so an
+interrupted run continues where it stopped and a rerun with more seeds trains only the new ones; proxy scores are
+cached the same way. Trainings and scorings run through one executor (``nash.frontend.core.executor``): serial, local
+worker processes, or the workers of a Dask cluster, with the same results.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -48,24 +49,64 @@ def sample_archs(space: SpaceConfig, k: int, seed: int) -> list[dict]:
     return out
 
 
+# ---- space and data --------------------------------------------------------------------------------------------------
+DATASET_CHANNELS = {"digits": 1}  # every other reader yields RGB images
+
+
+def bench_space(dataset: str, space: str | None = None, ops=None, input_size: int | None = None) -> SpaceConfig:
+    """The space the benchmark samples from, fitted to ``dataset``.
+
+    Default: the dataset's space (digits, cifar32, tiny64). A named ``space`` keeps its stages and its input size but
+    takes the dataset's channels and class count (as ``nash search`` does with the class count), so that e.g. the
+    small digits space runs on 3-channel CIFAR-format files. ``input_size`` overrides the size; the images are
+    resized (bilinear) to it.
+    """
+    from nash.frontend.nas.search_space import DATASET_CLASSES, space_for_dataset
+
+    own = space_for_dataset(dataset, ops)
+    sp = get_space(space, ops) if space else own
+    size = input_size or sp.input_size
+    return sp.with_input(DATASET_CHANNELS.get(dataset, 3), size, DATASET_CLASSES[dataset])
+
+
+def data_tag(dataset: str, data_root: str | None, size: int, train_images: int | None) -> str:
+    """Short id of the exact training data (dataset, folder, resolution, subset) for the training cache's names:
+    two generated datasets read through the same reader must not share cached trainings."""
+    root = str(Path(data_root).resolve()) if data_root else ""
+    key = f"{dataset}|{root}|{size}|{train_images or 'all'}"
+    return f"{dataset}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def check_fit(splits, arch: dict, space_name: str) -> None:
+    """One-line UserInputError when the (adapted) space does not fit the loaded dataset; raised before training."""
+    from nash.frontend.core.errors import UserInputError
+
+    bad = splits.architecture_mismatch(arch)
+    if bad:
+        fld, have, want = bad
+        raise UserInputError(f"--space {space_name}: the architectures' {fld} is {have} but dataset {splits.name} "
+                             f"has {want}")
+
+
 # ---- training (cached) -----------------------------------------------------------------------------------------------
 def _train_one(job: tuple) -> dict:
-    """Worker: train one architecture and return its record (the caller caches it: a cluster's workers need not
-    share this machine's disk)."""
-    arch, dataset, data_root, epochs, train_seed = job
+    """Worker: train one architecture with one seed and return its record (the caller caches it: a cluster's workers
+    need not share this machine's disk)."""
+    arch, dataset, data_root, epochs, train_seed, device, train_images = job
     import torch
 
     torch.set_num_threads(1)
     from nash.frontend.nas.search_space import build_model
     from nash.frontend.train.trainer import TrainConfig, train_model
 
-    splits = _cached_splits(dataset, data_root, arch["input_size"])
+    splits = _cached_splits(dataset, data_root, arch["input_size"], train_images)
     t0 = time.time()
-    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device="cpu", **BENCH_TRAIN)
+    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device=device, **BENCH_TRAIN)
     torch.manual_seed(train_seed)
     res = train_model(build_model(arch), splits, cfg)
     rec = {"arch": arch, "val_acc": float(res["float_acc"]), "epochs": epochs, "train_seed": train_seed,
-           "dataset": dataset, "train_seconds": time.time() - t0,
+           "dataset": dataset, "train_images": len(splits.x_train), "device": device,
+           "train_seconds": time.time() - t0,
            "final_loss": res["history"][-1]["loss"] if res.get("history") else None}
     return rec
 
@@ -73,37 +114,56 @@ def _train_one(job: tuple) -> dict:
 _SPLITS: dict = {}
 
 
-def _cached_splits(dataset: str, data_root, size: int):
-    from nash.frontend.data import load_dataset
+def _cached_splits(dataset: str, data_root, size: int, train_images: int | None = None):
+    """The dataset at ``size`` x ``size``, its training split cut to the first ``train_images`` (the readers' splits
+    are already shuffled), loaded once per process."""
+    from nash.frontend.data import Splits, load_dataset
 
-    key = (dataset, data_root, size)
+    key = (dataset, data_root, size, train_images)
     if key not in _SPLITS:
-        _SPLITS[key] = load_dataset(dataset, root=data_root, size=size, seed=0)
+        sp = load_dataset(dataset, root=data_root, size=size, seed=0)
+        if train_images and train_images < len(sp.x_train):
+            sp = Splits(np.ascontiguousarray(sp.x_train[:train_images]), sp.y_train[:train_images], sp.x_val,
+                        sp.y_val, sp.num_classes, sp.name)
+        _SPLITS[key] = sp
     return _SPLITS[key]
 
 
-def train_all(archs: list[dict], dataset: str, epochs: int, train_seed: int, cache_dir: Path,
-              executor: Executor | None = None, data_root: str | None = None, progress: bool = True) -> list[dict]:
-    """Train every architecture once (cached in ``cache_dir``) on ``executor`` (default: serial); returns records
-    in the order of ``archs``."""
+def train_seeds_for(seed: int, n: int) -> list[int]:
+    """The training seeds of a draw: ``seed``, ``seed + 1000``, ... (the first equals the draw seed, as before)."""
+    return [seed + 1000 * i for i in range(n)]
+
+
+def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[int], cache_dir: Path,
+              executor: Executor | None = None, data_root: str | None = None, progress: bool = True,
+              device: str = "cpu", train_images: int | None = None) -> list[list[dict]]:
+    """Train every architecture once per seed (cached in ``cache_dir``) on ``executor`` (default: serial); returns,
+    in the order of ``archs``, the records of its seeds in the order of ``train_seeds``. With ``progress`` each
+    accuracy is printed as it arrives."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    paths = [cache_dir / f"{dataset}_e{epochs}_s{train_seed}_{arch_hash(a)}.json" for a in archs]
-    records: list[dict | None] = [None] * len(archs)
+    tag = data_tag(dataset, data_root, archs[0]["input_size"] if archs else 0, train_images)
+    cells = [(i, j) for i in range(len(archs)) for j in range(len(train_seeds))]
+    paths = {(i, j): cache_dir / f"{tag}_e{epochs}_s{train_seeds[j]}_{arch_hash(archs[i])}.json" for i, j in cells}
+    records: list[list[dict | None]] = [[None] * len(train_seeds) for _ in archs]
     todo = []
-    for i, p in enumerate(paths):
+    for i, j in cells:
+        p = paths[i, j]
         if p.exists():
             try:
-                records[i] = json.loads(p.read_text())
+                records[i][j] = json.loads(p.read_text())
                 continue
             except json.JSONDecodeError:
                 p.unlink()
-        todo.append(i)
-    jobs = [(archs[i], dataset, data_root, epochs, train_seed) for i in todo]
-    bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc="train", unit="arch", disable=not progress)
+        todo.append((i, j))
+    jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images) for i, j in todo]
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="train", unit="run", disable=not progress)
     if jobs:
-        for i, rec in zip(todo, (executor or SerialExecutor()).map(_train_one, jobs), strict=True):
-            atomic_write_text(paths[i], json.dumps(rec, indent=1))  # each as it arrives: a rerun continues here
-            records[i] = rec
+        for (i, j), rec in zip(todo, (executor or SerialExecutor()).map(_train_one, jobs), strict=True):
+            atomic_write_text(paths[i, j], json.dumps(rec, indent=1))  # each as it arrives: a rerun continues here
+            records[i][j] = rec
+            if progress:
+                bar.write(f"arch {i + 1:3d} {arch_hash(archs[i])} seed {train_seeds[j]}: {rec['val_acc']:5.1f} % "
+                          f"({rec['train_seconds']:.0f} s)")
             bar.update()
     bar.close()
     return records  # type: ignore[return-value]
@@ -204,15 +264,53 @@ def top_k_tau(x, y, frac: float = 0.2) -> float:
     return kendall(np.asarray(x)[idx], y[idx])
 
 
-def correlation_table(scores: dict[str, list[float]], acc: list[float], n_boot: int = 1000,
-                      seed: int = 0) -> dict[str, dict]:
+def top_hit_rate(x, y, frac: float = 0.1) -> float:
+    """Share of the ``frac`` most accurate architectures that are also among the ``frac`` best by the proxy
+    (k = max(1, round(frac * N)); proxy ties at the cut are broken by position, NaN / -inf rank worst)."""
+    y = np.asarray(y, dtype=np.float64)
+    k = max(1, int(round(frac * len(y))))
+    best_true = set(np.argsort(-y, kind="stable")[:k].tolist())
+    best_proxy = set(np.argsort(-_clean(x), kind="stable")[:k].tolist())
+    return len(best_true & best_proxy) / k
+
+
+def noise_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict:
+    """How well the ground truth ranks itself: Kendall tau between the accuracies of two training seeds (the mean
+    over seed pairs when there are more), with a percentile bootstrap 95% interval over the architectures.
+
+    ``acc_by_seed``: [architectures][seeds]. A proxy cannot be expected to beat this tau against one training run;
+    the benchmark's ground truth is the mean over seeds, whose own reliability is higher."""
+    a = np.asarray(acc_by_seed, dtype=np.float64)
+    n_seeds = a.shape[1]
+    if n_seeds < 2:
+        return {"seeds": n_seeds, "kendall_tau": None, "tau_ci": None}
+    pairs = [(i, j) for i in range(n_seeds) for j in range(i + 1, n_seeds)]
+
+    def mean_pair_tau(*cols):
+        return float(np.mean([kendall(cols[i], cols[j]) for i, j in pairs]))
+
+    cols = tuple(a[:, j] for j in range(n_seeds))
+    ci = paired_bootstrap(cols, mean_pair_tau, n_boot, seed).confidence_interval
+    diffs = np.abs(a[:, :, None] - a[:, None, :])[:, [i for i, _ in pairs], [j for _, j in pairs]]
+    return {"seeds": n_seeds, "kendall_tau": mean_pair_tau(*cols), "tau_ci": [float(ci.low), float(ci.high)],
+            "spearman_rho": float(np.mean([spearman(a[:, i], a[:, j]) for i, j in pairs])),
+            "mean_abs_seed_difference": float(diffs.mean()), "max_abs_seed_difference": float(diffs.max())}
+
+
+def correlation_table(scores: dict[str, list[float]], acc: list[float], n_boot: int = 1000, seed: int = 0,
+                      ceiling: float | None = None) -> dict[str, dict]:
+    """Per proxy: Kendall tau, Spearman rho (bootstrap 95% intervals), top-20% tau, top-10% hit rate, the count
+    of non-finite scores and, given the noise ceiling's tau, tau relative to it."""
     table = {}
     for name, s in scores.items():
+        tau = kendall(s, acc)
         table[name] = {
-            "kendall_tau": kendall(s, acc), "spearman_rho": spearman(s, acc),
+            "kendall_tau": tau, "spearman_rho": spearman(s, acc),
             "tau_ci": bootstrap_ci(s, acc, kendall, n_boot, seed),
             "rho_ci": bootstrap_ci(s, acc, spearman, n_boot, seed),
             "top_k_tau": top_k_tau(s, acc),
+            "top10_hit_rate": top_hit_rate(s, acc, 0.1),
+            "tau_over_ceiling": (tau / ceiling) if ceiling else None,
             "nonfinite": int(np.sum(~np.isfinite(np.asarray(s, dtype=np.float64)))),
         }
     return table
@@ -251,48 +349,61 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = 5, s
                     space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
                     score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
                     n_boot: int = 1000, progress: bool = True, train_only: bool = False,
-                    scheduler: str | None = None) -> dict:
+                    scheduler: str | None = None, train_seeds: int = 2, device: str = "cpu",
+                    input_size: int | None = None, train_images: int | None = None) -> dict:
     """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report.
 
-    Trainings and scorings run in ``workers`` local processes, or on the workers of the Dask scheduler at
-    ``scheduler`` (``tcp://host:8786``) when given.
+    Every architecture is trained with ``train_seeds`` seeds; the ground truth is the mean validation accuracy and
+    the tau between seeds is the noise ceiling. Trainings and scorings run in ``workers`` local processes, or on the
+    workers of the Dask scheduler at ``scheduler`` (``tcp://host:8786``) when given.
     """
     from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
-    from nash.frontend.nas.search_space import space_for_dataset
 
-    sp = get_space(space, ops) if space else space_for_dataset(dataset, ops)
+    sp = bench_space(dataset, space, ops, input_size)
     arch_list = sample_archs(sp, archs, seed)
+    splits = _cached_splits(dataset, data_root, sp.input_size, train_images)
+    check_fit(splits, arch_list[0], sp.name)  # before any worker starts: one line, nothing written
     out = Path(out)
     cache = Path(cache_dir) if cache_dir else out / "cache"
+    seeds = train_seeds_for(seed, train_seeds)
     # One pool (or cluster connection) for both stages, made first: a bad --scheduler fails before OUT is touched.
     with make_executor(workers, scheduler) as executor:
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
-        recs = train_all(arch_list, dataset, epochs, seed, cache / "train", executor, data_root, progress)
+        recs = train_all(arch_list, dataset, epochs, seeds, cache / "train", executor, data_root, progress, device,
+                         train_images)
         train_s = time.time() - t0
         if train_only:
             return {"records": recs}
         names = proxies or list(_default_proxies())
-        splits = _cached_splits(dataset, data_root, sp.input_size)
         batch = _proxy_batch(splits, seed=score_seed)
         t1 = time.time()
         base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, executor, progress)
         score_s = time.time() - t1
     scores = {n: (combine_group(n, base) if n in GROUP_METRICS else [b[n] for b in base]) for n in names}
-    acc = [r["val_acc"] for r in recs]
-    table = correlation_table(scores, acc, n_boot=n_boot, seed=seed)
+    acc_by_seed = [[r["val_acc"] for r in rs] for rs in recs]
+    acc = [float(np.mean(a)) for a in acc_by_seed]
+    ceiling = noise_ceiling(acc_by_seed, n_boot, seed)
+    table = correlation_table(scores, acc, n_boot=n_boot, seed=seed, ceiling=ceiling["kendall_tau"])
     report = {
-        "proxies": table, "archs": len(arch_list), "dataset": dataset, "space": sp.name, "ops": list(sp.ops),
-        "epochs": epochs, "seed": seed, "score_seed": score_seed, "proxy_version": PROXY_VERSION,
-        "train": {"optimizer": "SGD nesterov, cosine", **BENCH_TRAIN, "qat": False},
+        "proxies": table, "noise_ceiling": ceiling, "archs": len(arch_list), "dataset": dataset,
+        "data_root": str(data_root) if data_root else None, "space": sp.name,
+        "input": [sp.input_channels, sp.input_size, sp.input_size], "ops": list(sp.ops),
+        "epochs": epochs, "seed": seed, "train_seeds": seeds, "score_seed": score_seed,
+        "proxy_version": PROXY_VERSION,
+        "train": {"optimizer": "SGD nesterov, cosine", **BENCH_TRAIN, "qat": False, "device": device,
+                  "train_images": len(splits.x_train), "val_images": len(splits.x_val)},
+        "ground_truth": "mean validation accuracy over the training seeds",
         "accuracy": {"mean": float(np.mean(acc)), "min": float(np.min(acc)), "max": float(np.max(acc)),
                      "std": float(np.std(acc))},
-        "top_k_fraction": 0.2, "bootstrap": n_boot,
-        "seconds": {"train_total": train_s, "train_sum_per_arch": float(sum(r["train_seconds"] for r in recs)),
+        "top_k_fraction": 0.2, "hit_rate_fraction": 0.1, "bootstrap": n_boot,
+        "seconds": {"train_total": train_s,
+                    "train_sum_per_run": float(sum(r["train_seconds"] for rs in recs for r in rs)),
                     "score": score_s},
-        "results": [{"hash": arch_hash(a), "val_acc": r["val_acc"], "stats": _short_stats(a),
-                     "scores": {n: scores[n][i] for n in names}}
-                    for i, (a, r) in enumerate(zip(arch_list, recs, strict=True))],
+        "results": [{"hash": arch_hash(a), "val_acc": acc[i], "val_acc_by_seed": acc_by_seed[i],
+                     "stats": _short_stats(a), "scores": {n: scores[n][i] for n in names},
+                     "base_scores": base[i]}
+                    for i, a in enumerate(arch_list)],
     }
     atomic_write_text(out / "proxy_bench.json", json.dumps(_finite(report), indent=1))
     plot_bench(scores, acc, table, out / "proxy_bench.png")
@@ -326,17 +437,3 @@ def _default_proxies():
     from nash.frontend.nas.proxies import BENCH_PROXIES
 
     return BENCH_PROXIES
-
-
-if __name__ == "__main__":  # pragma: no cover - manual runs of the training stage
-    import argparse
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--archs", type=int, default=40)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="proxy_bench_out")
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    args = ap.parse_args()
-    run_proxy_bench(archs=args.archs, epochs=args.epochs, seed=args.seed, out=Path(args.out), workers=args.workers,
-                    train_only=True)

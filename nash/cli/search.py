@@ -140,12 +140,25 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
 
 @click.command("proxy-bench")
 @click.option("--dataset", type=click.Choice(sorted(READERS)), default="digits", show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False), default=None)
-@click.option("--space", type=click.Choice(sorted(SPACES)), default=None)
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder of the dataset files (e.g. CIFAR-format files written by 'nash dataset generate').")
+@click.option("--space", type=click.Choice(sorted(SPACES)), default=None,
+              help="Search space to sample (default: the dataset's: digits, cifar32 or tiny64). A named space keeps "
+                   "its stages and input size and takes the dataset's channels and classes.")
+@click.option("--input-size", type=click.IntRange(8), default=None,
+              help="Input resolution R of the sampled networks (default: the space's, 16 for digits, 32 for cifar32, "
+                   "64 for tiny64). The images are resized (bilinear) to R x R.")
 @click.option("--ops", default="conv,shift,adder", show_default=True)
 @click.option("--archs", type=click.IntRange(3), default=40, show_default=True)
 @click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and training seed.")
+@click.option("--train-seeds", type=click.IntRange(1), default=2, show_default=True,
+              help="Trainings per architecture (seeds SEED, SEED+1000, ...): the ground truth is their mean accuracy "
+                   "and their tau is the noise ceiling (needs >= 2).")
+@click.option("--train-images", type=click.IntRange(1), default=None,
+              help="Train on the first N images of the training split (default: all).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where the trainings run (auto: cuda when present); proxies are scored on the CPU.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed and first training seed.")
 @click.option("--score-seed", type=int, default=0, show_default=True, help="Seed of the proxies' random draws.")
 @click.option("--proxies", default=None, help="Comma-separated proxy names (default: all).")
 @click.option("--workers", type=click.IntRange(1), default=DEFAULT_WORKERS, show_default=True)
@@ -154,17 +167,25 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
               help="Where finished trainings and scores are cached (default OUT/cache); reruns continue from it.")
 @click.option("--bootstrap", type=click.IntRange(10), default=1000, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed, proxies, workers, scheduler,
-                cache_dir, bootstrap, out):
-    """Train K sampled architectures briefly and correlate every zero-shot proxy with their accuracy.
+def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train_seeds, train_images, device, seed,
+                score_seed, proxies, workers, scheduler, cache_dir, bootstrap, out):
+    """Train K sampled architectures briefly (each with several seeds) and correlate every zero-shot proxy with
+    their mean accuracy.
 
-    Writes OUT/proxy_bench.json (Kendall tau, Spearman rho with bootstrap 95% intervals, top-k tau per proxy) and
-    OUT/proxy_bench.png. Trainings are cached, so an interrupted run continues.
+    Writes OUT/proxy_bench.json (Kendall tau, Spearman rho with bootstrap 95% intervals, top-20% tau, top-10% hit
+    rate per proxy, and the noise ceiling: the tau between training seeds) and OUT/proxy_bench.png. Trainings are
+    cached, so an interrupted run continues; each accuracy is printed as it arrives.
     """
+    from nash.frontend.core.errors import UserInputError
     from nash.frontend.data import check_dataset
     from nash.frontend.nas.proxy_bench import run_proxy_bench
 
     check_dataset(dataset, data_root)  # here, before OUT is created and worker processes load it
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserInputError("--device cuda: no CUDA device is available to torch here; use --device cpu")
     names = None
     if proxies:
         names = [p.strip() for p in proxies.split(",") if p.strip()]
@@ -174,10 +195,18 @@ def proxy_bench(dataset, data_root, space, ops, archs, epochs, seed, score_seed,
                                      param_hint="--proxies")
     rep = run_proxy_bench(dataset=dataset, archs=archs, epochs=epochs, seed=seed, out=out, space=space,
                           ops=_ops(ops), workers=workers, proxies=names, score_seed=score_seed, data_root=data_root,
-                          cache_dir=cache_dir, n_boot=bootstrap, scheduler=scheduler)
-    click.echo(f"{rep['archs']} architectures, accuracy {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
-    click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'rho':>6s} {'top-k tau':>9s}")
+                          cache_dir=cache_dir, n_boot=bootstrap, scheduler=scheduler, train_seeds=train_seeds,
+                          device=device, input_size=input_size, train_images=train_images)
+    c = rep["noise_ceiling"]
+    click.echo(f"{rep['archs']} architectures ({rep['space']} space, input {'x'.join(map(str, rep['input']))}), "
+               f"mean accuracy over {c['seeds']} seeds {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
+    if c["kendall_tau"] is not None:
+        click.echo(f"noise ceiling (tau between seeds): {c['kendall_tau']:.3f} "
+                   f"[{c['tau_ci'][0]:.3f}, {c['tau_ci'][1]:.3f}]")
+    click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'/ceil':>6s} {'rho':>6s} {'top-k tau':>9s} "
+               f"{'top10%hit':>9s}")
     for name, t in sorted(rep["proxies"].items(), key=lambda kv: -kv[1]["kendall_tau"]):
         lo, hi = t["tau_ci"]
-        click.echo(f"{name:12s} {t['kendall_tau']:6.3f} [{lo:6.3f}, {hi:6.3f}] {t['spearman_rho']:6.3f} "
-                   f"{t['top_k_tau']:9.3f}")
+        rel = f"{t['tau_over_ceiling']:6.2f}" if t["tau_over_ceiling"] is not None else f"{'-':>6s}"
+        click.echo(f"{name:12s} {t['kendall_tau']:6.3f} [{lo:6.3f}, {hi:6.3f}] {rel} {t['spearman_rho']:6.3f} "
+                   f"{t['top_k_tau']:9.3f} {t['top10_hit_rate']:9.2f}")

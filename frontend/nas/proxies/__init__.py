@@ -15,13 +15,17 @@ from nash.frontend.nas.proxies import baselines, nn_degree, ours, zen
 from nash.frontend.nas.proxies.nash_metric import nash_metric, rank_sum
 from nash.frontend.nas.search_space import build_model
 
-PROXY_VERSION = 6
+PROXY_VERSION = 8
 
 # base proxy -> the base scores it needs (a proxy computation may emit several keys)
-BASE_PROXIES = ("nn_degree", "zen", "params", "macs", "naswot", "synflow", "meco", "trainability")
+BASE_PROXIES = ("nn_degree", "zen", "params", "macs", "naswot", "synflow", "meco", "trainability", "expressivity",
+                "progressivity")
+# base proxies computed together by one pass (asking for one gives all)
+STEP_SIGNALS = ("trainability", "expressivity", "progressivity")
 # group metric -> base scores it combines
 GROUP_METRICS = {"nash": ("nn_degree", "zen"), "ours": ours.NEEDS}
-BENCH_PROXIES = ("nash", "ours", "nn_degree", "zen", "trainability", "params", "macs", "naswot", "synflow", "meco")
+BENCH_PROXIES = ("nash", "ours", "nn_degree", "zen", "trainability", "expressivity", "progressivity", "params", "macs",
+                 "naswot", "synflow", "meco")
 DEFAULT_METRIC = "ours"
 
 
@@ -67,8 +71,8 @@ def score_arch(arch: dict, names, seed: int = 0, data=None) -> dict[str, float]:
             out[name] = baselines.synflow(_net(arch, seed), arch)
         elif name == "meco":
             out[name] = baselines.meco(_net(arch, seed), arch, seed=seed)
-        elif name == "trainability":
-            out[name] = ours.trainability(arch, data, seed=seed)
+        elif name in STEP_SIGNALS:
+            out.update(ours.step_signals(arch, data, seed=seed))
     return {k: float(v) for k, v in out.items() if k in names}
 
 

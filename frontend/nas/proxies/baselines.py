@@ -6,9 +6,12 @@
 - ``synflow`` (Tanaka et al., "Pruning neural networks without any data by iteratively conserving synaptic flow",
   NeurIPS 2020; as a NAS proxy: Abdelfattah et al., ICLR 2021): weights replaced by |w| (for shift layers the sign
   of the power-of-two weight is dropped), BN made the identity, all-ones input in float64, R = sum(logits),
-  score = sum over effective weights of w * dR/dw (we report log(score); -inf when it is exactly zero).
-  Documented failure on adder networks: an adder outputs -sum|x - w| <= 0, the following ReLU zeroes it, so nothing
-  flows through an adder block without a residual bypass; the score collapses to ~0 or exactly 0.
+  score = sum over effective weights of |w * dR/dw| (the per-parameter saliency of the zero-cost-proxies code); we
+  report log(score), summed in the log domain per layer. Adders: an adder outputs -sum|x - w| <= 0, so after the
+  linearisation the following ReLU would zero it and nothing would flow through an adder block without a residual
+  bypass (the score was exactly 0 on every such network). The linearised pass therefore uses the adder's magnitude
+  +sum|x - w| >= 0, the positive flow that SynFlow's |w| substitution gives a conv layer (in a trained network the
+  BatchNorm after every adder re-centres its output for the same reason).
 - ``meco`` (Jiang et al., "MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum Eigenvalue of
   Correlation", NeurIPS 2023): one N(0, I) sample, for each op layer the Pearson correlation matrix of its channels
   (C x HW feature map), score = sum of the minimum eigenvalues (NaN correlations set to 0).
@@ -54,7 +57,7 @@ def naswot(net, arch: dict, data: torch.Tensor | None = None, seed: int = 0, bat
 
 
 def synflow(net, arch: dict) -> float:
-    """log SynFlow on the linearised network (see module docstring); -inf when the score is exactly 0."""
+    """log SynFlow on the linearised network (see module docstring); -inf only when no signal flows at all."""
     net.double()
     net.eval()
     with torch.no_grad():
@@ -74,19 +77,30 @@ def synflow(net, arch: dict) -> float:
         for _, _, w in items:
             w.grad = None
         x = torch.ones(1, arch["input_channels"], arch["input_size"], arch["input_size"], dtype=torch.float64)
-        out = float_forward(net, x)[logits_name(net)]
+        out = float_forward(net, x, negate_adders=True)[logits_name(net)]
         out.sum().backward()
-        total = 0.0
-        for _, _, w in items:
-            if w.grad is not None:
-                total += float((w.detach() * w.grad).sum())
-        fc = [net.units[n.name] for n in net.nodes if n.kind == "fc"]
-        for m in fc:
-            total += float((m.weight.detach() * m.weight.grad).sum())
+        fc = [net.units[n.name].weight for n in net.nodes if n.kind == "fc"]
+        logs = [_log_saliency(w) for w in [w for _, _, w in items] + fc]
     net.float()
-    if not math.isfinite(total):
+    return _logsumexp(logs)
+
+
+def _log_saliency(w: torch.Tensor) -> float:
+    """log sum |w * dR/dw| of one weight tensor (-inf without a gradient or when it is 0, +inf on overflow)."""
+    if w.grad is None:
+        return -math.inf
+    s = float((w.detach() * w.grad).abs().sum())
+    if not math.isfinite(s):
         return math.inf
-    return math.log(total) if total > 0 else -math.inf
+    return math.log(s) if s > 0 else -math.inf
+
+
+def _logsumexp(logs: list[float]) -> float:
+    """log sum exp of per-layer logs without overflow; -inf for an empty or all -inf list."""
+    top = max(logs, default=-math.inf)
+    if not math.isfinite(top):
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in logs))
 
 
 @torch.no_grad()

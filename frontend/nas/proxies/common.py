@@ -63,15 +63,19 @@ def gaussian_init(net, exp_max: int | None = None) -> None:
             net.units[n.name].bias.zero_()
 
 
-def float_forward(net, x: torch.Tensor, keep_pre_bn: bool = False) -> dict[str, torch.Tensor]:
+def float_forward(net, x: torch.Tensor, keep_pre_bn: bool = False,
+                  negate_adders: bool = False) -> dict[str, torch.Tensor]:
     """Float forward pass returning every node's output (and ``<name>:z``, the op layer output before BN, when
-    ``keep_pre_bn``). Same computation as ``HybridNet.forward(x, "float")``."""
+    ``keep_pre_bn``). Same computation as ``HybridNet.forward(x, "float")``; ``negate_adders`` makes every adder
+    layer output ``+sum|x - w|`` instead of ``-sum|x - w|`` (SynFlow's positive linearised flow)."""
     t = {"input": x}
     for n in net.nodes:
         src = t[n.inputs[0]]
         if n.kind == "conv":
             u = net.units[n.name]
             z = u.layer(src, None)
+            if negate_adders and isinstance(u.layer, AdderConv2d):
+                z = -z
             if keep_pre_bn:
                 t[f"{n.name}:z"] = z
             t[n.name] = u.act(u.bn(z), "float")

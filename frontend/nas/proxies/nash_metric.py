@@ -34,6 +34,17 @@ def rank_sum(*columns, weights=None) -> list[float]:
     return [float(t) for t in total]
 
 
+def log_rank_sum(*columns) -> list[float]:
+    """sum_j log(rank(column_j) / N) (AZ-NAS's aggregation: a candidate must do well on every term, since one bad
+    rank costs more than a good one gains); ranks as in :func:`group_ranks`."""
+    n = len(columns[0])
+    if n == 0:
+        return []
+    if any(len(c) != n for c in columns):
+        raise ValueError("all score columns must have the same length")
+    return [float(t) for t in np.sum([np.log(group_ranks(c) / n) for c in columns], axis=0)]
+
+
 def nash_metric(nn_degrees, zens) -> list[float]:
     """NASH scores of a group from its NN-Degree and Zen-Score columns."""
     return rank_sum(nn_degrees, zens)

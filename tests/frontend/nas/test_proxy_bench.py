@@ -4,6 +4,7 @@ report format."""
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 
 import numpy as np
@@ -12,7 +13,15 @@ from click.testing import CliRunner
 from helpers import local_dask_cluster
 from nash.frontend.core.executor import make_executor
 from nash.frontend.nas import proxy_bench
-from nash.frontend.nas.proxy_bench import bootstrap_ci, kendall, run_proxy_bench, spearman, top_k_tau
+from nash.frontend.nas.proxy_bench import (
+    bootstrap_ci,
+    kendall,
+    noise_ceiling,
+    run_proxy_bench,
+    spearman,
+    top_hit_rate,
+    top_k_tau,
+)
 from nash.frontend.nas.search_space import get_space
 
 
@@ -30,6 +39,72 @@ def test_statistics_hand_made():
     assert lo <= hi and hi <= 1.0 and lo > 0.3
     # top-k: only the 3 most accurate matter
     assert top_k_tau([0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 5, 6], frac=0.5) == pytest.approx(1.0)
+
+
+def test_hit_rate_and_noise_ceiling_hand_made():
+    acc = list(range(1, 21))  # 20 architectures: the top 10 % are the two most accurate (indices 18, 19)
+    assert top_hit_rate(acc, acc) == 1.0
+    proxy = list(acc)
+    proxy[19], proxy[0] = proxy[0], proxy[19]  # the best one drops to the bottom, the worst one rises to the top
+    assert top_hit_rate(proxy, acc) == 0.5  # only index 18 is in both top-2 sets
+    assert top_hit_rate([-np.inf] * 18 + [1.0, 2.0], acc) == 1.0  # -inf ranks worst
+    # two seeds of 4 architectures; seed 2 swaps the middle two: tau = (5 - 1) / 6
+    c = noise_ceiling([[1.0, 1.0], [2.0, 3.0], [3.0, 2.0], [4.0, 4.0]], n_boot=50)
+    assert c["seeds"] == 2 and c["kendall_tau"] == pytest.approx(4 / 6)
+    assert c["tau_ci"][0] <= c["tau_ci"][1] <= 1.0
+    assert c["max_abs_seed_difference"] == pytest.approx(1.0)
+    # three seeds: the mean of the three pairwise taus (1, 4/6, 4/6)
+    c3 = noise_ceiling([[1.0, 1.0, 1.0], [2.0, 2.0, 3.0], [3.0, 3.0, 2.0], [4.0, 4.0, 4.0]], n_boot=50)
+    assert c3["kendall_tau"] == pytest.approx((1 + 4 / 6 + 4 / 6) / 3)
+    assert noise_ceiling([[1.0], [2.0]])["kendall_tau"] is None
+
+
+def _cifar_folder(root, per_file: int = 16):
+    """A small CIFAR-10 folder in the python-pickle format (random images: only shapes matter here)."""
+    d = root / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(d / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (per_file, 3072), dtype=np.uint8),
+                         b"labels": [int(v) for v in rng.integers(0, 10, per_file)]}, f)
+    return d
+
+
+def test_cli_digits_space_on_rgb_data_is_adapted(tmp_path):
+    """The reported crash (digits space on a 3-channel CIFAR-format folder): the space takes the dataset's channels,
+    keeps its 16x16 input (the images are resized), trains every architecture with two seeds and prints each
+    accuracy as it arrives; the report holds the noise ceiling and the top-10 % hit rate."""
+    from nash.cli import main
+
+    root = _cifar_folder(tmp_path / "data")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["proxy-bench", "--dataset", "cifar10", "--data-root", str(root), "--space",
+                                  "digits", "--archs", "3", "--epochs", "1", "--workers", "1", "--proxies",
+                                  "nash,ours,params", "--bootstrap", "20", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "proxy_bench.json").read_text())
+    assert rep["input"] == [3, 16, 16] and rep["space"] == "digits" and len(rep["train_seeds"]) == 2
+    assert rep["train"]["train_images"] == 80 and rep["train"]["val_images"] == 16
+    assert r.output.count(" seed 1000: ") == 3 and r.output.count(" seed 0: ") == 3  # one line per training
+    assert "noise ceiling" in r.output
+    for res in rep["results"]:
+        assert len(res["val_acc_by_seed"]) == 2
+        assert res["val_acc"] == pytest.approx(sum(res["val_acc_by_seed"]) / 2)
+    assert rep["noise_ceiling"]["seeds"] == 2
+    assert set(rep["proxies"]["ours"]) >= {"top10_hit_rate", "tau_over_ceiling", "tau_ci"}
+    assert len(list((out / "cache" / "train").glob("*.json"))) == 6
+
+
+def test_cli_space_that_cannot_fit_is_refused_before_training(tmp_path):
+    from nash.cli import main
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["proxy-bench", "--dataset", "digits", "--input-size", "4", "--out", str(out)])
+    assert r.exit_code == 2 and "--input-size" in r.output
+    r = CliRunner().invoke(main, ["proxy-bench", "--device", "tpu", "--out", str(out)])
+    assert r.exit_code == 2 and "--device" in r.output
+    assert not out.exists()
 
 
 def test_scoring_equal_serial_local_and_distributed(tmp_path):
@@ -68,7 +143,7 @@ def test_cli_unreachable_scheduler_fails_before_out_is_touched(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.slow  # trains 4 small networks (~25 s on 2 shared cores)
+@pytest.mark.slow  # trains 7 small networks (~40 s on 2 shared cores)
 def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     kw = dict(dataset="digits", archs=3, epochs=1, seed=0, out=tmp_path, workers=1, proxies=["nash", "ours", "params"],
               n_boot=50, progress=False)
@@ -80,7 +155,7 @@ def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     on_disk = json.loads((tmp_path / "proxy_bench.json").read_text())
     assert on_disk["proxies"]["nash"]["kendall_tau"] == pytest.approx(rep["proxies"]["nash"]["kendall_tau"])
     assert (tmp_path / "proxy_bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(list((tmp_path / "cache" / "train").glob("*.json"))) == 3
+    assert len(list((tmp_path / "cache" / "train").glob("*.json"))) == 6  # 3 architectures x 2 seeds
 
     # an interrupted run: drop one cached training; the rerun trains only that one
     victim = sorted((tmp_path / "cache" / "train").glob("*.json"))[0]
