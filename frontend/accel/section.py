@@ -32,13 +32,13 @@ from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
 
 def _buffers(em: EngineModel, row: tuple) -> dict:
-    """The section's ``buffers`` of one engine configuration: the model's buffer function, as JSON."""
-    mem = "uram" if row[-1] else "bram"
+    """The section's ``buffers`` of one engine configuration: the buffers codegen allocates
+    (:func:`nash.frontend.accel.buffers.engine_buffers`), as JSON (``memory`` where it is block RAM or URAM)."""
     out = {}
-    for name, (banks, depth, width, _) in em.buffers(em_cfg(row)).items():
-        out[name] = {"banks": int(banks[0]), "depth": int(depth[0]), "width_bits": int(width)}
-        if name.endswith("acc"):  # the accumulators: BRAM or URAM (acc_mem)
-            out[name]["memory"] = mem
+    for buf in em.engine_buffers(row).buffers:
+        out[buf.name] = {"banks": buf.banks, "depth": buf.depth, "width_bits": buf.width_bits}
+        if buf.memory in ("bram", "uram"):
+            out[buf.name]["memory"] = buf.memory
     return out
 
 
