@@ -70,7 +70,7 @@ class Configs:
 def config_dict(row: tuple) -> dict:
     """A configuration row as the accelerator section's engine fields."""
     tm, tn, dw, tile, rq, uram = row
-    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "tc": tile, "requant_lanes": rq,
+    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "requant_lanes": rq,
             "acc_mem": "uram" if uram else "bram"}
 
 

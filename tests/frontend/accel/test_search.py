@@ -117,5 +117,5 @@ def test_search_never_emits_dsp_packing():
     sec = section_for(lower(_arch(["conv", "adder"])), "kv260")
     for e in ("conv", "adder"):
         assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
-    assert sec["version"] == 2
+    assert sec["version"] == 3
     assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)
