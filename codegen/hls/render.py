@@ -455,13 +455,13 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)
-    host_buffers = {"images": {"bytes_per_image": img_words * WORD, "plane_bytes": plane_words(first.in_size) * WORD},
-               "activations": {"slot_bytes": slot_bytes, "min_slots": plan.min_slots},
-               "weights": {"bytes": blob_size}, "logits": {"bytes_per_image": logit_words * WORD,
-                                                           "num_classes": n_classes}}
+    ddr_buffers = {"images": {"bytes_per_image": img_words * WORD, "plane_bytes": plane_words(first.in_size) * WORD},
+                   "activations": {"slot_bytes": slot_bytes, "min_slots": plan.min_slots},
+                   "weights": {"bytes": blob_size}, "logits": {"bytes_per_image": logit_words * WORD,
+                                                               "num_classes": n_classes}}
     inp = {"shape": [first.in_ch, first.in_size, first.in_size], "dtype": "int8", "layout": "NCHW",
            "scale": float(im.input_scale)}
-    regs = register_map(ctx["top_arguments"], plan.clock_mhz, host_buffers, inp, ABI_VERSION)
+    regs = register_map(ctx["top_arguments"], plan.clock_mhz, ddr_buffers, inp, ABI_VERSION)
     _write(out / "register_map.json", json.dumps(regs, indent=1) + "\n", files)
     return Project(out, model_name, plan, manifest, h.hexdigest(), pe, files)
 

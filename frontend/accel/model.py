@@ -1,9 +1,9 @@
 """Analytical model of the chunk accelerator: per-layer cycles and per-engine resources.
 
 Engines: ``conv`` (int8 MACs on DSP48E2, one per DSP), ``shift`` and ``adder`` (LUT fabric), each a Tm x Tn PE array
-for standard / pointwise layers plus ``dw`` channel-parallel lanes for depthwise layers, with Tr x Tc output tiles
-(Tr = Tc = ``tile``), ``rq`` requant lanes in the store path and one m_axi port; ``misc`` runs residual add, global
-pooling and the classifier.
+for standard / pointwise layers plus ``dw`` channel-parallel lanes for depthwise layers, with output row bands of
+``tr`` rows over the whole width (buffers.band_rows), ``rq`` requant lanes in the store path and one m_axi port;
+``misc`` runs residual add, global pooling and the classifier.
 
 The cycle model follows the loop nests the HLS templates emit (hls_templates/src/engine.cpp.j2, engine_misc.cpp.j2):
 a layer task is a DATAFLOW region of processes (read_x, read_w, pad_x, compute, requant_out, write_out); each process
@@ -19,20 +19,18 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from nash.frontend.accel.board import Board
+from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers
 from nash.frontend.accel.calibration import PeTiming
 from nash.frontend.accel.cost_table import CostTable
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES, engine_spec, op_spec
 
 TILES = (4, 8, 16, 32)  # output tile side Tr = Tc candidates
-# The generated engines run every layer over its whole map today (hls_templates/src/engine.cpp.j2 reads no tr/tc):
-# the model then prices exactly that (every layer's tile = its map, buffers for whole maps). Set True when codegen's
-# spatial tiles land (issue 12): each layer then takes the fastest tile in TILES that the engine's buffers hold.
-SPATIAL_TILES = False
+# The generated engines tile every layer into row bands (hls_templates/src/engine.cpp.j2, issue 12): a configuration's
+# tile side is every layer's tr (capped at its map). False prices whole-map walks only (one band per layer).
+SPATIAL_TILES = True
 RES = ("dsp", "lut", "ff", "bram18", "uram")  # internal resource vector (BRAM counted in 18K halves: additive)
 ACC_BITS = 32
-BRAM18_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # (width, depth), UG573
-URAM_MODE = (72, 4096)  # UG573
 WORD = 16  # bytes per m_axi beat: the engines move 128-bit words
 CHUNK = 64  # words per residual-add read chunk (engine_misc.cpp.j2: one maximum-length AXI burst per input)
 
@@ -72,23 +70,12 @@ class Configs:
 def config_dict(row: tuple) -> dict:
     """A configuration row as the accelerator section's engine fields."""
     tm, tn, dw, tile, rq, uram = row
-    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "tc": tile, "requant_lanes": rq,
+    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "requant_lanes": rq,
             "acc_mem": "uram" if uram else "bram"}
 
 
 def _ceil(a, b):
     return -(-a // b)
-
-
-def mem_blocks(banks, depth, width: int, uram, t: CostTable):
-    """(bram18, uram, lut) of ``banks`` memories of ``depth`` x ``width`` bits (small ones in LUTRAM)."""
-    banks, depth, uram = np.asarray(banks), np.asarray(depth), np.asarray(uram)
-    small = depth * width <= t["lutram.max_bits"]
-    lut = np.where(small, banks * _ceil(depth, int(t["lutram.bits_per_lut"])) * width, 0)
-    b18 = np.min([_ceil(width, w) * _ceil(depth, d) for w, d in BRAM18_MODES], axis=0)
-    ur = _ceil(width, URAM_MODE[0]) * _ceil(depth, URAM_MODE[1])
-    use_u = (~small) & (uram > 0)
-    return (np.where(small | use_u, 0, banks * b18), np.where(use_u, banks * ur, 0), lut)
 
 
 @dataclass(frozen=True)
@@ -156,6 +143,8 @@ class EngineModel:
         self.N = arr("in_ch") // self.G
         self.C_out = arr("out_ch")
         self._pe_cache: dict[tuple[int, int], tuple[int, int]] = {}
+        self._buf_cache: dict[tuple, EngineBuffers] = {}
+        self._band_cache: dict[tuple[int, int], list[Band]] = {}
 
     @property
     def has_dw(self) -> bool:
@@ -171,106 +160,134 @@ class EngineModel:
         return lat, ii
 
     def tile_sides(self) -> tuple[int, ...]:
-        """The output tile sides a layer may use: TILES with spatial tiling, else the whole map (the largest map of
-        the engine, capped per layer at its own map)."""
+        """The output tile sides ``tr`` a configuration may give its layers: TILES with spatial tiling (row bands of
+        :func:`~nash.frontend.accel.buffers.band_rows` rows), else the whole map (the engine's largest map)."""
         return TILES if SPATIAL_TILES else (int(self.R.max()),)
 
+    def layer_tiles(self, tile: int) -> dict[str, int]:
+        """The ``tr`` of every layer for a configuration of tile side ``tile``: that side, capped at the layer's map
+        (the engines round it to whole-word row bands)."""
+        return {n.name: min(int(tile), n.out_size) for n in self.layers}
+
+    def engine_buffers(self, row: tuple) -> EngineBuffers:
+        """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, uram): the one buffer
+        function :func:`nash.frontend.accel.buffers.engine_buffers`, cached per configuration (the search asks for
+        the same rows many times)."""
+        key = tuple(int(v) for v in row)
+        if key not in self._buf_cache:
+            tm, tn, dw, tile, rq, uram = key
+            self._buf_cache[key] = engine_buffers(
+                self.layers, self.layer_tiles(tile), tm, tn, dw, rq, ACC_BITS, 8, "uram" if uram else "bram",
+                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"])
+        return self._buf_cache[key]
+
+    def _bands(self, i: int, tr: int) -> list[Band]:
+        key = (i, tr)
+        if key not in self._band_cache:
+            self._band_cache[key] = bands(self.layers[i], tr)
+        return self._band_cache[key]
+
     def layer_cycles(self, c: Configs) -> tuple[np.ndarray, np.ndarray]:
-        """(cycles [n, L], chosen tile side [n, L]). Each layer uses the tile side <= the engine's that is fastest."""
-        n = len(c)
-        col = lambda v: np.asarray(v, dtype=np.int64)[:, None]  # noqa: E731
-        tm, tn, dw, tile, rq = col(c.tm), col(c.tn), col(np.maximum(c.dw, 1)), col(c.tile), col(c.rq)
+        """(cycles [n, L], tile side tr [n, L]): every layer runs in row bands of the configuration's tile side
+        (capped at its map), with the input reuse the configuration's buffers allow."""
+        n, L = len(c), len(self.layers)
         lat_a, ii_a = self.pe_timing(c.tm, c.tn)
-        lat_a, ii_a = col(lat_a), col(ii_a)
-        best = np.full((n, len(self.layers)), np.inf)
-        best_t = np.zeros((n, len(self.layers)), np.int64)
-        for side in self.tile_sides():
-            te = np.minimum(side, self.R)[None, :]
-            cyc = self.task_cycles(te, tm, tn, dw, rq, lat_a, ii_a)
-            cyc = np.where(te <= tile, cyc, np.inf)
-            better = cyc < best
-            best = np.where(better, cyc, best)
-            best_t = np.where(better, te, best_t)
-        return best, best_t
+        cyc = np.zeros((n, L))
+        tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
+        reuse = np.array([[self.engine_buffers(c.row(k)).reuse[m.name] for m in self.layers] for k in range(n)],
+                         dtype=bool).reshape(n, L)
+        dw = np.maximum(c.dw, 1)
+        for side in np.unique(tiles):
+            sel_k, sel_i = np.nonzero(tiles == side)
+            for i in np.unique(sel_i):
+                k = sel_k[sel_i == i]
+                cyc[k, i] = self.task_cycles(i, int(side), c.tm[k], c.tn[k], dw[k], c.rq[k], reuse[k, i],
+                                             lat_a[k], ii_a[k])
+        return cyc, tiles
 
-    def task_cycles(self, te, tm, tn, dw, rq, pe_lat, pe_ii) -> np.ndarray:
-        """Cycles of every layer task ([n, L]) with output tiles of side ``te`` ([1, L]), following the processes of
-        engine.cpp.j2 (run_standard / run_depthwise). A tile as large as the map is the whole-map walk the code runs
-        today; smaller tiles repeat the same region per spatial tile, over the tile's input window (halo included)."""
+    def task_cycles(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii) -> np.ndarray:
+        """Cycles of the task of layer ``i`` with row bands of side ``tr``, for arrays of configurations: the
+        DATAFLOW region of run_standard / run_depthwise (hls_templates/src/engine.cpp.j2), process by process, band
+        by band (docs/accelerator-model.md)."""
         T = self.timing
-        R, K, S, G, M, N = self.R, self.K, self.S, self.G, self.M, self.N
-        kk = K * K
-        whole = te == R
-        n_sp = _ceil(R, te) ** 2
-        side_in = np.where(whole, self.H + 2 * self.pad, (te - 1) * S + K)  # padded input pixels per row
-        in_w = np.where(whole, _ceil(self.H * self.H, WORD), _ceil(((te - 1) * S + K) ** 2, WORD))  # words / plane
-        out_w = _ceil(te * te, WORD)  # words per output channel plane of one tile
-        pix = side_in * side_in
-        rg = _ceil(WORD, rq)  # requant cycles per written word
-        beats = T.beat
+        node = self.layers[i]
+        bl = self._bands(i, tr)
+        tm, tn, dw, rq = (np.asarray(v, np.int64) for v in (tm, tn, dw, rq))
+        reuse = np.asarray(reuse, bool)
+        R, kk = node.out_size, node.kernel**2
+        in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
+        rg = _ceil(WORD, rq)
+        lat, io, beat = T.lat, T.io, T.beat
+        if node.depthwise:  # dw-lane channel tiles, each its own walk group (no reuse)
+            C = node.out_ch
+            n_out = _ceil(C, dw)
+            n_in, n_mt, n_grp, lanes, cg = np.ones_like(dw), np.ones_like(dw), n_out, dw, C
+            ww = _ceil(dw, WORD)  # weight words per window position
+            c_out, c_in = C, C
+            d_mac = np.full(len(dw), T.dw)
+            # pad_x units of a band: every channel tile in turn; channels of each (count, channels)
+            units = [(n_out - 1, dw), (np.ones_like(dw), C - (n_out - 1) * dw)]
+            c_first = np.minimum(dw, C)
+            u_band = n_out
+            emit_k = np.ones_like(dw)
+            reuse = np.zeros_like(reuse)
+        else:
+            G = node.groups
+            cg, mg = node.in_ch // G, node.out_ch // G
+            n_in, n_mt = _ceil(cg, tn), _ceil(mg, tm)
+            n_out, n_grp, lanes = G * n_mt, np.full(len(tm), G), tm
+            ww = _ceil(tm * tn, WORD)
+            c_out, c_in = node.out_ch, node.in_ch
+            d_mac = pe_lat + T.acc
+            last = cg - (n_in - 1) * tn
+            rep = np.where(reuse, 1, G * n_mt)  # pad_x units per band
+            units = [(np.where(reuse, 0, rep * (n_in - 1)), tn), (np.where(reuse, G, rep), np.where(reuse, cg, last))]
+            c_first = np.where(reuse, cg, np.minimum(tn, cg))
+            u_band = np.where(reuse, G, rep * n_in)
+            emit_k = np.where(reuse, n_mt * n_in, 1)  # tiles whose windows one unit emits
+        w_tile = kk * ww
+        tiles_band = n_out * n_in  # MAC loops per band
 
-        # standard / pointwise / grouped: Tm x Tn array; n_out output tiles, each over n_in input tiles
-        n_out, n_in = G * _ceil(M, tm), _ceil(N, tn)
-        tiles = n_out * n_in
-        kw = _ceil(tm * tn, WORD)  # weight words per window position
-        mac_depth = pe_lat + T.acc
-        direct = (K == 1) & (S == 1)  # 1x1 stride 1: pixels stream into the MAC loop, no tile buffer fill
-        read_x = tiles * (T.lat + T.io - beats) + n_out * N * in_w * beats
-        read_w = T.burst(n_out * (tm + n_in * kk * kw), T.io)
-        pad_x = tiles * (2 * T.io - 2 + pix) + n_out * N * in_w
-        per_in = (T.io - 1 + kk * kw) + np.where(direct, 0, T.io - 1 + pix) + (mac_depth + (te * te * kk - 1) * pe_ii)
-        drained = G * M * out_w * rg  # one rq-lane group per cycle over every valid output word
-        compute = tiles * per_in + n_out * (T.io - 1) + drained
-        requant = n_out * (T.io - 1 + tm + T.rq - 1) + drained
-        write = T.burst(G * M * out_w, T.io)
-        std = region([(read_x, T.lat + T.io), (read_w, T.lat + T.io), (pad_x, T.io), (compute, mac_depth),
-                      (requant, T.rq), (write, T.io)])
-
-        # depthwise: dw channel lanes, one input tile per channel tile
-        C = self.C_out
-        d_out = _ceil(C, dw)
-        dww = _ceil(dw, WORD)
-        read_xd = d_out * (T.lat + T.io - beats) + C * in_w * beats
-        read_wd = T.burst(d_out * (dw + kk * dww), T.io)
-        pad_xd = d_out * (2 * T.io - 2 + pix) + C * in_w
-        per_d = (T.io - 1 + kk * dww) + (T.io - 1 + pix) + (T.dw - 1 + te * te * kk) + (T.io - 1)
-        drained_d = C * out_w * rg
-        compute_d = d_out * per_d + drained_d
-        requant_d = d_out * (T.io - 1 + dw + T.rq - 1) + drained_d
-        write_d = T.burst(C * out_w, T.io)
-        dwc = region([(read_xd, T.lat + T.io), (read_wd, T.lat + T.io), (pad_xd, T.io), (compute_d, T.dw),
-                      (requant_d, T.rq), (write_d, T.io)])
-        return n_sp * np.where(self.is_dw[None, :], dwc, std)
-
-    def _max_depth(self, layers: list[Node], tile: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """(largest input-tile depth, largest output-tile depth, largest k*k) over ``layers`` for each tile side."""
-        if not layers:
-            z = np.zeros(len(tile), np.int64)
-            return z, z, 0
-        R = np.array([n.out_size for n in layers])[None, :]
-        S = np.array([n.stride for n in layers])[None, :]
-        K = np.array([n.kernel for n in layers])[None, :]
-        te = np.minimum(tile[:, None], R)
-        return ((te - 1) * S + K).max(axis=1) ** 2, (te * te).max(axis=1), int((K * K).max())
+        read_x = read_w = pad_x = requant = write = np.zeros(len(tm))
+        compute = io + kk * ww - 1.0  # load_w: the first weight tile
+        pad_x = np.where(c_first * bl[0].words > 0, io + c_first * bl[0].words - 1, 0).astype(float)
+        rd_mult = np.where(reuse, 1, n_mt)  # input band re-read per output tile without reuse
+        for b, band in enumerate(bl):
+            pix = band.rows * R
+            ow = _ceil(pix, WORD)
+            if band.words == in_cs:  # one burst per input tile (its planes are contiguous)
+                rx = (n_grp * n_in) * (lat + io - beat) + c_in * in_cs * beat
+            else:  # one burst per channel plane
+                rx = c_in * (lat + io + (band.words - 1) * beat)
+            read_x = read_x + rd_mult * rx
+            read_w = read_w + n_grp * (lat + io + (n_mt * (lanes + n_in * w_tile) - 1) * beat)
+            e = emit_k * pix * kk
+            nxt = bl[b + 1].words if b + 1 < len(bl) else 0
+            fills = sum(cnt * np.maximum(e, ch * band.words) for cnt, ch in units)
+            pad_x = pad_x + u_band * (io - 1) + fills - np.maximum(e, c_first * band.words) + \
+                np.maximum(e, c_first * nxt)
+            compute = compute + tiles_band * (d_mac - 1 + (np.maximum(pix, ww) * kk - 1) * pe_ii + 1) \
+                + n_out * (io - 1) + c_out * ow * rg
+            requant = requant + n_out * (io + lanes - 1 + T.rq - 1) + c_out * ow * rg
+            if ow == out_cs:  # one burst per output tile
+                write = write + n_out * (lat + io - beat) + c_out * out_cs * beat
+            else:
+                write = write + c_out * (lat + io + (ow - 1) * beat)
+        pix_l = bl[-1].rows * R  # the last MAC loop loads no next weight tile
+        compute = compute - (np.maximum(pix_l, ww) - pix_l) * kk * pe_ii
+        if node.depthwise:
+            d_mac = T.dw
+        return region([(read_x, lat + io), (read_w, lat + io), (pad_x, io), (compute, d_mac), (requant, T.rq),
+                       (write, io)])
 
     def buffers(self, c: Configs) -> dict[str, tuple]:
-        """The engine's on-chip buffers: name -> (banks, depth, width bits, in URAM) per configuration.
-
-        The one buffer-size function of the model (the section's ``buffers`` and the resource count both use it):
-        ping-pong tile buffers of the output tile side ``c.tile``. Codegen's tile buffers
-        (``frontend/accel/buffers.py``, issue 12) replace this pricing when they land.
-        """
-        in_d, acc_d, kk = self._max_depth(self.std, c.tile)
-        in_dd, acc_dd, kkd = self._max_depth(self.dws, c.tile)
-        none = np.zeros(len(c), np.int64)
-        return {
-            "input": (2 * c.tn, in_d, 8, none),  # ping-pong input tiles, one bank per input channel lane
-            "weight": (2 * c.tm * c.tn, np.full(len(c), kk), 8, none),  # weight tiles, partitioned over the array
-            "acc": (2 * c.tm, acc_d, ACC_BITS, c.uram),  # accumulator tiles, one bank per output lane
-            "dw_input": (2 * c.dw, in_dd, 8, none),  # depthwise lanes: input tiles
-            "dw_weight": (2 * c.dw, np.full(len(c), kkd), 8, none),  # depthwise weights
-            "dw_acc": (2 * c.dw, acc_dd, ACC_BITS, c.uram),  # depthwise output tiles before requant
-        }
+        """The engine's on-chip buffers: name -> (banks, depth, width bits, in URAM) per configuration, from
+        :meth:`engine_buffers` (the buffers codegen allocates)."""
+        out: dict[str, list] = {}
+        for k in range(len(c)):
+            for b in self.engine_buffers(c.row(k)).buffers:
+                out.setdefault(b.name, []).append((b.banks, b.depth, b.width_bits, int(b.memory == "uram")))
+        return {name: tuple(np.array(v) for v in zip(*rows, strict=True)) for name, rows in out.items()}
 
     def resources(self, c: Configs) -> np.ndarray:
         """[n, 5] resources (dsp, lut, ff, bram18, uram) of each configuration of this engine."""
@@ -292,9 +309,10 @@ class EngineModel:
         ff = ff + c.rq * t["requant.lane_ff"] + t["engine.ctrl_ff"] + t["maxi.ff"]
         b18 = np.full(len(c), 2 * t["maxi.bram36"])
         ur = np.zeros(len(c))
-        for banks, depth, width, u in self.buffers(c).values():
-            bb, uu, ll = mem_blocks(banks, depth, width, u, t)
-            b18, ur, lut = b18 + bb, ur + uu, lut + ll
+        bufs = [self.engine_buffers(c.row(k)) for k in range(len(c))]
+        b18 = b18 + np.array([b.bram18 for b in bufs])
+        ur = ur + np.array([b.uram for b in bufs])
+        lut = lut + np.array([b.lut for b in bufs])
         return np.stack([dsp, lut, ff, b18, ur], axis=1).astype(float)
 
 

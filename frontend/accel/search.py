@@ -38,6 +38,9 @@ RQ_CHOICES = (2, 4, 8, 16)
 COARSE_SHAPES = (4, 8, 16, 32, 64)
 COARSE_TILES, COARSE_RQ = (4, 8, 16), 8
 FINE_ROUNDS = 4
+# Array shapes within two grid steps of the current one: with row-band buffers (whose reuse depends on tn) the best
+# conv design can trade half the array width for twice the depthwise lanes, two steps away.
+SHAPE_RADIUS = 2
 
 
 class AccelSearchError(UserInputError):
@@ -161,11 +164,11 @@ def coarse_space(em: EngineModel) -> list[tuple]:
             for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles]
 
 
-def _neighbours(choices: tuple[int, ...], v: int) -> list[int]:
+def _neighbours(choices: tuple[int, ...], v: int, radius: int = 1) -> list[int]:
     if v not in choices:
         return [v]
     i = choices.index(v)
-    return list(choices[max(0, i - 1): i + 2])
+    return list(choices[max(0, i - radius): i + radius + 1])
 
 
 # ---- joint evaluation -------------------------------------------------------------------------------------------
@@ -252,11 +255,13 @@ def _make_design(ev: Evaluator, chosen: dict[str, Cands]) -> Design:
 
 
 def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...]) -> list[tuple]:
-    """Configurations around ``row``: adjacent array shapes, depthwise lanes and requant lanes, every tile side and
-    buffer memory; plus every other array shape with about the same PE count (re-unrolling at equal budget)."""
+    """Configurations around ``row``: array shapes within SHAPE_RADIUS grid steps, adjacent depthwise lanes and
+    requant lanes, every tile side and buffer memory; plus every other array shape with about the same PE count
+    (re-unrolling at equal budget)."""
     tm, tn, dw, tile, rq, u = row
     dws = _neighbours(DW_CHOICES, dw) if em.has_dw else [0]
-    near = list(itertools.product(_neighbours(TM_CHOICES, tm), _neighbours(TN_CHOICES, tn), dws,
+    shapes = _neighbours(TM_CHOICES, tm, SHAPE_RADIUS), _neighbours(TN_CHOICES, tn, SHAPE_RADIUS)
+    near = list(itertools.product(*shapes, dws,
                                   tile_choices(em), _neighbours(RQ_CHOICES, rq), mems))
     same = [(a, b, d, tile, rq, u) for a in TM_CHOICES for b in TN_CHOICES for d in dws
             if 0.6 <= a * b / (tm * tn) <= 1.5]

@@ -4,11 +4,11 @@ Schema (version 1; docs/accelerator-model.md explains every field)::
 
     {"version": 2, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
      "usable_fraction": {"dsp", "lut", "ff", "bram", "uram"}, "axi_bytes_per_cycle": 16.0,
-     "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "tr", "tc", "requant_lanes", "acc_mem",
+     "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "tr", "requant_lanes", "acc_mem",
                                               "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
                                              | null,
                  "misc": {"lanes", "resources"}},
-     "layers": {"<node>": {"engine", "tr", "tc", "cycles"}},
+     "layers": {"<node>": {"engine", "tr", "cycles"}},
      "schedule": {"steps": [[{"engine", "layer", "image"}, ...], ...], "step_cycles", "period_cycles",
                   "latency_cycles", "max_image_offset", "activation_slots"},
      "performance": {"fps", "latency_ms", "gops", "peak_gops", "board_peak_gops", "period_cycles"},
@@ -32,13 +32,13 @@ from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
 
 def _buffers(em: EngineModel, row: tuple) -> dict:
-    """The section's ``buffers`` of one engine configuration: the model's buffer function, as JSON."""
-    mem = "uram" if row[-1] else "bram"
+    """The section's ``buffers`` of one engine configuration: the buffers codegen allocates
+    (:func:`nash.frontend.accel.buffers.engine_buffers`), as JSON (``memory`` where it is block RAM or URAM)."""
     out = {}
-    for name, (banks, depth, width, _) in em.buffers(em_cfg(row)).items():
-        out[name] = {"banks": int(banks[0]), "depth": int(depth[0]), "width_bits": int(width)}
-        if name.endswith("acc"):  # the accumulators: BRAM or URAM (acc_mem)
-            out[name]["memory"] = mem
+    for buf in em.engine_buffers(row).buffers:
+        out[buf.name] = {"banks": buf.banks, "depth": buf.depth, "width_bits": buf.width_bits}
+        if buf.memory in ("bram", "uram"):
+            out[buf.name]["memory"] = buf.memory
     return out
 
 
@@ -57,10 +57,10 @@ def build_section(ctx, result, perf: dict) -> dict:
         cfg["resources"] = resources_dict(em.resources(em_cfg(row))[0])
         engines[e] = cfg
         for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
-            layers[n.name] = {"engine": e, "tr": int(tile), "tc": int(tile), "cycles": int(round(float(cyc)))}
+            layers[n.name] = {"engine": e, "tr": int(tile), "cycles": int(round(float(cyc)))}
     engines[MISC_ENGINE] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
     for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(), strict=True):
-        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "tc": n.in_size, "cycles": int(round(float(cyc)))}
+        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "cycles": int(round(float(cyc)))}
     sched = perf["schedule"]
     return {
         "version": SECTION_VERSION, "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz,
@@ -120,9 +120,8 @@ def validate_section(acc, nodes: list[Node], path=None) -> None:
         _need(want == MISC_ENGINE or engines[want] is not None, path, f"{p}.engines.{want}",
               f"null, but layer {n.name} runs on it")
         if want != MISC_ENGINE:
-            for k in ("tr", "tc"):
-                _need(ent[k] <= engines[want][k], path, f"{lp}.{k}", f"{ent[k]} exceeds the engine's buffer tile "
-                      f"{engines[want][k]}")
+            _need(ent["tr"] <= engines[want]["tr"], path, f"{lp}.tr", f"{ent['tr']} exceeds the engine's buffer "
+                  f"tile {engines[want]['tr']}")
     extra = sorted(set(layers) - {n.name for n in nodes})
     _need(not extra, path, f"{p}.layers", f"unknown layers {extra}")
     try:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FORMAT = "nash-hls-model"
 VERSION = 2
-ACCEL_SECTION_VERSION = 2  # 2: engines without dsp_packing (implemented nowhere: removed from the model)
+# 2: engines without dsp_packing; 3: without tc (row bands span the whole width). Implemented nowhere: removed.
+ACCEL_SECTION_VERSION = 3
 # Engines of the accelerator: one PE engine per op type plus the misc unit (add, pooling, classifier).
 ENGINE_NAMES = ENGINES
 
@@ -116,7 +117,6 @@ class PeEngine(Section):
     tn: ArrayDim
     dw_lanes: Annotated[int, Field(ge=0, le=4096)] = Field(description="0: the engine runs no depthwise layer")
     tr: ArrayDim
-    tc: ArrayDim
     requant_lanes: ArrayDim
     acc_mem: Literal["bram", "uram"]
     pe_latency: ArrayDim
@@ -140,7 +140,6 @@ class Engines(Section):
 class LayerPlacement(Section):
     engine: EngineName
     tr: PositiveInt
-    tc: PositiveInt
     cycles: NonNegativeInt
 
 
@@ -211,17 +210,25 @@ def migrate_accelerator(acc: Any) -> Any:
     """An accelerator section of an earlier version in the current structure (anything else unchanged).
 
     Version 1 -> 2: the engines' ``dsp_packing`` is dropped (no code implements DSP packing, so the model and the
-    search no longer offer it). The section's cycles and FPS stay those of the model that wrote it; ``nash accel``
-    recomputes them.
+    search no longer offer it). Version 2 -> 3: the engines' and layers' ``tc`` (column tile) is dropped (the
+    engines' row bands span the whole width; ``tr`` stays). The section's cycles and FPS stay those of the model that
+    wrote it; ``nash accel`` recomputes them.
     """
-    if not isinstance(acc, dict) or acc.get("version") != 1:
+    if not isinstance(acc, dict) or acc.get("version") not in (1, 2):
         return acc
     acc = dict(acc)
-    engines = acc.get("engines")
-    if isinstance(engines, dict):
-        acc["engines"] = {e: ({k: v for k, v in cfg.items() if k != "dsp_packing"} if isinstance(cfg, dict) else cfg)
-                          for e, cfg in engines.items()}
-    acc["version"] = 2
+    drop = {"dsp_packing", "tc"} if acc["version"] == 1 else {"tc"}
+
+    def without(entries: Any, keys: set[str]) -> Any:
+        if not isinstance(entries, dict):
+            return entries
+        return {n: ({k: v for k, v in c.items() if k not in keys} if isinstance(c, dict) else c)
+                for n, c in entries.items()}
+
+    acc["engines"] = without(acc.get("engines"), drop)
+    if "layers" in acc:
+        acc["layers"] = without(acc["layers"], {"tc"})
+    acc["version"] = ACCEL_SECTION_VERSION
     return acc
 
 

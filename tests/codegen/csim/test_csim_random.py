@@ -79,10 +79,10 @@ def with_tiles(section: dict, tr: dict[str, int]) -> dict:
     """The section with every conv-kind layer's tile side set to its engine's ``tr`` (engine -> side)."""
     for e, side in tr.items():
         if section["engines"].get(e) is not None:
-            section["engines"][e]["tr"] = section["engines"][e]["tc"] = side
+            section["engines"][e]["tr"] = side
     for ent in section["layers"].values():
         if ent["engine"] in tr:
-            ent["tr"] = ent["tc"] = tr[ent["engine"]]
+            ent["tr"] = tr[ent["engine"]]
     return section
 
 

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-from nash.frontend.accel import model
 from nash.frontend.accel.board import load_board
 from nash.frontend.accel.calibration import PeTiming, calibration_path, default_pe_latency, load_pe_timing
 from nash.frontend.accel.cost_table import load_cost_table
@@ -33,57 +32,77 @@ def _no_latency_board():
 
 def test_pointwise_latency_hand_worked():
     # Pointwise 16 -> 32, PE latency 2 + log2(8) = 5 (MAC depth 6); 2 output tiles x 2 input tiles; weight words per
-    # window position ceil(16*8/16) = 8; requant groups per word ceil(16/4) = 4.
-    read_x = 4 * (64 + 2 + (8 * 4 - 1))  # 388: per input tile one burst of its 8 planes
-    read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one burst of records + weight tiles
-    pad_x = 4 * ((2 + 32 - 1) + (2 + 64 - 1))  # 392: buffer the planes, emit the 8x8 pixels (no padding)
-    per_in = (2 - 1 + 1 * 8) + (6 + 64 - 1)  # 78: load_w (II 8) + MAC loop (1x1 stride 1: no load_x)
-    compute = 4 * per_in + 2 * (2 + 16 * 4 * 4 - 1)  # 826: + drain 16 channels x 4 words x 4 groups per tile
+    # window position ceil(16*8/16) = 8; requant groups per word ceil(16/4) = 4. Tile 8 = one band of the whole map
+    # (band_rows(8, 8) = 8), 4 words per plane. Input reuse: the 2 input tiles' band (2 x 4 words) fits the band
+    # buffer (128 words, one LUTRAM bank), so the band is read and filled once for both output tiles.
+    read_x = 2 * (64 + 2 + (8 * 4 - 1))  # 194: whole-map band: per input tile one burst of its 8 planes
+    read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one band x one group: one burst of records + weight tiles
+    pad_x = (2 + 16 * 4 - 1) + (2 + 2 * 2 * 64 - 1)  # 322: first fill (16 lanes x 4 words), emit 4 tiles x 64 px
+    mac = 4 * (6 + 64 - 1)  # 276: 4 MAC loops of 64 pixels (the next weight tile, 8 words, loads inside)
+    drain = 2 * (2 + 16 * 4 * 4 - 1)  # 514: per output tile 16 channels x 4 words x 4 groups
+    compute = (2 + 8 - 1) + mac + drain  # 799: + load_w of the first weight tile
     requant = 2 * ((2 + 16 - 1) + (5 + 16 * 4 * 4 - 1))  # 554: scale records + requant loop
-    write = 64 + 2 + (32 * 4 - 1)  # 193: one burst of the 32 output planes
+    write = 2 * (64 + 2 + (16 * 4 - 1))  # 258: whole-map band: per output tile one burst of its 16 planes
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # the other processes' start-up (readers: the DDR round trip)
     cyc, tile = _engine([PW]).layer_cycles(CFG)
-    assert cyc[0, 0] == compute + fills == 967
-    assert tile[0, 0] == 8  # the whole map (the code has no spatial tiles yet)
+    assert cyc[0, 0] == compute + fills == 940
+    assert tile[0, 0] == 8
 
 
 def test_ddr_latency_term_hand_worked():
     # The same layer with a 0-cycle round trip: compute is still the slowest process, so only the two DDR readers'
-    # fills (the exposed first loads) lose their 64 cycles each: 967 - 2 x 64.
+    # fills (the exposed first loads) lose their 64 cycles each: 940 - 2 x 64.
     cyc, _ = _engine([PW], board=_no_latency_board()).layer_cycles(CFG)
-    assert cyc[0, 0] == 967 - 2 * 64 == 839
+    assert cyc[0, 0] == 940 - 2 * 64 == 812
 
 
 def test_depthwise_latency_hand_worked():
-    # Depthwise 32 channels 3x3 pad 1: 2 channel tiles of 16 lanes, padded map 10x10, one weight word per window
-    # position (ceil(16/16)), 9 positions.
-    read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258
-    read_w = 64 + 2 + (2 * (16 + 9 * 1) - 1)  # 115
-    pad_x = 2 * ((2 + 64 - 1) + (2 + 100 - 1))  # 332
-    per_tile = (2 - 1 + 9) + (2 + 100 - 1) + (3 + 64 * 9 - 1) + (2 + 16 * 4 * 4 - 1)  # 946: load_w, load_x, MAC, drain
-    compute = 2 * per_tile  # 1892
+    # Depthwise 32 channels 3x3 pad 1: 2 channel tiles of 16 lanes (each its own walk group: no reuse), one band of
+    # the whole map, one weight word per window position (ceil(16/16)), 9 positions.
+    read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258: per tile one burst of its 16 planes
+    read_w = 2 * (64 + 2 + (16 + 9 * 1 - 1))  # 180: per band and group one burst (16 records + 9 weight words)
+    pad_x = (2 + 64 - 1) + 2 * (2 + 64 * 9 - 1)  # 1219: first fill, then per tile 64 px x 9 window positions
+    per_tile = (3 + 64 * 9 - 1) + (2 + 16 * 4 * 4 - 1)  # 835: MAC (next weights inside), drain
+    compute = (2 + 9 - 1) + 2 * per_tile  # 1680: + load_w of the first tile
     requant = 2 * ((2 + 16 - 1) + (5 + 256 - 1))  # 554
-    write = 64 + 2 + (32 * 4 - 1)  # 193
+    write = 2 * (64 + 2 + (16 * 4 - 1))  # 258
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     cyc, tile = _engine([DW]).layer_cycles(CFG)
-    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 2033
+    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 1821
     assert tile[0, 0] == 8
 
 
-def test_spatial_tiles_hand_worked(monkeypatch):
-    """With spatial tiles (model.SPATIAL_TILES, for codegen's tr/tc): a 4x4 output tile repeats the layer's region
-    per tile over its input window. Here the exposed DDR latency of the many small input bursts makes read_x the
-    slowest process, so the whole map (967, above) stays the faster choice."""
-    monkeypatch.setattr(model, "SPATIAL_TILES", True)
-    # te = 4: input window 4x4 = 1 word per plane, 1 output word per plane, 4 spatial tiles
-    read_x = 4 * (64 + 2 + (8 * 1 - 1))  # 292: slowest
-    fills = (64 + 2) + 2 + 6 + 5 + 2  # read_w, pad_x, compute (MAC depth), requant, write
-    small = Configs.from_rows([(16, 8, 16, 4, 4, 0)])  # buffers for 4x4 tiles only
+def test_row_bands_hand_worked():
+    """Tile 4 on the 8x8 pointwise layer: 2 bands of 4 rows (32 pixels, 2 words per plane, not whole planes), so
+    every input and output channel plane is its own burst per band, each paying the 64-cycle round trip: write_out
+    becomes the slowest process and the whole-map band (940, above) is faster."""
+    read_x = 2 * 16 * (64 + 2 + (2 - 1))  # 2144: per band 16 plane bursts of 2 words (read once: reuse)
+    read_w = 2 * (64 + 2 + (64 - 1))  # 258: the weights are re-read per band
+    pad_x = (2 + 16 * 2 - 1) + 2 * (2 + 4 * 32 - 1)  # 291: emit 4 tiles x 32 px per band, next band's fill inside
+    compute = (2 + 8 - 1) + 2 * (4 * (6 + 32 - 1) + 2 * (2 + 16 * 2 * 4 - 1))  # 821
+    requant = 2 * 2 * ((2 + 16 - 1) + (5 + 16 * 2 * 4 - 1))  # 596
+    write = 2 * 32 * (64 + 2 + (2 - 1))  # 4288: per band 32 plane bursts of 2 words
+    assert write == max(read_x, read_w, pad_x, compute, requant, write)
+    fills = (64 + 2) + (64 + 2) + 2 + 6 + 5  # read_x, read_w, pad_x, compute (MAC depth), requant
+    small = Configs.from_rows([(16, 8, 16, 4, 4, 0)])
     cyc, tile = _engine([PW]).layer_cycles(small)
-    assert (cyc[0, 0], tile[0, 0]) == (4 * (read_x + fills), 4) == (1492, 4)
-    cyc, tile = _engine([PW]).layer_cycles(CFG)
-    assert (cyc[0, 0], tile[0, 0]) == (967, 8)
+    assert (cyc[0, 0], tile[0, 0]) == (write + fills, 4) == (4433, 4)
+
+
+def test_no_input_reuse_rereads_the_band():
+    """With a band buffer too small for both input tiles (a 64 x 64 map, 256 words per plane, > 128 words), the
+    input of every output tile is read and filled again: 2 output tiles x 2 input tiles = 4 fills."""
+    big = Node("pw", "conv", "conv", ("input",), 16, 32, 64, 64, kernel=1, stride=1, padding=0, role="project")
+    em = _engine([big])
+    cfg = Configs.from_rows([(16, 8, 16, 64, 4, 0)])
+    assert not em.engine_buffers(cfg.row(0)).reuse["pw"]
+    read_x = 4 * (64 + 2 + (8 * 256 - 1))  # 8452: per (output tile, input tile) one burst of 8 planes
+    pad_x = (2 + 8 * 256 - 1) + 4 * (2 + 4096 - 1)  # 18437: each fill (2048 words) hides under a 4096-px emit
+    compute = (2 + 8 - 1) + 4 * (6 + 4096 - 1) + 2 * (2 + 16 * 256 * 4 - 1)  # 49183
+    assert compute > max(read_x, pad_x)
+    cyc, _ = em.layer_cycles(cfg)
+    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 49324
 
 
 def test_misc_unit_hand_worked():
@@ -103,14 +122,14 @@ def test_misc_unit_hand_worked():
 
 def test_calibrated_pe_timing_changes_latency(tmp_path):
     # A record with latency 9 and II 2 for the 16x8 conv array: the MAC loop of each input tile becomes
-    # (9 + 1) + (64 - 1) x 2 = 136 instead of 69, so compute = 4 x (9 + 136) + 514 = 1094; + fills 141 = 1235.
+    # (9 + 1) + (64 - 1) x 2 = 136 instead of 69, so compute = 9 + 4 x 136 + 514 = 1067; + fills 141 = 1208.
     p = tmp_path / "pe_arrays.json"
     p.write_text(json.dumps({"source": "cocotb+icarus",
                              "records": [{"engine": "conv", "tm": 16, "tn": 8, "latency": 9, "ii": 2}]}))
     pe = load_pe_timing(p)
     assert pe.calibrated and "cocotb+icarus" in pe.source
     cyc, tile = _engine([PW], pe).layer_cycles(CFG)
-    assert cyc[0, 0] == 1235 and tile[0, 0] == 8
+    assert cyc[0, 0] == 1208 and tile[0, 0] == 8
 
 
 def test_conv_resources_one_dsp_per_mac():

@@ -37,7 +37,8 @@ def test_exhaustive_matches_brute_force_on_a_reduced_space(monkeypatch):
     monkeypatch.setattr(S, "TN_CHOICES", (8, 32))
     monkeypatch.setattr(S, "DW_CHOICES", (4, 32))
     monkeypatch.setattr(S, "RQ_CHOICES", (2, 16))
-    board = load_board("kv260", usable_fraction={"lut": 0.25, "bram": 0.25})
+    # half the LUTs: the row-band buffers' LUTRAM puts the smallest pair of engines above a quarter
+    board = load_board("kv260", usable_fraction={"lut": 0.5, "bram": 0.25})
     ctx = S.make_context(lower(SMALL[2]), board)
     ex = S.exhaustive(ctx)
     ev = S.Evaluator(ctx)
@@ -51,7 +52,7 @@ def test_exhaustive_matches_brute_force_on_a_reduced_space(monkeypatch):
             p = float(period_from_sorted([full[e].srt[j] for e, j in zip(names, combo, strict=True)] + [misc],
                                          ctx.table["cycles.step_overhead"]))
             best = min(best, p)
-    assert ex.design.period == pytest.approx(best)
+    assert math.isfinite(best) and ex.design.period == pytest.approx(best)
 
 
 def test_hardware_cost_contract():
@@ -116,5 +117,5 @@ def test_search_never_emits_dsp_packing():
     sec = section_for(lower(_arch(["conv", "adder"])), "kv260")
     for e in ("conv", "adder"):
         assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
-    assert sec["version"] == 2
+    assert sec["version"] == 3
     assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)

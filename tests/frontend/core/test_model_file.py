@@ -287,19 +287,48 @@ def _with_accelerator(tmp_path) -> dict:
 
 
 def test_accelerator_v1_with_dsp_packing_migrates(tmp_path):
-    """A version-1 accelerator section (engines with dsp_packing, which no code implements) loads: the field is
-    dropped and the section becomes version 2; the rest is unchanged."""
+    """A version-1 accelerator section (engines with dsp_packing and tc, which no code implements) loads: the fields
+    are dropped and the section becomes the current version; the rest is unchanged."""
     data = _with_accelerator(tmp_path)
     old = json.loads(json.dumps(data))
     old["accelerator"]["version"] = 1
     for cfg in old["accelerator"]["engines"].values():
         if cfg is not None and "tm" in cfg:
             cfg["dsp_packing"] = True
+            cfg["tc"] = cfg["tr"]
     p = tmp_path / "v1.json"
     p.write_text(json.dumps(old))
     acc = load_model(p).data["accelerator"]
     assert acc == data["accelerator"]
-    assert acc["version"] == 2 and all("dsp_packing" not in (c or {}) for c in acc["engines"].values())
+    assert acc["version"] == 3 and all("dsp_packing" not in (c or {}) for c in acc["engines"].values())
+
+
+def test_accelerator_v2_with_tc_migrates(tmp_path):
+    """A version-2 accelerator section (engines and layers with a column tile tc, which no code implements: the row
+    bands span the whole width) loads with tc dropped and version 3; tr and everything else unchanged."""
+    data = _with_accelerator(tmp_path)
+    old = json.loads(json.dumps(data))
+    old["accelerator"]["version"] = 2
+    for cfg in old["accelerator"]["engines"].values():
+        if cfg is not None and "tm" in cfg:
+            cfg["tc"] = cfg["tr"]
+    for ent in old["accelerator"]["layers"].values():
+        ent["tc"] = ent["tr"]
+    p = tmp_path / "v2.json"
+    p.write_text(json.dumps(old))
+    acc = load_model(p).data["accelerator"]
+    assert acc == data["accelerator"] and acc["version"] == 3
+    assert all("tc" not in e for e in acc["layers"].values())
+
+
+def test_current_accelerator_with_tc_is_refused(tmp_path):
+    data = _with_accelerator(tmp_path)
+    first = next(iter(data["accelerator"]["layers"]))
+    data["accelerator"]["layers"][first]["tc"] = 8
+    p = tmp_path / "v3.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=rf"accelerator\.layers\.{first}\.tc"):
+        load_model(p)
 
 
 def test_current_accelerator_with_dsp_packing_is_refused(tmp_path):
