@@ -119,7 +119,7 @@ def evaluate(arch: dict, board: str) -> dict:
             "ops": {o: sum(1 for n in nodes if n.kind == "conv" and n.op == o) for o in ("conv", "shift", "adder")},
             "resources": r, "utilisation": {k: round(r[k] / tot[k], 4) if tot[k] else 0.0 for k in r},
             "budget_share": {k: round(v, 4) for k, v in share.items()}, "limited_by": limit,
-            "engines": {e: dict(zip(("tm", "tn", "dw", "pack", "tile", "rq", "uram"), v, strict=True))
+            "engines": {e: dict(zip(("tm", "tn", "dw", "tile", "rq", "uram"), v, strict=True))
                         for e, v in res.design.rows.items()},
             "evaluations": res.evaluations, "search_seconds": round(res.seconds, 3),
             "busy_large_layers": round(busy(large_layers(rows)), 4),
