@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as tdist
+from nash.frontend.nas.accuracy_search import one_torch_thread
 
 TOL = 1e-4  # relative: max |a - b| <= TOL * (1 + max |a|) per tensor (sums run in another order across ranks)
 
@@ -22,15 +22,7 @@ def init_gloo(rank: int, world: int, store: str) -> None:
     tdist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run the single-process reference with one thread too."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+one_thread = one_torch_thread  # the single-process reference runs with one thread too, as the workers do
 
 
 def assert_states_close(one: dict, two: dict, tol: float = TOL) -> float:
