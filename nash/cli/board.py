@@ -165,8 +165,10 @@ def _run_in_board_python(bundle: Path, x, y, ref, batch_size: int, warmup: int, 
     with tempfile.TemporaryDirectory(prefix="nash-runtime-") as rt:
         open_bundle(bundle).extract(rt)
         env = dict(os.environ, PYTHONPATH=str(Path(rt) / "runtime"))
-        cmd = [py, "-m", "nash.board", str(bundle), "--backend", "emulated", "--data", str(data), "--batch-size",
-               str(batch_size), "--warmup", str(warmup), "--timeout", str(timeout), "--out", str(out)]
+        # absolute paths: the runtime runs with the extracted bundle as its working folder
+        cmd = [py, "-m", "nash.board", str(Path(bundle).resolve()), "--backend", "emulated", "--data",
+               str(data.resolve()), "--batch-size", str(batch_size), "--warmup", str(warmup), "--timeout",
+               str(timeout), "--out", str(out.resolve())]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=rt)
     rep_path = out / "run_report.json"
     if proc.returncode not in (0, 1) or not rep_path.exists():

@@ -36,8 +36,9 @@ def test_driver_suite_in_the_board_venv(tiny_bundle, tmp_path):
     assert "skipped" not in out and "failed" not in out, out[-2000:]
 
 
-def test_nash_run_emulated_on_a_model_file(tmp_path):
-    """`nash run MODEL.json --backend emulated`: deploys, then runs the bundle's runtime in the board venv."""
+def test_nash_run_emulated_on_a_model_file(tmp_path, monkeypatch):
+    """`nash run MODEL.json --backend emulated`: deploys, then runs the bundle's runtime in the board venv. The out
+    folder is relative, as `make demo` passes it (the runtime runs in another working folder)."""
     import json
 
     from click.testing import CliRunner
@@ -48,9 +49,10 @@ def test_nash_run_emulated_on_a_model_file(tmp_path):
         if os.environ.get("NASH_REQUIRE_BOARD_VENV") == "1":
             pytest.fail("no .venv-board: run `make board-venv`")
         pytest.skip("no .venv-board: run `make board-venv`")
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
     r = CliRunner().invoke(cli, ["run", str(REPO / "examples" / "tiny_hybrid.json"), "--backend", "emulated",
-                                 "--images", "20", "--out", str(out)])
+                                 "--images", "20", "--out", "run"])
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "run_report.json").read_text())
     assert rep["backend"] == "emulated" and rep["fps_kind"] == "emulated" and rep["images"] == 20
