@@ -220,14 +220,16 @@ def collect(model: Path, lay: Layout, manifest: dict, opts: Options, tools: dict
     sbs = rep.side_by_side(util, timing, section, float(manifest["plan"]["clock_mhz"]))
     name = base_name(manifest["model"])
     bit_out, hwh_out = lay.out / f"{name}.bit", lay.out / f"{name}.hwh"
-    doc = {"model": manifest["model"], "part": manifest["plan"]["part"],
+    doc = {"model": manifest["model"], "model_file": str(Path(model).resolve()), "part": manifest["plan"]["part"],
            "tools": {k: {"name": t.name, "version": t.version_text, "path": t.path} for k, t in tools.items()},
            "board_files": ({"name": BOARD_NAME, "version": board.version, "path": str(board.board_xml)}
                            if board else None),
            "prediction_source": "accelerator section of the model file" if section else None,
            **sbs, "timing": timing, "timing_gate": None,
            "hls_csynth": parse_csynth(lay.csynth_xml) if lay.csynth_xml.is_file() else None,
-           "files": {"bit": None, "hwh": None, "utilization": str(lay.util_impl), "timing": str(lay.timing_impl)}}
+           "files": {"bit": None, "hwh": None, "utilization": str(lay.util_impl),
+                     "utilization_hierarchical": str(lay.util_hier) if lay.util_hier.is_file() else None,
+                     "timing": str(lay.timing_impl)}}
     for line in rep.format_table(sbs):
         echo(line)
     bit_out.unlink(missing_ok=True)
