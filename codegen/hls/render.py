@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from nash.codegen import templates
-from nash.codegen.hls import weights_blob
+from nash.codegen.hls import ip_names, weights_blob
 from nash.codegen.hls.plan import Plan
 from nash.codegen.hls.register_map import ABI_VERSION, register_map
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
@@ -475,7 +475,7 @@ def _out_shape(n: Node) -> list[int]:
 def _write_tcl(out: Path, model_name: str, plan: Plan, pe: PeSource, files: list[Path],
                steps: tuple[str, ...] = ("csim", "csynth", "cosim", "export")) -> None:
     srcs = [f"src/{f}" for f in SRC_FILES]
-    ctx = {"model_name": model_name, "project": "nash_hls_prj", "src_files": srcs, "tb_files": list(TB_FILES),
+    ctx = {"model_name": model_name, **ip_names.template_context(), "src_files": srcs, "tb_files": list(TB_FILES),
            "cflags": "-std=c++14 -I$root/src", "tb_cflags": "-std=c++14 -I$root/src -I$root/tb "
            "-DNASH_TB_DATA=\\\"$root/tb_data\\\"",
            "part": plan.part, "period_ns": f"{1000.0 / plan.clock_mhz:.3f}", "axi_latency": AXI_LATENCY,

@@ -17,6 +17,7 @@ The Vivado scripts take their options from the generated ``settings.tcl`` (no ``
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nash.codegen import templates
+from nash.codegen.hls import ip_names
+from nash.codegen.hls.register_map import INSTANCE
 from nash.codegen.hls.render import top_ports, write_options
 from nash.codegen.vivado import reports as rep
 from nash.codegen.vivado.flow import Flow, Step
@@ -35,10 +38,9 @@ from nash.frontend.core.errors import CheckFailedError, UserInputError
 
 from nash import __version__
 
-HLS_PROJECT, HLS_SOLUTION = "nash_hls_prj", "solution1"  # as in vivado_tcl/run_hls.tcl.j2
-IP_VLNV = "nash:hls:nash_top:1.0"  # export_design -vendor nash -library hls -version 1.0 of top nash_top
+# The HLS project, solution and IP VLNV are codegen's (nash.codegen.hls.ip_names: run_hls.tcl is rendered from them).
 VIVADO_PROJECT, BD = "nash_kv260", "nash_bd"
-PS, KERNEL, RESET, CTRL_IC = "zynq_ultra_ps_e_0", "nash_top_0", "rst_pl0", "ctrl_interconnect"
+PS, KERNEL, RESET, CTRL_IC = "zynq_ultra_ps_e_0", INSTANCE, "rst_pl0", "ctrl_interconnect"
 HP_PORTS = 4  # S_AXI_HP0..3_FPD of the Zynq UltraScale+ PS
 CTRL_BASE, CTRL_RANGE = "0xA0000000", "64K"
 SYNTH_DEFAULT, IMPL_DEFAULT = "Vivado Synthesis Defaults", "Vivado Implementation Defaults"
@@ -88,7 +90,7 @@ class Layout:
         self.logs = self.out / "logs"
         self.state = self.out / ".nash_flow"
         self.dry_run = self.out / "dry_run"
-        self.hls_solution = self.hls / HLS_PROJECT / HLS_SOLUTION
+        self.hls_solution = self.hls / ip_names.HLS_PROJECT / ip_names.HLS_SOLUTION
         self.hls_ip = self.hls_solution / "impl" / "ip"
         self.csynth_xml = self.hls_solution / "syn" / "report" / "csynth.xml"
         self.project_dir = self.vivado / VIVADO_PROJECT
@@ -96,6 +98,7 @@ class Layout:
         self.bit = self.project_dir / f"{VIVADO_PROJECT}.runs" / "impl_1" / f"{BD}_wrapper.bit"
         self.util_synth = self.reports / "utilization_synth.rpt"
         self.util_impl = self.reports / "utilization_impl.rpt"
+        self.util_hier = self.reports / "utilization_hier_impl.rpt"
         self.timing_impl = self.reports / "timing_impl.rpt"
         self.reports_json = self.out / "reports.json"
 
@@ -125,10 +128,13 @@ def render_vivado_scripts(lay: Layout, model_name: str, part: str, clock_mhz: fl
                           board_repo: str = "") -> list[Path]:
     """Write settings.tcl, block_design.tcl and the step scripts into ``DIR/vivado``; returns the step scripts."""
     ctx = {"model_name": model_name, "part": part, "board_name": BOARD_NAME, "board_repo": board_repo,
-           "ip_repo": Path("..", "hls", HLS_PROJECT, HLS_SOLUTION, "impl", "ip").as_posix(), "ip_vlnv": IP_VLNV,
-           "bd": BD, "clock_mhz": f"{clock_mhz:g}", "jobs": opts.jobs, "synth_strategy": opts.synth_strategy,
-           "impl_strategy": opts.impl_strategy, "engines": engine_ports(), "ps": PS, "kernel": KERNEL,
-           "reset": RESET, "ctrl_ic": CTRL_IC, "ctrl_base": CTRL_BASE, "ctrl_range": CTRL_RANGE}
+           "ip_repo": Path(os.path.relpath(lay.hls_ip, lay.vivado)).as_posix(), "ip_vlnv": ip_names.ip_vlnv(),
+           "vivado_project": VIVADO_PROJECT, "reports_dir": Path(os.path.relpath(lay.reports, lay.vivado)).as_posix(),
+           "util_synth": lay.util_synth.name, "util_impl": lay.util_impl.name, "util_hier": lay.util_hier.name,
+           "timing_impl": lay.timing_impl.name, "bd": BD, "clock_mhz": f"{clock_mhz:g}", "jobs": opts.jobs,
+           "synth_strategy": opts.synth_strategy, "impl_strategy": opts.impl_strategy, "engines": engine_ports(),
+           "ps": PS, "kernel": KERNEL, "reset": RESET, "ctrl_ic": CTRL_IC, "ctrl_base": CTRL_BASE,
+           "ctrl_range": CTRL_RANGE}
     for name in ("settings.tcl", "block_design.tcl", *VIVADO_SCRIPTS):
         atomic_write_text(lay.vivado / name, templates.get_template(f"vivado_tcl/{name}.j2").render(ctx))
     return [lay.vivado / s for s in VIVADO_SCRIPTS]
@@ -196,7 +202,7 @@ def run_bitstream(model: Path, out: Path, opts: Options, echo: Callable[[str], N
     synth = Step("synth", _vivado(vivado, "synth.tcl", lay), [lay.vivado / "synth.tcl", flow.stamp("vivado_project")],
                  {**v, "strategy": opts.synth_strategy}, [lay.util_synth])
     impl = Step("impl", _vivado(vivado, "impl.tcl", lay), [lay.vivado / "impl.tcl", flow.stamp("synth")],
-                {**v, "strategy": opts.impl_strategy}, [lay.bit, lay.util_impl, lay.timing_impl])
+                {**v, "strategy": opts.impl_strategy}, [lay.bit, lay.util_impl, lay.util_hier, lay.timing_impl])
     flow.run([project, synth, impl], echo=echo)
     return collect(Path(model), lay, m, opts, {"hls": hls_tool, "vivado": vivado}, board, echo)
 
@@ -214,14 +220,16 @@ def collect(model: Path, lay: Layout, manifest: dict, opts: Options, tools: dict
     sbs = rep.side_by_side(util, timing, section, float(manifest["plan"]["clock_mhz"]))
     name = base_name(manifest["model"])
     bit_out, hwh_out = lay.out / f"{name}.bit", lay.out / f"{name}.hwh"
-    doc = {"model": manifest["model"], "part": manifest["plan"]["part"],
+    doc = {"model": manifest["model"], "model_file": str(Path(model).resolve()), "part": manifest["plan"]["part"],
            "tools": {k: {"name": t.name, "version": t.version_text, "path": t.path} for k, t in tools.items()},
            "board_files": ({"name": BOARD_NAME, "version": board.version, "path": str(board.board_xml)}
                            if board else None),
            "prediction_source": "accelerator section of the model file" if section else None,
            **sbs, "timing": timing, "timing_gate": None,
            "hls_csynth": parse_csynth(lay.csynth_xml) if lay.csynth_xml.is_file() else None,
-           "files": {"bit": None, "hwh": None, "utilization": str(lay.util_impl), "timing": str(lay.timing_impl)}}
+           "files": {"bit": None, "hwh": None, "utilization": str(lay.util_impl),
+                     "utilization_hierarchical": str(lay.util_hier) if lay.util_hier.is_file() else None,
+                     "timing": str(lay.timing_impl)}}
     for line in rep.format_table(sbs):
         echo(line)
     bit_out.unlink(missing_ok=True)

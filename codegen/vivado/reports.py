@@ -7,6 +7,12 @@ in UG906 "Report Utilization" and "Report Timing Summary"):
   ``CLB Registers`` (UltraScale+; ``Slice LUTs`` / ``Slice Registers`` on 7-series), ``Block RAM Tile`` (RAMB36
   equivalents, may be fractional), ``URAM``, ``DSPs``. Columns are found by their header, so reports with and without
   the ``Prohibited`` column (added in 2020.x) parse the same.
+* hierarchical utilisation (``report_utilization -hierarchical``): the "Utilization by Hierarchy" table
+  ``| Instance | Module | Total LUTs | Logic LUTs | LUTRAMs | SRLs | FFs | RAMB36 | RAMB18 | [URAM |] DSP Blocks |``,
+  one row per instance, its depth given by two spaces of indentation per level in the Instance column (the first
+  row is the whole design); cells may carry a percentage (``123(4.5%)``, ``-hierarchical_percentages``). The DSP
+  column is found as the one whose header starts with ``DSP`` (``DSP48 Blocks`` on 7-series).
+* the header of either: ``| Tool Version : Vivado v.2023.2 ...``, ``| Design : ...``, ``| Device : ...``.
 * timing: the "Design Timing Summary" row (WNS, TNS, failing / total endpoints, WHS, THS, ...) and the "Clock
   Summary" table (name, waveform, period, frequency).
 
@@ -82,6 +88,89 @@ def parse_utilization(path: str | Path) -> dict[str, dict[str, float | None]]:
         raise ReportError(f"{path}: utilization report has no {', '.join(repr(m) for m in missing)} row "
                           "(expected the tables of Vivado report_utilization)")
     return out
+
+
+def parse_header(path: str | Path) -> dict[str, str | None]:
+    """{"tool_version" ("2023.2"), "design", "device", "command"} from a Vivado report's header (None if absent)."""
+    out: dict[str, str | None] = {"tool_version": None, "design": None, "device": None, "command": None}
+    for line in _read(path, "Vivado").splitlines()[:40]:
+        key, sep, val = line.lstrip("| ").partition(":")
+        key, val = key.strip(), val.strip()
+        if not sep:
+            continue
+        if key == "Tool Version":
+            m = re.search(r"v\.?(\d{4}\.\d+(?:\.\d+)?)", val)
+            out["tool_version"] = m.group(1) if m else val
+        elif key in ("Design", "Device", "Command") and out[key.lower()] is None:
+            out[key.lower()] = val
+    return out
+
+
+HIER_COLUMNS = {"lut": ("Total LUTs",), "ff": ("FFs",), "ramb36": ("RAMB36",), "ramb18": ("RAMB18",),
+                "uram": ("URAM",)}
+
+
+def _lead_number(text: str) -> float | None:
+    m = re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return float(m.group(1)) if m else None
+
+
+def parse_hierarchical_utilization(path: str | Path) -> list[dict]:
+    """Rows of a ``report_utilization -hierarchical`` file, in report order: {"instance", "module", "depth",
+    "resources": {"dsp", "lut", "ff", "bram18", "uram"}} (BRAM as 18K halves: 2 x RAMB36 + RAMB18; URAM 0 where the
+    device has no URAM column). The first row is the whole design."""
+    text = _read(path, "hierarchical utilization")
+    rows: list[dict] = []
+    cols: dict[str, int] | None = None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            if rows and not line.startswith("+"):
+                break  # the table ended
+            continue
+        raw = line.strip().strip("|").split("|")
+        cells = [c.strip() for c in raw]
+        if cols is None:
+            if cells[:2] == ["Instance", "Module"]:
+                cols = {k: next((cells.index(n) for n in names if n in cells), -1) for k, names in HIER_COLUMNS.items()}
+                cols["dsp"] = next((i for i, c in enumerate(cells) if c.startswith("DSP")), -1)
+                absent = [HIER_COLUMNS[k][0] if k != "dsp" else "DSP Blocks" for k, i in cols.items()
+                          if i < 0 and k != "uram"]
+                if absent:
+                    raise ReportError(f"{path}: 'Utilization by Hierarchy' table has no {', '.join(map(repr, absent))} "
+                                      "column (expected the table of Vivado report_utilization -hierarchical)")
+            continue
+        if len(cells) < max(cols.values()) + 1:
+            continue
+        vals = {k: (_lead_number(cells[i]) if i >= 0 else 0.0) for k, i in cols.items()}
+        if any(vals[k] is None for k in ("lut", "ff", "ramb36", "ramb18", "dsp")):
+            raise ReportError(f"{path}: row {cells[0]!r}: expected numbers in the resource columns")
+        depth = (len(raw[0]) - len(raw[0].lstrip(" ")) - 1) // 2
+        rows.append({"instance": cells[0], "module": cells[1], "depth": max(0, depth),
+                     "resources": {"dsp": vals["dsp"], "lut": vals["lut"], "ff": vals["ff"],
+                                   "bram18": 2 * vals["ramb36"] + vals["ramb18"], "uram": vals["uram"] or 0.0}})
+    if cols is None or not rows:
+        raise ReportError(f"{path}: no 'Utilization by Hierarchy' table with Instance and Module columns (expected "
+                          "the text of Vivado report_utilization -hierarchical)")
+    return rows
+
+
+def find_instance(rows: list[dict], names: tuple[str, ...], what: str, path: str | Path) -> dict | None:
+    """The outermost row whose instance or module is one of the Vitis HLS names of ``names`` (a function ``f`` is
+    instance ``f_U0`` in a DATAFLOW region, ``grp_f_fu_<n>`` as a called function, module ``[<prefix>_]f[_<n>]``;
+    an m_axi adapter of bundle ``b`` is ``b_m_axi_U``, module ``[<prefix>_]b_m_axi``); None when no row matches.
+    Two outermost matches are an error (the report cannot say which one is ``what``)."""
+    alt = "|".join(re.escape(n) for n in names)
+    inst_re = re.compile(rf"(?:.*_)?(?:{alt})(?:_U\d*|_fu_\d+)?")
+    mod_re = re.compile(rf"(?:.*_)?(?:{alt})(?:_\d+)?")
+    hits = [r for r in rows[1:] if inst_re.fullmatch(r["instance"]) or mod_re.fullmatch(r["module"])]
+    if not hits:
+        return None
+    top = min(r["depth"] for r in hits)
+    outer = [r for r in hits if r["depth"] == top]
+    if len(outer) > 1:
+        raise ReportError(f"{path}: {what}: {len(outer)} instances match ({', '.join(r['instance'] for r in outer)}); "
+                          "expected one")
+    return outer[0]
 
 
 def _section(lines: list[str], title: str) -> int | None:

@@ -2,7 +2,8 @@
 
 The shipped table is ``frontend/accel/cost_table.json``; a user table (same format, e.g. written by
 ``nash accel-calibrate``) can be given instead. A user table may hold only some entries: the others come from the
-shipped table. Format::
+shipped table. The ``vivado_scale.<unit>.<resource>`` entries (1 unless a Vivado report calibrated them) multiply
+that unit's modelled resources. Format::
 
     {"format": "nash-accel-cost-table", "version": 1,
      "entries": {"<name>": {"value": <number>, "source": "<where the number comes from>"}, ...}}
@@ -14,9 +15,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.json_file import read_json
+from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "cost_table.json"
 FORMAT = "nash-accel-cost-table"
@@ -24,6 +27,17 @@ FORMAT = "nash-accel-cost-table"
 # became the explicit loop-nest terms): a user table written before (nash accel-calibrate writes every entry) still
 # loads, its values for these are ignored.
 RETIRED_ENTRIES = frozenset({"conv.pe_dsp_packed", "conv.pe_lut_packed_extra", "cycles.layer_overhead"})
+
+
+# Per unit and resource, the factor a Vivado measurement found between the routed design and this table's prediction
+# (``vivado_scale.<unit>.<resource>``, 1 by default): the model multiplies each unit's resources by it.
+SCALE_UNITS = (*PE_ENGINES, MISC_ENGINE)
+SCALE_RESOURCES = ("dsp", "lut", "ff", "bram", "uram")  # the model's resource order (bram counted in 18K halves)
+
+
+def scale_key(unit: str, resource: str) -> str:
+    """The cost-table entry of one unit's Vivado scale factor for one resource."""
+    return f"vivado_scale.{unit}.{resource}"
 
 
 class CostTableError(UserInputError):
@@ -44,6 +58,11 @@ class CostTable:
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": 1,
                 "entries": {k: {"value": self.values[k], "source": self.sources[k]} for k in sorted(self.values)}}
+
+
+def unit_scale(table: CostTable, unit: str) -> np.ndarray:
+    """The Vivado scale factors of ``unit`` (an engine or the misc unit) in the model's resource order."""
+    return np.array([table[scale_key(unit, r)] for r in SCALE_RESOURCES])
 
 
 def _read(path: Path) -> dict:

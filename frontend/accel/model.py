@@ -21,7 +21,7 @@ import numpy as np
 from nash.frontend.accel.board import Board
 from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers
 from nash.frontend.accel.calibration import PeTiming
-from nash.frontend.accel.cost_table import CostTable
+from nash.frontend.accel.cost_table import CostTable, unit_scale
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES, engine_spec, op_spec
 
@@ -313,7 +313,7 @@ class EngineModel:
         b18 = b18 + np.array([b.bram18 for b in bufs])
         ur = ur + np.array([b.uram for b in bufs])
         lut = lut + np.array([b.lut for b in bufs])
-        return np.stack([dsp, lut, ff, b18, ur], axis=1).astype(float)
+        return np.stack([dsp, lut, ff, b18, ur], axis=1).astype(float) * unit_scale(t, self.engine)
 
 
 class MiscModel:
@@ -350,7 +350,7 @@ class MiscModel:
     def resources(self) -> np.ndarray:
         t = self.t
         return np.array([t["misc.dsp"], t["misc.lut"] + t["maxi.lut"], t["misc.ff"] + t["maxi.ff"],
-                         2 * (t["misc.bram36"] + t["maxi.bram36"]), 0.0])
+                         2 * (t["misc.bram36"] + t["maxi.bram36"]), 0.0]) * unit_scale(t, MISC_ENGINE)
 
 
 def shell_resources(table: CostTable) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""``nash accel`` (accelerator search for a model file) and ``nash accel-calibrate`` (cost table from Yosys synthesis
-or csynth reports)."""
+"""``nash accel`` (accelerator search for a model file) and ``nash accel-calibrate`` (cost table from Yosys synthesis,
+csynth reports or the Vivado utilisation of a built design)."""
 
 from __future__ import annotations
 
@@ -67,17 +67,26 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
               help="With --yosys: folder for the rendered Verilog and the Yosys logs (default: a temporary folder).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="With --yosys: also write the fit (measurements, coefficients, residuals) as JSON.")
+@click.option("--vivado", "vivado_path", type=click.Path(dir_okay=False), default=None,
+              help="DIR/reports.json of nash bitstream, or a Vivado report_utilization file: per unit and resource "
+                   "measured / predicted -> vivado_scale.<unit>.<resource> (hierarchical report: per engine; flat: "
+                   "one factor for the whole design).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="With --vivado: the model file the design was built from (default: the one reports.json names).")
 @click.option("--table", "table_in", type=click.Path(dir_okay=False), default=None,
               help="Cost table to start from (default: the shipped one).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Calibrated cost table JSON (required with csynth reports; with --yosys the default is "
-                   "~/.cache/nash-hls/calibration/cost_table.json).")
+              help="Calibrated cost table JSON (required with csynth reports or --vivado; with --yosys alone the "
+                   "default is ~/.cache/nash-hls/calibration/cost_table.json).")
 def accel_calibrate(reports: tuple[str, ...], yosys: bool, sizes: str | None, work_dir: str | None,
-                    report_path: str | None, table_in: str | None, out_path: str | None) -> None:
-    """Update the cost table from Yosys synthesis (--yosys) and/or Vitis HLS csynth.xml reports of PE arrays.
+                    report_path: str | None, vivado_path: str | None, model_path: str | None, table_in: str | None,
+                    out_path: str | None) -> None:
+    """Update the cost table from Yosys synthesis (--yosys), Vitis HLS csynth.xml reports of PE arrays and/or the
+    Vivado utilisation of a built design (--vivado).
 
-    Each REPORT is ENGINE:TMxTN:PATH, e.g. conv:8x8:build/hls/conv_pe/syn/report/csynth.xml. csynth reports are
-    applied after the Yosys fit, and entries that already come from csynth or Vivado are kept by it.
+    Each REPORT is ENGINE:TMxTN:PATH, e.g. conv:8x8:build/hls/conv_pe/syn/report/csynth.xml. Order and precedence:
+    the Yosys fit first (it keeps entries that come from csynth or Vivado), then the csynth reports (per-PE entries),
+    then the Vivado scale factors, measured against the table as the first two left it.
     """
     from nash.frontend.accel.calibration import (
         CalibrationError,
@@ -87,15 +96,17 @@ def accel_calibrate(reports: tuple[str, ...], yosys: bool, sizes: str | None, wo
     )
     from nash.frontend.accel.cost_table import load_cost_table, save_cost_table
 
-    if not reports and not yosys:
-        raise click.UsageError("give csynth REPORTS (ENGINE:TMxTN:PATH) or --yosys")
+    if not reports and not yosys and not vivado_path:
+        raise click.UsageError("give csynth REPORTS (ENGINE:TMxTN:PATH), --yosys and/or --vivado")
     if not yosys:
         for opt, v in (("--sizes", sizes), ("--work-dir", work_dir), ("--report", report_path)):
             if v is not None:
                 raise click.BadParameter("only with --yosys", param_hint=opt)
-        if out_path is None:
-            raise click.BadParameter("required with csynth reports: the calibrated cost table JSON",
-                                     param_hint="--out")
+    if model_path is not None and not vivado_path:
+        raise click.BadParameter("only with --vivado", param_hint="--model")
+    if out_path is None and (reports or vivado_path):
+        raise click.BadParameter("required with csynth reports or --vivado: the calibrated cost table JSON",
+                                 param_hint="--out")
     parsed = []
     for spec in reports:  # parsed before any synthesis, so that a bad REPORT fails at once
         parts = spec.split(":", 2)
@@ -109,6 +120,7 @@ def accel_calibrate(reports: tuple[str, ...], yosys: bool, sizes: str | None, wo
         rep = parse_csynth(path)
         rep["_path"] = path
         parsed.append((engine, tm, tn, rep))
+    measured = _read_vivado(vivado_path, model_path) if vivado_path else None  # also before any synthesis
     table = load_cost_table(table_in)
     out = Path(out_path) if out_path else default_cost_table_path()
     if yosys:
@@ -117,8 +129,57 @@ def accel_calibrate(reports: tuple[str, ...], yosys: bool, sizes: str | None, wo
         table, changes = calibrate_from_csynth(table, parsed)
         for c in changes:
             click.echo(c)
+    if measured:
+        table = _vivado_scale(table, *measured)
+    else:
+        _warn_measured_scales(table)
     save_cost_table(table, out)
     click.echo(f"wrote {out} (use it with: nash accel MODEL.json --cost-table {out})")
+
+
+def _read_vivado(vivado_path: str, model_path: str | None):
+    """(measurement, model nodes, accelerator section, model name) for ``--vivado``; every input checked here."""
+    from nash.codegen.vivado.measured import load_measurement, model_file_of
+    from nash.frontend.accel.calibration import CalibrationError
+    from nash.frontend.accel.vivado_calibration import model_units
+    from nash.frontend.core.model_file import load_model
+
+    model = Path(model_path) if model_path else model_file_of(vivado_path)
+    if model is None:
+        raise click.BadParameter(f"required with {vivado_path}: the model file the design was built from "
+                                 "(a reports.json of nash bitstream names it)", param_hint="--model")
+    mf = load_model(model)
+    section = mf.data.get("accelerator")
+    if not section:
+        raise CalibrationError(f"{model}: field 'accelerator': expected the accelerator section the design was "
+                               "built from (run nash accel first)")
+    return load_measurement(vivado_path, model_units(section)), mf.nodes, section, mf.name
+
+
+def _vivado_scale(table, meas, nodes, section, model_name):
+    """Apply ``--vivado`` and print what changed and what could not be calibrated."""
+    from nash.frontend.accel.vivado_calibration import calibrate_from_vivado, predicted_units
+
+    new, changes, notes = calibrate_from_vivado(table, meas, predicted_units(nodes, section, table), model_name)
+    kind = "per unit" if meas.hierarchical else "whole design (flat report)"
+    click.echo(f"vivado {meas.tool_version}, {meas.design}, {meas.report}: {kind}")
+    for c in changes:
+        click.echo(c)
+    for n in notes:
+        click.echo(f"note: {n}")
+    return new
+
+
+def _warn_measured_scales(table) -> None:
+    """A table whose Vivado factors were measured against entries this run may have changed keeps them (Vivado
+    over Yosys); say so, so that the user can re-measure."""
+    from nash.frontend.accel.cost_table import SCALE_RESOURCES, SCALE_UNITS, scale_key
+
+    keys = [scale_key(u, r) for u in SCALE_UNITS for r in SCALE_RESOURCES]
+    measured = sorted({k.split(".")[1] for k in keys if table.sources[k].lower().startswith("vivado")})
+    if measured:
+        click.echo(f"kept the Vivado scale factors of {', '.join(measured)}: they were measured against the entries "
+                   "before this run; re-run with --vivado to re-measure them")
 
 
 def _yosys_fit(table, sizes: str | None, work_dir: str | None, report_path: str | None):

@@ -1,12 +1,15 @@
-"""`nash accel` and `nash accel-calibrate` end to end; accelerator-section validation; csynth parsing."""
+"""`nash accel` and `nash accel-calibrate` end to end (csynth, Yosys and Vivado reports); accelerator-section
+validation; csynth parsing."""
 
 import copy
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import REPO
-from nash.frontend.accel.calibration import parse_csynth
+from nash.frontend.accel.board import load_board
+from nash.frontend.accel.calibration import PeTiming, parse_csynth
 from nash.frontend.accel.section import validate_section
 from nash.frontend.core.model_file import ModelFileError, load_model, new_model, save_model
 
@@ -148,7 +151,7 @@ def test_accel_calibrate_updates_table(tmp_path):
 
 
 @pytest.mark.parametrize("args,hint", [
-    ([], "REPORTS (ENGINE:TMxTN:PATH) or --yosys"),
+    ([], "REPORTS (ENGINE:TMxTN:PATH), --yosys and/or --vivado"),
     (["conv:8x8:x.xml"], "--out"),
     (["--sizes", "2x2", "conv:8x8:x.xml", "--out", "t.json"], "--sizes"),
     (["--yosys", "--sizes", "2x"], "--sizes"),
@@ -181,3 +184,119 @@ def test_accel_calibrate_yosys_end_to_end(tmp_path):
     fit = json.loads(rep.read_text())
     conv22 = next(m for m in fit["measurements"] if m.get("engine") == "conv" and m["tm"] == m["tn"] == 2)
     assert conv22["resources"]["ff"] == 149 and conv22["resources"]["dsp"] == 4  # hand count: test_yosys_synth.py
+
+
+# ---- --vivado: the utilisation of a routed design (hand-written reports in tests/data/vivado, UG835 layout) -------
+HIER = DATA / "vivado" / "utilization_hier_impl.rpt"
+FLAT = DATA / "vivado" / "utilization_impl.rpt"
+UNITS = ("conv", "shift", "adder", "misc")
+
+
+def _model_prediction(model, table_path) -> dict[str, np.ndarray]:
+    """What the model now predicts for the design of the model file's section, per unit and in total."""
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import AccelContext, Configs, shell_resources
+    from nash.frontend.accel.vivado_calibration import engine_row
+
+    mf = load_model(model)
+    section, table = mf.data["accelerator"], load_cost_table(table_path)
+    ctx = AccelContext.build(mf.nodes, load_board(section["board"]), table, PeTiming())
+    out = {e: em.resources(Configs.from_rows([engine_row(section, e)]))[0] for e, em in ctx.engines.items()}
+    out["misc"] = ctx.misc.resources()
+    out["total"] = sum(out.values()) + shell_resources(table)
+    return out
+
+
+def test_calibrate_from_a_hierarchical_report(accel_out, tmp_path):
+    model, out = accel_out[0] / "model.json", tmp_path / "t.json"
+    r = CliRunner().invoke(main, ["accel-calibrate", "--vivado", str(HIER), "--model", str(model), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    t = json.loads(out.read_text())["entries"]
+    assert t["vivado_scale.conv.lut"]["source"].startswith(
+        "vivado 2023.2 report_utilization -hierarchical: conv = engine_conv_U0 + gmem_conv_m_axi_U of design "
+        f"nash_bd_wrapper (model tiny; {HIER}): measured 13200 / predicted ")
+    # the rest of the design: 41234 - (12000 + 9000 + 7000 + 4000 engines + 4 x 1200 adapters) LUT, likewise FF
+    assert t["shell.lut"]["value"] == 4434 and t["shell.ff"]["value"] == 52109 - (15000 + 11000 + 8000 + 5000 + 7200)
+    # the model now predicts, for this design, what the report measured (read off the file by hand: engine +
+    # adapter; BRAM18 = 2 x RAMB36 + RAMB18), per unit and in total
+    p = _model_prediction(model, out)
+    measured = {"conv": [150, 13200, 16800, 46], "shift": [10, 10200, 12800, 29], "adder": [8, 8200, 9800, 25],
+                "misc": [32, 5200, 6800, 13]}
+    for u in UNITS:
+        assert list(p[u][:4]) == pytest.approx(measured[u]), u
+    assert list(p["total"][:3]) == pytest.approx([200, 41234, 52109])
+    # what one report cannot calibrate is said: conv's URAM (the model has none) and the SmartConnects' BRAM
+    assert "note: conv URAM: not calibrated: the model predicts 0, the report 4" in r.output
+    assert "note: shell BRAM18: not calibrated: 10 outside the units" in r.output
+    assert p["total"][3] == pytest.approx(123 - 10)
+
+
+def test_calibrate_from_a_flat_report_in_reports_json(accel_out, tmp_path):
+    model, out = accel_out[0] / "model.json", tmp_path / "t.json"
+    rj = tmp_path / "build" / "reports.json"  # our schema (codegen/vivado/bitstream.collect), no hierarchical report
+    rj.parent.mkdir()
+    rj.write_text(json.dumps({"model": "tiny", "model_file": str(model),
+                              "files": {"utilization": str(FLAT), "utilization_hierarchical": None}}))
+    r = CliRunner().invoke(main, ["accel-calibrate", "--vivado", str(rj), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "whole design (flat report)" in r.output
+    t = json.loads(out.read_text())["entries"]
+    assert "flat: the units are not told apart" in t["vivado_scale.shift.ff"]["source"]
+    assert t["vivado_scale.shift.ff"]["value"] == t["vivado_scale.conv.ff"]["value"]  # one factor for all
+    # the file's totals: 41234 LUT, 52109 FF, 200 DSP, 61.5 RAMB36 tiles = 123 halves
+    assert list(_model_prediction(model, out)["total"][:4]) == pytest.approx([200, 41234, 52109, 123])
+
+
+def test_precedence_csynth_per_pe_then_vivado_totals(accel_out, tmp_path):
+    """One command: the csynth report sets conv's per-PE entries, then the Vivado factors are measured against the
+    table as csynth left it, so the model's conv total is still the measured one. A later run without --vivado keeps
+    the factors (Vivado over Yosys and csynth) and says they were measured against other entries."""
+    model, out, again = accel_out[0] / "model.json", tmp_path / "t.json", tmp_path / "t2.json"
+    spec = f"conv:8x8:{DATA / 'csynth_sample_conv_pe_8x8.xml'}"
+    r = CliRunner().invoke(main, ["accel-calibrate", spec, "--vivado", str(HIER), "--model", str(model),
+                                  "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    t = json.loads(out.read_text())["entries"]
+    assert t["conv.pe_lut"]["source"].startswith("csynth") and t["vivado_scale.conv.lut"]["source"].startswith("vivado")
+    assert _model_prediction(model, out)["conv"][1] == pytest.approx(12000 + 1200)
+    r = CliRunner().invoke(main, ["accel-calibrate", spec, "--table", str(out), "--out", str(again)])
+    assert r.exit_code == 0, r.output
+    assert "kept the Vivado scale factors of adder, conv, misc, shift" in r.output
+    t2 = json.loads(again.read_text())["entries"]
+    assert all(t2[k] == t[k] for k in t if k.startswith("vivado_scale."))
+
+
+def _cut_conv(path):
+    path.write_text("".join(line for line in HIER.read_text().splitlines(keepends=True) if "engine_conv" not in line))
+    return path
+
+
+@pytest.mark.parametrize("make,extra,hint", [
+    (lambda d: HIER, ["--no-model"], "--model"),
+    (lambda d: (d / "r.json").write_text("{nope") and d / "r.json", [], "r.json: not valid JSON"),
+    (lambda d: (d / "r.json").write_text('{"files": 3}') and d / "r.json", [], "r.json: field 'files'"),
+    (lambda d: (d / "r.json").write_text('{"files": {"utilization": "gone.rpt"}}') and d / "r.json", [],
+     "r.json: field 'files.utilization': gone.rpt not found"),
+    (lambda d: _cut_conv(d / "cut.rpt"), [], "cut.rpt: no instance engine_conv_U0 (or module *_engine_conv) for the "
+                                             "conv unit"),
+    (lambda d: d / "absent.rpt", [], "absent.rpt: Vivado utilization report not found"),
+    (lambda d: HIER, ["--bare-model"], "field 'accelerator': expected the accelerator section"),
+])
+def test_vivado_bad_input_is_one_line_and_writes_nothing(accel_out, tmp_path, make, extra, hint):
+    model = accel_out[0] / "model.json"
+    if "--bare-model" in extra:
+        save_model(new_model("tiny", ARCH), tmp_path / "bare.json")
+        model = tmp_path / "bare.json"
+    args = ["accel-calibrate", "--vivado", str(make(tmp_path)), "--out", str(tmp_path / "t.json")]
+    if "--no-model" not in extra:
+        args += ["--model", str(model)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and hint in r.output, r.output
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_vivado_option_errors(tmp_path):
+    r = CliRunner().invoke(main, ["accel-calibrate", "conv:8x8:x.xml", "--model", "m.json", "--out", "t.json"])
+    assert r.exit_code == 2 and "--model" in r.output and "only with --vivado" in r.output
+    r = CliRunner().invoke(main, ["accel-calibrate", "--vivado", str(HIER)])
+    assert r.exit_code == 2 and "--out" in r.output

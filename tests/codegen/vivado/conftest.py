@@ -40,6 +40,7 @@ elif script == "impl.tcl":
     hwh.mkdir(parents=True, exist_ok=True)
     (hwh / "nash_bd.hwh").write_text("<fake hwh/>")
     shutil.copy(fx / "utilization_impl.rpt", reports / "utilization_impl.rpt")
+    shutil.copy(fx / "utilization_hier_impl.rpt", reports / "utilization_hier_impl.rpt")
     shutil.copy(fx / os.environ.get("FAKE_TIMING", "timing_met.rpt"), reports / "timing_impl.rpt")
 sys.exit(int(os.environ.get("FAKE_VIVADO_RC", "0")))
 '''

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import ALL_OPS_ARCH, accel_section, randomized_net
+from nash.codegen.hls import ip_names
 from nash.codegen.hls.render import write_options
-from nash.codegen.vivado.bitstream import IP_VLNV, Layout, engine_ports
+from nash.codegen.vivado.bitstream import Layout, engine_ports
 from nash.codegen.vivado.dry_run import dry_run
 from nash.codegen.vivado.tcl_commands import VITIS_HLS, VIVADO
 from nash.frontend.core.errors import CheckFailedError
@@ -57,15 +58,38 @@ def test_example_dry_run_passes_and_records_the_design(tiny_dry):
     assert "connect_bd_intf_net ctrl_interconnect/M00_AXI nash_top_0/s_axi_control" in calls
     assert "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ 200" in calls  # pl_clk0 = the plan's clock
     assert "apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {apply_board_preset \"1\"}" in calls
-    assert f"create_bd_cell -type ip -vlnv {IP_VLNV} nash_top_0" in calls
+    assert "create_bd_cell -type ip -vlnv nash:hls:nash_top:1.0 nash_top_0" in calls  # export_design's VLNV
     for gp in (2, 3, 4, 5):
         assert f"CONFIG.PSU__SAXIGP{gp}__DATA_WIDTH 128" in calls
     impl = (tiny_dry / "dry_run" / "impl.calls").read_text()
     assert "launch_runs impl_1 -to_step write_bitstream -jobs 2" in impl
     assert "set_property strategy Performance_Explore" in impl
+    assert re.search(r"report_utilization -hierarchical -hierarchical_depth 12 -file \S+/reports/"
+                     r"utilization_hier_impl.rpt", impl)  # per instance, for nash accel-calibrate --vivado
     settings = (tiny_dry / "vivado" / "settings.tcl").read_text()
     assert "set nash_impl_strategy {Performance_Explore}" in settings
     assert "export_design -format ip_catalog" in (tiny_dry / "dry_run" / "run_hls.calls").read_text()
+
+
+def test_hls_names_have_one_source(tmp_path, monkeypatch):
+    """Project, solution and IP vendor / library / version live in codegen.hls.ip_names only: changed there, the
+    rendered run_hls.tcl, the Vivado settings (IP folder, VLNV) and the flow's paths follow, and the dry run (which
+    checks that the VLNV Vivado instantiates is the one export_design wrote, in the folder Vivado searches) passes."""
+    monkeypatch.setattr(ip_names, "HLS_PROJECT", "other_prj")
+    monkeypatch.setattr(ip_names, "HLS_SOLUTION", "sol_b")
+    monkeypatch.setattr(ip_names, "IP_VENDOR", "acme")
+    monkeypatch.setattr(ip_names, "IP_LIBRARY", "accel")
+    monkeypatch.setattr(ip_names, "IP_VERSION", "2.3")
+    _bitstream_dry(TINY, tmp_path)
+    hls = (tmp_path / "hls" / "run_hls.tcl").read_text()
+    assert "open_project -reset other_prj\n" in hls and "open_solution -reset sol_b " in hls
+    assert "-vendor acme -library accel -version 2.3 " in hls
+    settings = (tmp_path / "vivado" / "settings.tcl").read_text()
+    assert "set nash_ip_vlnv acme:accel:nash_top:2.3\n" in settings
+    assert "../hls/other_prj/sol_b/impl/ip]]" in settings
+    assert Layout(tmp_path).hls_ip == tmp_path / "hls" / "other_prj" / "sol_b" / "impl" / "ip"
+    calls = (tmp_path / "dry_run" / "project.calls").read_text()
+    assert "create_bd_cell -type ip -vlnv acme:accel:nash_top:2.3 nash_top_0" in calls
 
 
 def test_demo_sized_model_dry_run_passes(tmp_path):

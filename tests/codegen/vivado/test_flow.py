@@ -131,6 +131,20 @@ def test_prediction_side_by_side_with_an_accelerator_section(fake_xilinx, tmp_pa
     assert rep["resources"]["dsp"]["used_over_predicted"] == round(200 / section["resources"]["dsp"], 3)
     assert rep["clock"]["model_mhz"] == section["clock_mhz"]
     assert "resource" in r.output and "used/pred" in r.output  # the table is printed
+    assert rep["model_file"] == str(model.resolve())
+    assert rep["files"]["utilization_hierarchical"].endswith("reports/utilization_hier_impl.rpt")
+    # nash accel-calibrate takes the build folder's reports.json: model file and hierarchical report from it
+    table = tmp_path / "table.json"
+    r = CliRunner().invoke(cli, ["accel-calibrate", "--vivado", str(tmp_path / "build" / "reports.json"),
+                                 "--out", str(table)])
+    assert r.exit_code == 0, r.output
+    entries = json.loads(table.read_text())["entries"]
+    assert "utilization_hier_impl.rpt" in entries["vivado_scale.conv.lut"]["source"]
+    assert entries["shell.lut"]["value"] == 4434  # the sample's design total less its four units (by hand)
+    shutil.move(tmp_path / "build", tmp_path / "moved")  # the stored report paths go stale: DIR/reports/ is used
+    r = CliRunner().invoke(cli, ["accel-calibrate", "--vivado", str(tmp_path / "moved" / "reports.json"),
+                                 "--out", str(table)])
+    assert r.exit_code == 0 and str(tmp_path / "moved" / "reports" / "utilization_hier_impl.rpt") in r.output
 
 
 @pytest.mark.parametrize("timing", ["timing_setup_violated.rpt", "timing_hold_violated.rpt"])

@@ -79,3 +79,45 @@ def test_side_by_side_with_and_without_a_section():
     lines = rep.format_table(s)
     assert lines[0].split() == ["resource", "used", "available", "predicted", "used/pred"]
     assert lines[-1].startswith("clock: target 200 MHz")
+
+
+# ---- report_utilization -hierarchical (tests/data/vivado/utilization_hier_impl.rpt, hand-written in that layout) ----
+def test_hierarchical_utilization_rows_depths_and_header():
+    path = DATA / "utilization_hier_impl.rpt"
+    rows = rep.parse_hierarchical_utilization(path)
+    assert rows[0]["instance"] == "nash_bd_wrapper" and rows[0]["depth"] == 0
+    # the top row of the file: 41234 LUT, 52109 FF, RAMB36 58 + RAMB18 7 = 123 halves, URAM 4, DSP 200
+    assert rows[0]["resources"] == {"dsp": 200, "lut": 41234, "ff": 52109, "bram18": 123, "uram": 4}
+    by = {r["instance"]: r for r in rows}
+    assert by["nash_top_0"]["depth"] == 2 and by["inst"]["depth"] == 3 and by["engine_conv_U0"]["depth"] == 5
+    assert by["engine_conv_U0"]["resources"] == {"dsp": 150, "lut": 12000, "ff": 15000, "bram18": 42, "uram": 4}
+    assert rep.parse_header(path) == {"tool_version": "2023.2", "design": "nash_bd_wrapper",
+                                      "device": "xck26-sfvc784-2LV-c",
+                                      "command": "report_utilization -hierarchical -hierarchical_depth 12 -file "
+                                                 "utilization_hier_impl.rpt"}
+
+
+def test_find_instance_takes_the_outermost_vitis_hls_name():
+    path = DATA / "utilization_hier_impl.rpt"
+    rows = rep.parse_hierarchical_utilization(path)
+    # engine_adder_U0 (depth 5), not its child grp_engine_adder_Pipeline_mac_fu_88 (depth 6)
+    assert rep.find_instance(rows, ("engine_adder",), "adder", path)["instance"] == "engine_adder_U0"
+    assert rep.find_instance(rows, ("gmem_misc_m_axi",), "misc adapter", path)["resources"]["lut"] == 1200
+    assert rep.find_instance(rows, ("engine_nothing",), "x", path) is None
+    with pytest.raises(rep.ReportError, match=r"conv or shift: 2 instances match \(engine_conv_U0, engine_shift_U0"):
+        rep.find_instance(rows, ("engine_conv", "engine_shift"), "conv or shift", path)
+
+
+def test_hierarchical_utilization_variants_and_errors(tmp_path):
+    text = (DATA / "utilization_hier_impl.rpt").read_text()
+    pct = tmp_path / "pct.rpt"  # -hierarchical_percentages: "N(P%)" cells; the DSP48 Blocks header of 7-series
+    pct.write_text(text.replace("|      41234 |      41234 |", "| 41234(35.21%) | 41234(35.21%) |", 1)
+                   .replace("DSP Blocks", "DSP48 Blocks"))
+    rows = rep.parse_hierarchical_utilization(pct)
+    assert rows[0]["resources"]["lut"] == 41234 and rows[0]["resources"]["dsp"] == 200
+    no_ff = tmp_path / "no_ff.rpt"
+    no_ff.write_text(text.replace("  FFs  ", " Regs  "))
+    with pytest.raises(rep.ReportError, match=r"no_ff.rpt: 'Utilization by Hierarchy' table has no 'FFs' column"):
+        rep.parse_hierarchical_utilization(no_ff)
+    with pytest.raises(rep.ReportError, match=r"utilization_impl.rpt: no 'Utilization by Hierarchy' table"):
+        rep.parse_hierarchical_utilization(DATA / "utilization_impl.rpt")  # a flat report

@@ -106,3 +106,8 @@ def test_full_bitstream_of_the_example(tmp_path):
     rep = json.loads((tmp_path / "reports.json").read_text())
     assert rep["timing_gate"] == "passed" and rep["resources"]["lut"]["used"] > 0
     assert rep["clock"]["reported_clock"] == "clk_pl_0"
+    # the Vitis HLS instance names nash accel-calibrate --vivado relies on (UG1399 naming; not checked without tools)
+    from nash.codegen.vivado.measured import load_measurement
+
+    m = load_measurement(tmp_path / "reports.json", ["conv", "shift", "adder", "misc"])
+    assert m.hierarchical and all(m.units[u]["lut"] > 0 for u in ("conv", "shift", "adder", "misc")), m.instances
