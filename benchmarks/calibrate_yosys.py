@@ -68,7 +68,8 @@ def summary(report: dict) -> dict:
             "sizes": [f"{m['tm']}x{m['tn']}" for m in rows],
             "per_pe": {res: report["fit_per_bit"]["coef"][res][f"pe:{kind}"] for res in ("lut", "ff", "dsp", "carry8")},
             "max_abs_rel_residual": {
-                fit: {res: max(abs(r[res]["rel_error"] or 0.0) for r in report[fit]["residuals"] if mine(r))
+                fit: {res: max((abs(r[res]["rel_error"] or 0.0) for r in report[fit]["residuals"] if mine(r)),
+                               default=None)
                       for res in ("lut", "ff", "dsp")} for fit in ("fit_per_bit", "fit_per_node")},
             "synthesis_over_table": {when: {res: ratio_range([r for r in report["table_vs_synthesis"][when] if mine(r)],
                                                              e, res)

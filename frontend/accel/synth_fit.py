@@ -84,15 +84,31 @@ def check_shapes(rows: list[dict]) -> None:
 
 
 def fit_arrays(rows: list[dict], per_bit: bool) -> dict:
-    """Both fits' coefficients and per-array residuals: {"coef": {res: {name: value}}, "residuals": [...]}."""
-    check_shapes(rows)
-    x, names = _features(rows, _kinds(rows), per_bit)
+    """One fit's coefficients and per-array residuals: {"coef": {res: {name: value}}, "residuals": [...]}.
+
+    The engines' arrays are fitted together; conv arrays without DSPs (``fabric``, per-bit fit only; the per-node fit
+    leaves them out) then get their own per-PE cost on top of the tree and column costs that fit found, so that their
+    large LUT counts do not pull the shared costs of the arrays the model prices.
+    """
+    main = [r for r in rows if not r.get("fabric")]
+    fabric = [r for r in rows if r.get("fabric")] if per_bit else []
+    check_shapes(main)
+    x, names = _features(main, _kinds(main), per_bit)
+    xf = _features(fabric, [FABRIC], True)[0] if fabric else None
     coef, fitted = {}, {}
     for res in RESOURCES:
-        y = np.array([float(r["resources"][res]) for r in rows])
-        c = _nnls(x, y)
-        coef[res] = {n: round(float(v), 4) for n, v in zip(names, c, strict=True)}
+        c = _nnls(x, np.array([float(r["resources"][res]) for r in main]))
+        coef[res] = {n: float(v) for n, v in zip(names, c, strict=True)}
         fitted[res] = x @ c
+        if xf is not None:  # least squares of the PE cost alone, the shared costs fixed
+            shared = xf[:, 1:] @ np.array([coef[res]["tree_bit"], coef[res]["column"]])
+            yf = np.array([float(r["resources"][res]) for r in fabric])
+            coef[res][f"pe:{FABRIC}"] = pe = max(0.0, float(xf[:, 0] @ (yf - shared) / (xf[:, 0] @ xf[:, 0])))
+            fitted[res] = np.concatenate([fitted[res], xf[:, 0] * pe + shared])
+        coef[res] = {n: round(v, 4) for n, v in coef[res].items()}
+    if fabric:
+        names = [*names, f"pe:{FABRIC}"]
+    rows = main + fabric
     residuals = []
     for i, r in enumerate(rows):
         entry = {"engine": r["engine"], "tm": r["tm"], "tn": r["tn"], "fabric": bool(r.get("fabric"))}
