@@ -163,7 +163,7 @@ def synthesis_share() -> tuple[float, list[str]]:
     from nash.frontend.accel.cost_table import load_cost_table
 
     t = load_cost_table()
-    keys = [k for k in t.values if k.split(".")[0] in ("conv", "shift", "adder", "tree", "requant", "dw")
+    keys = [k for k in t.values if k.split(".")[0] in ("conv", "shift", "adder", "tree", "array", "requant")
             and "packed" not in k]
     measured = [k for k in keys if t.sources[k].lower().startswith(SYNTH_SOURCES)]
     return len(measured) / len(keys), sorted(set(keys) - set(measured))

@@ -1,4 +1,5 @@
-"""Synthesis of the Verilog PE arrays and the requant lane with Yosys for UltraScale+ (``synth_xilinx -family xcup``).
+"""Synthesis of the Verilog PE arrays, depthwise lanes and requant lane with Yosys for UltraScale+
+(``synth_xilinx -family xcup``).
 
 One run: ``yosys -p "read_verilog X.v; synth_xilinx -family xcup -top TOP -flatten; tee -q -o stat.json stat -json"``.
 :func:`parse_stat` turns the JSON cell counts into the resources the accelerator model prices:
@@ -58,9 +59,10 @@ def tool_source(version: str) -> str:
     return f"yosys {m.group(1) if m else version} synth_xilinx -family {FAMILY}"
 
 
-def synth_script(verilog: str | os.PathLike, top: str, stat_json: str | os.PathLike) -> str:
-    """The Yosys script of one synthesis run (flattened, so one module holds every cell)."""
-    return (f"read_verilog {verilog}; synth_xilinx -family {FAMILY} -top {top} -flatten; "
+def synth_script(verilog: str | os.PathLike, top: str, stat_json: str | os.PathLike, nodsp: bool = False) -> str:
+    """The Yosys script of one synthesis run (flattened, so one module holds every cell); ``nodsp``: no DSP48E2,
+    multipliers in LUT fabric (``synth_xilinx -nodsp``)."""
+    return (f"read_verilog {verilog}; synth_xilinx -family {FAMILY} -top {top} -flatten{' -nodsp' if nodsp else ''}; "
             f"tee -q -o {stat_json} stat -json")
 
 
@@ -110,8 +112,8 @@ class SynthResult:
 
 
 def synthesize(verilog: str | os.PathLike, top: str, work_dir: str | os.PathLike, timeout_s: float = 900,
-               exe: str = YOSYS) -> SynthResult:
-    """Synthesize ``top`` of ``verilog`` for UltraScale+ and return its parsed statistics.
+               exe: str = YOSYS, nodsp: bool = False) -> SynthResult:
+    """Synthesize ``top`` of ``verilog`` for UltraScale+ and return its parsed statistics (``nodsp``: without DSPs).
 
     Raises ToolMissingError without Yosys, YosysError when it fails or times out (the message holds its log tail).
     """
@@ -123,7 +125,7 @@ def synthesize(verilog: str | os.PathLike, top: str, work_dir: str | os.PathLike
     stat = work / f"{top}.stat.json"
     stat.unlink(missing_ok=True)
     cmd = [shutil.which(exe), "-q", "-l", str(work / f"{top}.yosys.log"),
-           "-p", synth_script(Path(verilog).resolve(), top, stat.resolve())]
+           "-p", synth_script(Path(verilog).resolve(), top, stat.resolve(), nodsp)]
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=work)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from nash.frontend.accel.array_cost import array_price
 from nash.frontend.accel.board import Board
 from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers
 from nash.frontend.accel.calibration import PeTiming
@@ -291,19 +292,14 @@ class EngineModel:
 
     def resources(self, c: Configs) -> np.ndarray:
         """[n, 5] resources (dsp, lut, ff, bram18, uram) of each configuration of this engine."""
-        t, k = self.t, engine_spec(self.engine).cost  # the engine's cost-table keys (op registry)
+        t, e = self.t, self.engine
         tm, tn, dw = c.tm, c.tn, c.dw
-        pes, tree = tm * tn, tm * (tn - 1)
-        if k.kind == "dsp":  # one DSP48E2 per int8 MAC (array and depthwise lanes)
-            dsp = (pes + dw) * t[k.dsp]
-            lut = pes * t[k.lut] + dw * (t[k.lut] + t["dw.lane_lut"])
-            ff = (pes + dw) * t[k.ff] + dw * t["dw.lane_ff"]
-        else:  # LUT fabric only
-            dsp = np.zeros(len(c))
-            lut = (pes + dw) * t[k.lut] + dw * t["dw.lane_lut"]
-            ff = (pes + dw) * t[k.ff] + dw * t["dw.lane_ff"]
-        lut = lut + tree * t["tree.adder_lut"]
-        ff = ff + tree * t["tree.adder_ff"]
+        # the PE array (PEs, the per-bit adder tree, the shared input columns: accel/array_cost.py) and the depthwise
+        # lanes (each its own op, input registers and accumulator; DSPs only on the conv engine)
+        lane_dsp = t[f"{e}.dw_lane_dsp"] if engine_spec(e).cost.kind == "dsp" else 0.0
+        dsp = array_price(t.values, e, tm, tn, "dsp") + dw * lane_dsp
+        lut = array_price(t.values, e, tm, tn, "lut") + dw * t[f"{e}.dw_lane_lut"]
+        ff = array_price(t.values, e, tm, tn, "ff") + dw * t[f"{e}.dw_lane_ff"]
         dsp = dsp + c.rq * t["requant.lane_dsp"]
         lut = lut + c.rq * t["requant.lane_lut"] + t["engine.ctrl_lut"] + t["maxi.lut"]
         ff = ff + c.rq * t["requant.lane_ff"] + t["engine.ctrl_ff"] + t["maxi.ff"]

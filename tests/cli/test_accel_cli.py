@@ -155,7 +155,7 @@ def test_accel_calibrate_updates_table(tmp_path):
     (["conv:8x8:x.xml"], "--out"),
     (["--sizes", "2x2", "conv:8x8:x.xml", "--out", "t.json"], "--sizes"),
     (["--yosys", "--sizes", "2x"], "--sizes"),
-    (["--yosys", "--sizes", "2x2,4x4"], "do not determine the 6 costs"),  # refused before any synthesis
+    (["--yosys", "--sizes", "2x2"], "do not determine the 5 costs"),  # refused before any synthesis
 ])
 def test_accel_calibrate_bad_options_are_one_line_errors(tmp_path, args, hint):
     r = CliRunner().invoke(main, ["accel-calibrate", *args])
@@ -165,8 +165,8 @@ def test_accel_calibrate_bad_options_are_one_line_errors(tmp_path, args, hint):
 
 @pytest.mark.slow
 def test_accel_calibrate_yosys_end_to_end(tmp_path):
-    """Real Yosys on every engine at 2x2, 2x4 and 4x2 and three requant lanes (~1-2 min on 2 shared cores); then a
-    csynth report on top: its entries win."""
+    """Real Yosys on every engine at 2x2, 2x4 and 4x2, conv without DSPs at five shapes, four depthwise lanes and three
+    requant lanes (~3 min on 2 shared cores); then a csynth report on top: its entries win."""
     from helpers import require_yosys
 
     require_yosys()
@@ -175,11 +175,13 @@ def test_accel_calibrate_yosys_end_to_end(tmp_path):
     r = CliRunner().invoke(main, ["accel-calibrate", "--yosys", "--sizes", "2x2,2x4,4x2", "--out", str(out),
                                   "--report", str(rep), spec])
     assert r.exit_code == 0, r.output
-    assert "[1/12] conv 2x2: LUT" in r.output and "per-bit fit, largest residual" in r.output
+    assert "[1/21] conv 2x2: LUT" in r.output and "per-bit fit, largest residual" in r.output
     t = json.loads(out.read_text())["entries"]
     src = t["shift.pe_lut"]["source"]
     assert src.startswith("yosys ") and "synth_xilinx -family xcup" in src
     assert t["requant.lane_dsp"]["source"].startswith("yosys ")
+    assert t["shift.dw_lane_lut"]["source"].startswith("yosys ") and t["conv.dw_lane_dsp"]["value"] == 1
+    assert t["conv.pe_lut_fabric"]["source"].startswith("yosys ") and "-nodsp" in t["conv.pe_lut_fabric"]["source"]
     assert t["conv.pe_lut"]["source"].startswith("csynth")  # applied after the Yosys fit
     fit = json.loads(rep.read_text())
     conv22 = next(m for m in fit["measurements"] if m.get("engine") == "conv" and m["tm"] == m["tn"] == 2)

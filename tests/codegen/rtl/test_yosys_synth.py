@@ -1,5 +1,5 @@
-"""Yosys synthesis of the PE arrays: the ``stat -json`` parser on real samples, and one real synthesis checked
-against a hand count of the RTL's registers, DSPs and carry chains."""
+"""Yosys synthesis of the PE arrays and lanes: the ``stat -json`` parser on real samples, and real syntheses (one
+array, one depthwise lane) checked against a hand count of the RTL's registers, DSPs and carry chains."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers import REPO, require_yosys
+from nash.codegen.rtl.dw_lanes import DwLaneConfig, render_dw_lane
 from nash.codegen.rtl.pe_arrays import render_pe_array
 from nash.codegen.rtl.yosys_synth import YosysError, parse_stat, synthesize, tool_source
 
@@ -59,3 +60,33 @@ def test_conv_2x2_synthesis_matches_the_hand_count(tmp_path):
     assert r["carry4"] == 10
     assert 32 <= r["lut"] <= 40
     assert res.source.startswith("yosys ") and res.source.endswith("synth_xilinx -family xcup")
+
+
+def test_conv_dw_lane_synthesis_matches_the_hand_count(tmp_path):
+    """Real Yosys on the conv depthwise lane (~5 s). Hand count from the RTL (dw_lane.v.j2):
+
+    * FF: x_q 8 + w_q 8 + three stage-1 marks (valid, first, last) + the 16-bit term register + three stage-2 marks
+      + the 32-bit accumulator + valid_out 1 = 71;
+    * DSP48E2: the one 8 x 8 product;  CARRY4: the 32-bit accumulator add = 8;
+    * LUT: one per accumulator bit for the add, at most one more per bit for the window restart (first ? 0 : sum),
+      and a few control gates: 32 <= LUT <= 72.
+    """
+    require_yosys()
+    cfg = DwLaneConfig("conv")
+    res = synthesize(render_dw_lane(cfg, tmp_path), cfg.name, tmp_path / "synth")
+    r = res.resources
+    assert r["ff"] == 8 + 8 + 3 + 16 + 3 + 32 + 1
+    assert r["dsp"] == 1 and r["carry4"] == 8
+    assert 32 <= r["lut"] <= 72
+
+
+@pytest.mark.slow
+def test_nodsp_puts_the_conv_multiplier_in_luts(tmp_path):
+    """``-nodsp``: the same lane with no DSP48E2; its 8 x 8 multiplier needs at least one LUT per partial-product bit
+    pair (64 AND terms folded two per LUT6 -> >= 32 more LUTs than with the DSP); the registers are unchanged."""
+    require_yosys()
+    cfg = DwLaneConfig("conv", use_dsp=False)
+    with_dsp = synthesize(render_dw_lane(DwLaneConfig("conv"), tmp_path), "nash_dw_lane_conv_a32", tmp_path / "a")
+    res = synthesize(render_dw_lane(cfg, tmp_path), cfg.name, tmp_path / "synth", nodsp=True)
+    assert res.resources["dsp"] == 0 and res.resources["ff"] == with_dsp.resources["ff"]
+    assert res.resources["lut"] >= with_dsp.resources["lut"] + 32

@@ -136,7 +136,26 @@ def test_conv_resources_one_dsp_per_mac():
     """No DSP packing: the conv engine's DSPs are one per array PE and depthwise lane, plus the requant lanes."""
     t = load_cost_table()
     res = _engine([PW, DW]).resources(CFG)[0]
-    assert res[0] == 16 * 8 * t["conv.pe_dsp"] + 16 * t["conv.pe_dsp"] + 4 * t["requant.lane_dsp"]
+    assert res[0] == 16 * 8 * t["conv.pe_dsp"] + 16 * t["conv.dw_lane_dsp"] + 4 * t["requant.lane_dsp"]
+    assert t["conv.pe_dsp"] == t["conv.dw_lane_dsp"] == 1  # measured: one DSP48E2 per array PE and per lane
+
+
+def test_array_and_lane_luts_hand_worked():
+    """The shift engine's PE array and depthwise lanes priced per bit of the adder tree, by hand: tm 2 x tn 4 with
+    3 lanes. Shift terms +-128 << 7 lie in [-16384, 16384] (16 signed bits), so a 2-term node needs 17 bits and the
+    4-term root 18: one row's tree is 17 + 17 + 18 = 52 bits. With 40 LUT per PE, 1 per tree bit, 0.5 per input
+    column and 100 per lane: 8 x 40 + 2 x 52 x 1 + 4 x 0.5 + 3 x 100 = 320 + 104 + 2 + 300 = 726 LUT more than with
+    those entries at 0 (the rest of the engine: requant lanes, control, m_axi, buffers)."""
+    base = load_cost_table()
+    keys = ("shift.pe_lut", "tree.lut_per_bit", "array.column_lut", "shift.dw_lane_lut")
+    hand = dataclasses.replace(base, values=dict(base.values, **dict(zip(keys, (40.0, 1.0, 0.5, 100.0), strict=True))))
+    zero = dataclasses.replace(base, values=dict(base.values, **dict.fromkeys(keys, 0.0)))
+    cfg = Configs.from_rows([(2, 4, 3, 8, 1, 0)])
+
+    def lut(table):
+        return EngineModel("shift", [PW, DW], load_board("kv260"), table, PeTiming(), bw=16.0).resources(cfg)[0][1]
+
+    assert lut(hand) - lut(zero) == pytest.approx(726.0)
 
 
 def test_pe_timing_default_and_nearest_record(tmp_path, monkeypatch):

@@ -1,0 +1,209 @@
+"""Depthwise lanes in Verilog: one lane per engine op, ``pe_lane_<op>`` plus the lane's window accumulator.
+
+The HLS engines run a depthwise layer on ``dw_lanes`` channel-parallel lanes (``mac_dw`` in
+``hls_templates/src/engine.cpp.j2``): per output pixel each lane sums ``f(x, w)`` over the k x k window of its channel,
+``sum = (k == 0 ? 0 : sum) + pe_lane_<op>(x, w)``. This module renders that lane so that Yosys can measure what one
+costs (``codegen/rtl/yosys_calibrate.py`` -> cost-table ``<engine>.dw_lane_*``), and runs it under cocotb + Icarus
+against the numpy integer reference (:func:`run_dw_lane_sim`, testbench ``codegen/rtl/testbench/dw_lane_tb.py``).
+
+Interface per cycle: ``valid_in``, ``first`` / ``last`` (a window's first and last term), ``x`` (int8) and ``w`` (int8,
+or the shift code of the PE arrays); the window's sum appears on ``acc`` while ``valid_out`` is 1, ``LATENCY`` cycles
+after its last term. ``ap_ce = 0`` holds the lane.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# importing pe_arrays registers the template filter ``sext`` on the one Jinja environment
+from nash.codegen.rtl.pe_arrays import MAX_ACC_BITS, encode_shift_weights
+from nash.codegen.templates import get_template
+from nash.frontend.core.op_registry import PE_ENGINES, SHIFT_EXP_MAX_LIMIT, engine_spec, shift_exp_bits
+from nash.frontend.integer.bounds import signed_bits
+from nash.frontend.integer.reference import adder_acc, conv_acc, patches, shift_acc
+
+TEMPLATE = "hls_templates/pe_arrays/dw_lane.v.j2"
+LATENCY = 3  # input registers, term register, accumulator (nash::cyc::D_DW = 3 in the HLS cycle count)
+TB_MODULE = "nash.codegen.rtl.testbench.dw_lane_tb"  # imported by name in the simulator's Python
+
+
+@dataclass(frozen=True)
+class DwLaneConfig:
+    """One depthwise lane: its engine's op, accumulator width, shift exponent range and whether the conv multiplier
+    may use a DSP (``use_dsp=False`` asks for LUT fabric, as ``synth_xilinx -nodsp`` does)."""
+
+    engine: str
+    acc_bits: int = 32
+    exp_max: int = 7
+    use_dsp: bool = True
+
+    def __post_init__(self) -> None:
+        if self.engine not in PE_ENGINES:
+            raise ValueError(f"engine: unknown {self.engine!r}; expected one of {PE_ENGINES}")
+        if not 0 <= self.exp_max <= SHIFT_EXP_MAX_LIMIT:
+            raise ValueError(f"exp_max: need 0 <= E <= {SHIFT_EXP_MAX_LIMIT}, got {self.exp_max}")
+        if not self.term_bits <= self.acc_bits <= MAX_ACC_BITS:
+            raise ValueError(f"acc_bits: need {self.term_bits} <= ACC_BITS <= {MAX_ACC_BITS} for a {self.engine} "
+                             f"lane, got {self.acc_bits}")
+
+    @property
+    def spec(self):
+        return engine_spec(self.engine)
+
+    @property
+    def name(self) -> str:
+        base = f"nash_dw_lane_{self.engine}_a{self.acc_bits}"
+        if self.spec.uses_exp_max:
+            base += f"_e{self.exp_max}"
+        return base if self.use_dsp or self.engine != "conv" else base + "_fabric"
+
+    @property
+    def term_range(self) -> tuple[int, int]:
+        return self.spec.term_range(self.exp_max)
+
+    @property
+    def term_bits(self) -> int:
+        return signed_bits(*self.term_range)
+
+    @property
+    def exp_bits(self) -> int:
+        return shift_exp_bits(self.exp_max)
+
+    @property
+    def weight_bits(self) -> int:
+        return self.spec.code_bits(self.exp_max)
+
+    @property
+    def latency(self) -> int:
+        return LATENCY
+
+    def as_dict(self) -> dict:
+        return {"engine": self.engine, "acc_bits": self.acc_bits, "exp_max": self.exp_max, "use_dsp": self.use_dsp}
+
+
+def render_dw_lane(cfg: DwLaneConfig, out_dir: str | os.PathLike) -> Path:
+    """Write ``<name>.v`` into ``out_dir``; returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{cfg.name}.v"
+    path.write_text(get_template(TEMPLATE).render(cfg=cfg))
+    return path
+
+
+# ---- vectors and golden sums (the numpy integer reference) -----------------------------------------------------------
+@dataclass(frozen=True)
+class LaneLayer:
+    """One depthwise layer run on one lane, channel after channel: its shape (NCHW input, one k x k filter per
+    channel)."""
+
+    channels: int
+    size: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+
+
+def _weights(cfg: DwLaneConfig, layer: LaneLayer, rng: np.random.Generator, extreme: str | None):
+    """(codes [C, k*k] the lane reads, reference arguments): random accepted weights, or an extreme pattern."""
+    c, kk = layer.channels, layer.kernel**2
+    if cfg.engine == "shift":
+        sign = rng.integers(-1, 2, (c, kk))
+        exp = rng.integers(0, cfg.exp_max + 1, (c, kk))
+        if extreme == "max":  # every term +-128 << E
+            sign, exp = np.where(rng.integers(0, 2, (c, kk)) == 0, 1, -1), np.zeros((c, kk), np.int64)
+        codes = encode_shift_weights(sign, exp, cfg.exp_max).astype(np.int64)
+        if extreme == "reserved":  # reserved codes (sign 2'b10, e > E) are a zero term, as in pe_lane_shift
+            bad = rng.integers(0, 2, (c, kk)) == 0
+            codes[bad] = (2 << cfg.exp_bits) | rng.integers(0, cfg.exp_max + 1, int(bad.sum()))
+            if cfg.exp_max < (1 << cfg.exp_bits) - 1:
+                big = ~bad & (rng.integers(0, 2, (c, kk)) == 0)
+                codes[big] = (1 << cfg.exp_bits) | rng.integers(cfg.exp_max + 1, 1 << cfg.exp_bits, int(big.sum()))
+                bad |= big
+            sign = np.where(bad, 0, sign)
+        return codes, (sign.reshape(c, 1, layer.kernel, layer.kernel), exp.reshape(c, 1, layer.kernel, layer.kernel))
+    lo = -128
+    w = rng.integers(lo, 128, (c, kk))
+    if extreme == "max":
+        w = np.full((c, kk), lo if cfg.engine == "conv" else 127)
+    return w, (w.reshape(c, 1, layer.kernel, layer.kernel),)
+
+
+def _reference(cfg: DwLaneConfig, x: np.ndarray, args: tuple, layer: LaneLayer) -> np.ndarray:
+    """[C, OH*OW] window sums of the depthwise layer (groups = C) from the integer reference."""
+    kw = {"stride": layer.stride, "padding": layer.padding, "groups": layer.channels}
+    if cfg.engine == "conv":
+        acc = conv_acc(x, args[0], **kw)
+    elif cfg.engine == "shift":
+        acc = shift_acc(x, args[0], args[1], cfg.exp_max, **kw)
+    else:
+        acc = adder_acc(x, args[0], **kw)
+    return acc.reshape(layer.channels, -1)
+
+
+def lane_vectors(cfg: DwLaneConfig, layer: LaneLayer, seed: int, extreme: str | None = None) -> dict[str, np.ndarray]:
+    """One lane's input stream for a depthwise layer and the golden window sums.
+
+    ``extreme``: None (random int8 activations and accepted weights), "max" (activations -128, the largest terms:
+    the accumulator's worst case), "reserved" (shift: reserved weight codes mixed in). Returns ``x``, ``w`` (codes),
+    ``first``, ``last`` (one entry per term, channel by channel, window by window) and ``golden`` (one per window).
+    """
+    rng = np.random.default_rng(seed)
+    c, kk = layer.channels, layer.kernel**2
+    x = rng.integers(-128, 128, (1, c, layer.size, layer.size))
+    if extreme == "max":
+        x = np.full_like(x, -128)
+    codes, args = _weights(cfg, layer, rng, extreme)
+    golden = _reference(cfg, x, args, layer)
+    win = patches(x, layer.kernel, layer.stride, layer.padding, c)[0]  # [C, L, k*k]: window order i, j
+    n_win = win.shape[1]
+    pos = np.tile(np.arange(kk), c * n_win)
+    return {"x": win.reshape(-1), "w": np.repeat(codes[:, None, :], n_win, axis=1).reshape(-1),
+            "first": (pos == 0).astype(np.int64), "last": (pos == kk - 1).astype(np.int64),
+            "golden": golden.reshape(-1)}
+
+
+# ---- simulation (cocotb) ---------------------------------------------------------------------------------------------
+def run_dw_lane_sim(cfg: DwLaneConfig, data: dict[str, np.ndarray], work_dir: str | os.PathLike,
+                    sim: str = "icarus", seed: int = 1, stalls: bool = True) -> dict:
+    """Render and simulate one lane on the stream ``data`` (:func:`lane_vectors`); returns the testbench's
+    measurements (outputs checked, latency). AssertionError with the testbench's messages when an output differs."""
+    from cocotb_tools.runner import get_runner  # imported here: only simulation needs cocotb
+    from nash.codegen.rtl.sim_runner import _parse_results as parse_results  # one xUnit reader for both
+    from nash.codegen.rtl.sim_runner import simulator_status
+
+    ok, why = simulator_status(sim)
+    if not ok:
+        raise RuntimeError(why)
+    work = Path(work_dir).resolve() / cfg.name
+    verilog = render_dw_lane(cfg, work / "rtl")
+    run_dir = work / f"run_{sim}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(run_dir / "vectors.npz", **data)
+    measure = run_dir / "measure.json"
+    measure.unlink(missing_ok=True)
+    conf = run_dir / "tb_config.json"
+    conf.write_text(json.dumps({"cfg": cfg.as_dict(), "vectors": str(run_dir / "vectors.npz"),
+                                "measure_out": str(measure), "seed": seed, "stalls": stalls}))
+    runner = get_runner(sim)
+    build_dir = work / f"sim_build_{sim}"
+    runner.build(sources=[verilog], hdl_toplevel=cfg.name, build_dir=build_dir,
+                 build_args=["-Wall"] if sim == "icarus" else [], log_file=build_dir / "build.log")
+    results, log = run_dir / "results.xml", run_dir / "sim.log"
+    try:
+        runner.test(test_module=TB_MODULE, hdl_toplevel=cfg.name, build_dir=build_dir, test_dir=run_dir,
+                    results_xml=str(results), extra_env={"NASH_DW_TB_CONFIG": str(conf), "COCOTB_REDUCED_LOG_FMT": "1"},
+                    seed=seed, log_file=log)
+    except SystemExit:  # the runner exits under pytest on failures; report them below instead
+        pass
+    n_cases, fails = parse_results(results)
+    if fails or n_cases == 0:
+        tail = log.read_text()[-4000:] if log.exists() else ""
+        raise AssertionError(f"{cfg.name} on {sim}: {'; '.join(fails) or 'no tests ran'}\n--- log tail ---\n{tail}")
+    out = json.loads(measure.read_text())
+    out.update({"name": cfg.name, "tests": n_cases, "verilog": str(verilog)})
+    return out
