@@ -70,7 +70,7 @@ def summary(report: dict) -> dict:
             "max_abs_rel_residual": {
                 fit: {res: max((abs(r[res]["rel_error"] or 0.0) for r in report[fit]["residuals"] if mine(r)),
                                default=None)
-                      for res in ("lut", "ff", "dsp")} for fit in ("fit_per_bit", "fit_per_node")},
+                      for res in ("lut", "ff", "dsp")} for fit in ("fit_per_bit",)},
             "synthesis_over_table": {when: {res: ratio_range([r for r in report["table_vs_synthesis"][when] if mine(r)],
                                                              e, res)
                                             for res in ("lut", "ff", "dsp")} for when in ("before", "after")},
@@ -146,7 +146,7 @@ def main() -> None:
               "engines": summary(report), "changes": report["changes"], "kept": report["kept"],
               "dw_lanes": report["dw_lanes"], "requant_lanes": report["requant_lanes"],
               "lut_multipliers": lut_multipliers(new) if "conv.pe_lut_fabric" in new.values else None,
-              "fit_per_bit": report["fit_per_bit"], "fit_per_node": report["fit_per_node"],
+              "fit_per_bit": report["fit_per_bit"],
               "table_vs_synthesis": report["table_vs_synthesis"], "measurements": report["measurements"]}
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     for e, s in result["engines"].items():

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nash.frontend.accel.array_cost import array_counts, cost_keys
 from nash.frontend.accel.cost_table import CostTable
 from nash.frontend.core.errors import UserInputError
 from nash.frontend.core.json_file import read_json
@@ -168,12 +169,19 @@ def parse_csynth(path: str | os.PathLike) -> dict:
     return out
 
 
+def _shared_price(values: dict[str, float], engine: str, tm: int, tn: int, res: str) -> float:
+    """``res`` of a Tm x Tn array's parts other than its PEs (tree bits, input columns), priced by ``values``."""
+    counts = array_counts(engine, tm, tn)
+    return sum(counts[unit] * values[key] for unit, key in cost_keys(engine, res).items() if unit != "pe")
+
+
 def calibrate_from_csynth(table: CostTable, reports: list[tuple[str, int, int, dict]]) -> tuple[CostTable, list[str]]:
     """Update per-PE entries of ``table`` from csynth reports of PE arrays.
 
     ``reports``: (engine, tm, tn, parsed report). Per engine the per-PE LUT and FF (and DSP for conv) become the
-    report's totals, less the adder tree's share (tm x (tn - 1) x the tree entries), divided by tm x tn and averaged
-    over that engine's reports. Returns the new table and a list of changes.
+    report's totals, less the array's shared parts as the model prices them (the per-bit adder tree and the input
+    columns: :func:`~nash.frontend.accel.array_cost.array_counts`), divided by tm x tn and averaged over that engine's
+    reports. Returns the new table and a list of changes.
     """
     values, sources = dict(table.values), dict(table.sources)
     changes = []
@@ -187,8 +195,8 @@ def calibrate_from_csynth(table: CostTable, reports: list[tuple[str, int, int, d
         if engine == "conv":
             keys.append(("dsp", "conv.pe_dsp"))
         for res, key in keys:
-            tree = values.get(f"tree.adder_{res}", 0.0)
-            per_pe = [max(0.0, rep["resources"][res] - tm * (tn - 1) * tree) / (tm * tn) for tm, tn, rep, _ in rows]
+            per_pe = [max(0.0, rep["resources"][res] - _shared_price(values, engine, tm, tn, res)) / (tm * tn)
+                      for tm, tn, rep, _ in rows]
             v = round(sum(per_pe) / len(per_pe), 3)
             files = ", ".join(sorted({f for *_, f in rows}))
             changes.append(f"{key}: {values[key]} -> {v}")

@@ -24,10 +24,11 @@ from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 DEFAULT_TABLE = Path(__file__).resolve().parent / "cost_table.json"
 FORMAT = "nash-accel-cost-table"
 # Entries of earlier tables that no model term reads any more (DSP packing is implemented nowhere; the layer overhead
-# became the explicit loop-nest terms; the depthwise lanes are priced per engine, <engine>.dw_lane_*): a user table
+# became the explicit loop-nest terms; the depthwise lanes are priced per engine, <engine>.dw_lane_*; the adder tree
+# per bit of its width, tree.*_per_bit, also in the csynth calibration): a user table
 # written before (nash accel-calibrate writes every entry) still loads, its values for these are ignored.
 RETIRED_ENTRIES = frozenset({"conv.pe_dsp_packed", "conv.pe_lut_packed_extra", "cycles.layer_overhead",
-                             "dw.lane_lut", "dw.lane_ff"})
+                             "dw.lane_lut", "dw.lane_ff", "tree.adder_lut", "tree.adder_ff", "tree.adder_carry8"})
 
 
 # Per unit and resource, the factor a Vivado measurement found between the routed design and this table's prediction

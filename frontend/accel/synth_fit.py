@@ -7,15 +7,12 @@ Input: measurements, one dict per synthesized module (written by ``codegen/rtl/y
     {"unit": "dw_lane", "engine": "shift", "acc_bits": 32, "exp_max": 7, "fabric": false, "resources": {...}}
     {"unit": "requant_lane", "acc_bits": 24, "sum_bits": 40, "resources": {...}}
 
-Two non-negative least-squares fits per resource, over every array of every engine at once:
-
-* **per bit** (the formula the accelerator model prices, ``accel/array_cost.py``): ``R = pe_e x tm tn + bit x
-  tm x tree_bits(tn) + column x tn``, where ``tree_bits`` is the summed width of one row's tree nodes (an adder costs
-  per bit of its width) and ``column`` the activation registers shared by the rows. This gives ``<engine>.pe_*``,
-  ``tree.*_per_bit`` and ``array.column_*``; conv arrays synthesized without DSPs (``fabric``) are a fourth PE column
-  of the same fit (``conv.pe_*_fabric``), sharing the tree and column costs.
-* **per node** ``R = pe_e x tm tn + node x tm (tn - 1)``: only its ``tree.adder_*`` are written, for the csynth
-  calibration (``accel/calibration.py``), which subtracts a per-node tree share from csynth totals.
+One non-negative least-squares fit per resource, over every array of every engine at once, of the formula the
+accelerator model prices (``accel/array_cost.py``; the csynth calibration subtracts the same tree and column shares):
+``R = pe_e x tm tn + bit x tm x tree_bits(tn) + column x tn``, where ``tree_bits`` is the summed width of one row's
+tree nodes (an adder costs per bit of its width) and ``column`` the activation registers shared by the rows. This gives ``<engine>.pe_*``,
+``tree.*_per_bit`` and ``array.column_*``; conv arrays synthesized without DSPs (``fabric``) are a fourth PE column
+of the same fit (``conv.pe_*_fabric``), sharing the tree and column costs.
 
 The depthwise-lane entries ``<engine>.dw_lane_*`` are one lane's measured counts (input registers, the op, the
 accumulator) at ACC_BITS 32; the requant lane entries the lane's counts at the reference widths. Entries whose
@@ -47,16 +44,13 @@ def _column(r: dict) -> str:
     return FABRIC if r.get("fabric") else r["engine"]
 
 
-def _features(rows: list[dict], kinds: list[str], per_bit: bool) -> tuple[np.ndarray, list[str]]:
-    names = [f"pe:{k}" for k in kinds] + (["tree_bit", "column"] if per_bit else ["tree_node"])
+def _features(rows: list[dict], kinds: list[str]) -> tuple[np.ndarray, list[str]]:
+    names = [f"pe:{k}" for k in kinds] + ["tree_bit", "column"]
     x = np.zeros((len(rows), len(names)))
     for i, r in enumerate(rows):
         n = array_counts(r["engine"], r["tm"], r["tn"], r.get("exp_max", 7))
         x[i, kinds.index(_column(r))] = n["pe"]
-        if per_bit:
-            x[i, len(kinds):] = (n["tree_bit"], n["column"])
-        else:
-            x[i, len(kinds)] = r["tm"] * (r["tn"] - 1)
+        x[i, len(kinds):] = (n["tree_bit"], n["column"])
     return x, names
 
 
@@ -73,28 +67,26 @@ def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def check_shapes(rows: list[dict]) -> None:
-    """SynthFitError unless the array shapes (``engine``, ``tm``, ``tn`` per row) determine both fits' costs; runs
+    """SynthFitError unless the array shapes (``engine``, ``tm``, ``tn`` per row) determine the fit's costs; runs
     before any synthesis, so that a bad ``--sizes`` fails at once."""
     kinds = _kinds(rows)
-    for per_bit in (True, False):
-        x, names = _features(rows, kinds, per_bit)
-        if np.linalg.matrix_rank(x) < len(names):
-            raise SynthFitError(f"synthesis fit: the {len(rows)} array shapes do not determine the {len(names)} "
-                                f"costs ({', '.join(names)}); synthesize more shapes per engine (--sizes)")
+    x, names = _features(rows, kinds)
+    if np.linalg.matrix_rank(x) < len(names):
+        raise SynthFitError(f"synthesis fit: the {len(rows)} array shapes do not determine the {len(names)} "
+                            f"costs ({', '.join(names)}); synthesize more shapes per engine (--sizes)")
 
 
-def fit_arrays(rows: list[dict], per_bit: bool) -> dict:
+def fit_arrays(rows: list[dict]) -> dict:
     """One fit's coefficients and per-array residuals: {"coef": {res: {name: value}}, "residuals": [...]}.
 
-    The engines' arrays are fitted together; conv arrays without DSPs (``fabric``, per-bit fit only; the per-node fit
-    leaves them out) then get their own per-PE cost on top of the tree and column costs that fit found, so that their
-    large LUT counts do not pull the shared costs of the arrays the model prices.
+    The engines' arrays are fitted together; conv arrays without DSPs (``fabric``) then get their own per-PE cost on
+    top of the tree and column costs that fit found, so that their large LUT counts do not pull the shared costs of the arrays the model prices.
     """
     main = [r for r in rows if not r.get("fabric")]
-    fabric = [r for r in rows if r.get("fabric")] if per_bit else []
+    fabric = [r for r in rows if r.get("fabric")]
     check_shapes(main)
-    x, names = _features(main, _kinds(main), per_bit)
-    xf = _features(fabric, [FABRIC], True)[0] if fabric else None
+    x, names = _features(main, _kinds(main))
+    xf = _features(fabric, [FABRIC])[0] if fabric else None
     coef, fitted = {}, {}
     for res in RESOURCES:
         c = _nnls(x, np.array([float(r["resources"][res]) for r in main]))
@@ -152,7 +144,7 @@ def fit_synthesis(table: CostTable, measurements: list[dict], source: str) -> tu
     dw = [m for m in measurements if m.get("unit") == "dw_lane"]
     if not arrays:
         raise SynthFitError("synthesis fit: no PE-array measurements")
-    per_node, per_bit = fit_arrays(arrays, per_bit=False), fit_arrays(arrays, per_bit=True)
+    per_bit = fit_arrays(arrays)
     shapes = {k: sorted({f"{r['tm']}x{r['tn']}" for r in arrays if _column(r) == k}, key=_shape_key)
               for k in (*PE_ENGINES, FABRIC)}
     used = [shapes[e] for e in PE_ENGINES if shapes[e]]
@@ -171,9 +163,6 @@ def fit_synthesis(table: CostTable, measurements: list[dict], source: str) -> tu
     for res in ("lut", "ff", "carry8"):
         new[f"tree.{res}_per_bit"] = (per_bit["coef"][res]["tree_bit"], fit)
         new[f"array.column_{res}"] = (per_bit["coef"][res]["column"], fit)
-        new[f"tree.adder_{res}"] = (per_node["coef"][res]["tree_node"],
-                                    f"{source}: per-node fit (shared by the engines; read by the csynth calibration "
-                                    f"only) over {where}")
     for m in dw:
         if m.get("acc_bits", DW_LANE_ACC_BITS) != DW_LANE_ACC_BITS:
             continue
@@ -201,7 +190,7 @@ def fit_synthesis(table: CostTable, measurements: list[dict], source: str) -> tu
         changes.append({"entry": key, "old": old, "new": round(v, 4),
                         "new_over_old": round(v / old, 3) if old else None})
         values[key], sources[key] = round(v, 4), src
-    report = {"source": source, "fit_per_bit": per_bit, "fit_per_node": per_node,
+    report = {"source": source, "fit_per_bit": per_bit,
               "table_vs_synthesis": {"before": table_ratio(table, arrays)},
               "dw_lanes": dw, "requant_lanes": lanes, "changes": changes, "kept": kept}
     out = CostTable(values, sources, table.path)

@@ -130,15 +130,18 @@ def test_parse_csynth_sample():
 def test_accel_calibrate_updates_table(tmp_path):
     out = tmp_path / "table.json"
     spec = f"conv:8x8:{DATA / 'csynth_sample_conv_pe_8x8.xml'}"
-    start = tmp_path / "start.json"  # the tree costs the hand computation below uses
+    start = tmp_path / "start.json"  # the tree and column costs the hand computation below uses
     start.write_text(json.dumps({"format": "nash-accel-cost-table", "version": 1, "entries": {
-        "tree.adder_lut": {"value": 20, "source": "test"}, "tree.adder_ff": {"value": 20, "source": "test"}}}))
+        k: {"value": v, "source": "test"} for k, v in (("tree.lut_per_bit", 1), ("tree.ff_per_bit", 2),
+                                                       ("array.column_lut", 3), ("array.column_ff", 8))}}))
     r = CliRunner().invoke(main, ["accel-calibrate", spec, "--table", str(start), "--out", str(out)])
     assert r.exit_code == 0, r.output
     t = json.loads(out.read_text())["entries"]
-    # LUT: (1536 - 8*7*20 tree LUTs) / 64 PEs = 6.5; FF: (3200 - 8*7*20) / 64 = 32.5; DSP: 32 / 64 = 0.5
-    assert t["conv.pe_lut"]["value"] == pytest.approx(6.5)
-    assert t["conv.pe_ff"]["value"] == pytest.approx(32.5)
+    # One row's tree over 8 int8 x int8 products (16-bit signed terms, one more bit per level): 4 x 17 + 2 x 18 + 19
+    # = 123 bits, so 8 rows hold 984 tree bits; 8 input columns.
+    # LUT: (1536 - 984 x 1 - 8 x 3) / 64 PEs = 8.25; FF: (3200 - 984 x 2 - 8 x 8) / 64 = 18.25; DSP: 32 / 64 = 0.5
+    assert t["conv.pe_lut"]["value"] == pytest.approx(8.25)
+    assert t["conv.pe_ff"]["value"] == pytest.approx(18.25)
     assert t["conv.pe_dsp"]["value"] == pytest.approx(0.5)
     assert "csynth" in t["conv.pe_lut"]["source"]
     save_model(new_model("tiny", ARCH), tmp_path / "m.json")
