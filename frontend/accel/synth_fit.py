@@ -10,9 +10,9 @@ Input: measurements, one dict per synthesized module (written by ``codegen/rtl/y
 One non-negative least-squares fit per resource, over every array of every engine at once, of the formula the
 accelerator model prices (``accel/array_cost.py``; the csynth calibration subtracts the same tree and column shares):
 ``R = pe_e x tm tn + bit x tm x tree_bits(tn) + column x tn``, where ``tree_bits`` is the summed width of one row's
-tree nodes (an adder costs per bit of its width) and ``column`` the activation registers shared by the rows. This gives ``<engine>.pe_*``,
-``tree.*_per_bit`` and ``array.column_*``; conv arrays synthesized without DSPs (``fabric``) are a fourth PE column
-of the same fit (``conv.pe_*_fabric``), sharing the tree and column costs.
+tree nodes (an adder costs per bit of its width) and ``column`` the activation registers shared by the rows. This
+gives ``<engine>.pe_*``, ``tree.*_per_bit`` and ``array.column_*``; conv arrays synthesized without DSPs
+(``fabric``) are a fourth PE column of the same fit (``conv.pe_*_fabric``), sharing the tree and column costs.
 
 The depthwise-lane entries ``<engine>.dw_lane_*`` are one lane's measured counts (input registers, the op, the
 accumulator) at ACC_BITS 32; the requant lane entries the lane's counts at the reference widths. Entries whose
@@ -80,7 +80,8 @@ def fit_arrays(rows: list[dict]) -> dict:
     """One fit's coefficients and per-array residuals: {"coef": {res: {name: value}}, "residuals": [...]}.
 
     The engines' arrays are fitted together; conv arrays without DSPs (``fabric``) then get their own per-PE cost on
-    top of the tree and column costs that fit found, so that their large LUT counts do not pull the shared costs of the arrays the model prices.
+    top of the tree and column costs that fit found, so that their large LUT counts do not pull the shared costs of
+    the arrays the model prices.
     """
     main = [r for r in rows if not r.get("fabric")]
     fabric = [r for r in rows if r.get("fabric")]
