@@ -1,4 +1,5 @@
-"""The performance rules R9-R14 of ``docs/hls-coding-rules.md``: bursts, wide m_axi words, DATAFLOW form, Tcl settings.
+"""The performance rules R9-R15 of ``docs/hls-coding-rules.md``: bursts, wide m_axi words, DATAFLOW form, Tcl
+settings, narrow RTL-blackbox ports.
 
 Lexical like R1-R8 (``rules.py``), but over a whole project: the m_axi pointers are the top function's
 ``#pragma HLS INTERFACE m_axi`` ports, followed through calls (argument -> parameter, same file first) and local pointer
@@ -14,10 +15,14 @@ not fully unrolled, no DATAFLOW, nor in anything it calls): such helpers are inl
 - R13 a DATAFLOW region holds only process calls, channel declarations and pragmas; each stream / array channel
       declared in it has one writing and one reading process.
 - R14 ``run_hls.tcl``: ``config_interface -m_axi_alignment_byte_size`` >= 16 and a non-zero ``-m_axi_latency``.
+- R15 no argument of an RTL-blackbox function (the ``c_function_name`` of a blackbox JSON) is an ``ap_[u]int`` wider
+      than 1024 bits (ap_int's default ``AP_INT_MAX_W``): the PE arrays keep their weight tile (weight-stationary)
+      instead of taking it as one multi-kilobit word per call.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 from nash.codegen.hls.cpp_scan import FOR, FUNC, Violation, line_of, matching, strip_comments
 
 WIDE_BITS = 128  # one m_axi beat of the KV260's 128-bit HP ports
+BLACKBOX_MAX_BITS = 1024  # ap_int's default AP_INT_MAX_W: the widest blackbox argument R15 accepts
 MIN_ALIGNMENT_BYTES = 16
 
 _KEYWORDS = {"if", "for", "while", "switch", "return", "sizeof", "else", "do", "case", "static_cast",
@@ -610,4 +616,43 @@ def check_tcl(name: str, text: str) -> list[Violation]:
         got = latency[-1] if latency else "unset"
         out.append(Violation("R14", name, at, f"config_interface -m_axi_latency is {got}; set the DDR round trip "
                                               f"in cycles so the schedule hides it"))
+    return out
+
+
+def blackbox_functions(jsons: Mapping[str, str]) -> dict[str, str]:
+    """``{c_function_name: JSON file name}`` of the RTL-blackbox descriptions ``{file name: text}`` (files that are
+    not blackbox JSON are skipped)."""
+    out = {}
+    for name, text in jsons.items():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("c_function_name"), str):
+            out[data["c_function_name"]] = name
+    return out
+
+
+def check_blackboxes(files: Mapping[str, str], jsons: Mapping[str, str]) -> list[Violation]:
+    """R15 over the declarations and definitions of the blackbox functions the JSON files ``{name: text}`` name,
+    found in ``files`` (``{file name: text}``, the blackbox prototypes included)."""
+    boxes = blackbox_functions(jsons)
+    out = []
+    typedefs = _typedefs(files)
+    for fname, text in files.items():
+        code = strip_comments(text)
+        for fn, js in boxes.items():
+            for m in re.finditer(rf"\b{re.escape(fn)}\s*\(", code):
+                before = code[:m.start()].rstrip()
+                if not re.search(r"\bvoid$", before):  # a call, not a declaration
+                    continue
+                close = matching(code, m.end() - 1, "(", ")")
+                for param in _params(code[m.end():close]):
+                    bits = _bits(param.type, typedefs)
+                    if bits is not None and bits > BLACKBOX_MAX_BITS:
+                        out.append(Violation("R15", fname, line_of(code, m.start()),
+                                             f"RTL blackbox {fn} ({js}): argument '{param.name}' is "
+                                             f"'{re.sub(r'[&]', '', param.type).strip()}' ({bits} bits > "
+                                             f"{BLACKBOX_MAX_BITS}); keep wide operands inside the RTL "
+                                             f"(weight-stationary PE array) and pass narrow ports per call"))
     return out

@@ -260,6 +260,8 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
         "acc_bind": _bind(buf, "acc", "acc"), "acc_dw_bind": _bind(buf, "acc_dw", "acc"),
         "lanes_max": max(tm, tn, dw_lanes), "nt_max": span(every, "n_in")[1],
         "pe_includes": sorted({"pe_local.h", pe.includes(eng)}), "pe_call": pe.call(eng, tm, tn),
+        "pe_ws": pe.stationary, "pe_load_call": pe.load_call(eng) if pe.stationary else "",
+        "pe_blackbox": pe.blackbox_by_engine.get(eng, ""),
         "lane_fn": pe.lane_fn(eng), "pe_source": pe.description, "exp_max": exp_max, "n_layers": len(layers),
         "buffers": buf.as_dict(),
     }
@@ -382,7 +384,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
     eng_bufs = {e: buffers_of(e, nodes, plan, bounds) for e in PE_ENGINES}
     reuse = {k: v for b in eng_bufs.values() for k, v in b.reuse.items()}
-    pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src")
+    pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src",
+                   kk={e: b.kk for e, b in eng_bufs.items()})
     first, last = nodes[0], nodes[-1]
     in_bytes = first.in_ch * first.in_size**2
     n_classes = last.out_ch

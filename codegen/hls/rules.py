@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from nash.codegen.hls.cpp_scan import FOR, FUNC, Violation, line_of, matching, strip_comments
-from nash.codegen.hls.perf_rules import check_performance, check_tcl
+from nash.codegen.hls.perf_rules import check_blackboxes, check_performance, check_tcl
 
 # R1 no dynamic memory; R2 no std containers / strings / streams / exceptions / stdio; R3 integer only.
 _FORBIDDEN = [
@@ -113,9 +113,13 @@ def check_project(project_dir: Path) -> list[Violation]:
 
 
 def check_project_performance(project_dir: Path) -> list[Violation]:
-    """R9-R14 over a rendered project: its synthesized sources and its ``run_hls.tcl``."""
+    """R9-R15 over a rendered project: its synthesized sources, its blackbox prototypes and ``run_hls.tcl``."""
     project_dir = Path(project_dir)
     src = project_dir / "src"
-    out = check_performance({f.relative_to(src).as_posix(): f.read_text() for f in synthesized_files(project_dir)})
+    files = {f.relative_to(src).as_posix(): f.read_text() for f in synthesized_files(project_dir)}
+    out = check_performance(files)
+    pe = src / "pe"  # R15: the blackbox JSONs and their prototypes (the _bb.h headers are not synthesized)
+    protos = {f.relative_to(src).as_posix(): f.read_text() for f in sorted(pe.glob("*_bb.h"))}
+    out += check_blackboxes(files | protos, {f.name: f.read_text() for f in sorted(pe.glob("*.json"))})
     tcl = project_dir / "run_hls.tcl"
     return out + check_tcl(tcl.name, tcl.read_text() if tcl.exists() else "")

@@ -7,12 +7,15 @@ One PE-array evaluation takes a Tn-vector of int8 activations ``x[n]`` and Tm x 
 * shift: ``f = sign * (x << (E - e))`` with the weight coded as (sign, e), e in [0, E] (E = ``exp_max``),
 * adder: ``f = -|x - w|`` (w int8 in [-128, 127]).
 
-Every engine exists as (1) a Verilog module used as an RTL blackbox (``--pe-impl rtl``), (2) a synthesizable plain
-C++14 function (the C model, used by csim and by ``--pe-impl hls``), (3) a blackbox C model with the packed
-``ap_uint`` interface that Vitis HLS csim compiles in place of the Verilog, and (4) an ``extern "C"`` wrapper of (2) to
-build a shared library for ctypes tests. All are rendered from ``hls_templates/pe_arrays/`` by
-:func:`render_pe_array`. Packed vectors put element 0 in the least significant bits; weight (m, n) is element
-``m * Tn + n``.
+Every engine exists as (1) a Verilog datapath module, (2) a synthesizable plain C++14 function (the C model, used
+by csim and by ``--pe-impl hls``), (3) the **weight-stationary** wrapper that ``--pe-impl rtl`` calls as a Vitis HLS
+RTL blackbox: the Verilog module ``<name>_k<KK>_ws`` holding, per PE, a double-banked register file of KK weight
+codes around (1), its stateful plain-C++ model, the blackbox C model csim compiles in place of the Verilog and the
+inline adapter the engines call (one call per cycle with narrow ports: ``x[Tn]``, window position, compute bank,
+one 16-byte weight word with its address, write enable and load bank -> ``psum[Tm]`` in ports of at most
+:data:`PSUM_PORT_MAX_BITS` bits; ``docs/pe-arrays.md``), and (4) an ``extern "C"`` wrapper of (2) and of the
+stateful model for ctypes tests. All are rendered from ``hls_templates/pe_arrays/`` by :func:`render_pe_array`.
+Packed vectors put element 0 in the least significant bits; weight (m, n) is element ``m * Tn + n``.
 
 Pipeline (fixed, II = 1): input registers, one term register, then one register per adder-tree level, the last of
 which is the output register, so ``latency = 2 + ceil(log2(Tn))`` cycles from the clock edge that samples the inputs
@@ -45,6 +48,8 @@ from nash.frontend.integer.bounds import adder_tree_levels, signed_bits
 
 MAX_ACC_BITS = 64  # the C model's widest accumulator type is int64_t
 II = 1
+WORD_LANES = 16  # weight codes per load word of the weight-stationary array: one 16-byte word of the weight stream
+PSUM_PORT_MAX_BITS = 1024  # widest blackbox port (ap_int's default AP_INT_MAX_W): psum rows are split into such ports
 TEMPLATE_FOLDER = "hls_templates/pe_arrays"  # in the one Jinja environment, nash.codegen.templates
 CXXFLAGS = ("-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas")
 
@@ -217,6 +222,74 @@ class PEArrayConfig:
                 "exp_max": self.exp_max}
 
 
+@dataclass(frozen=True)
+class StationaryConfig:
+    """The weight-stationary wrapper of a PE array (``--pe-impl rtl``): per PE a register file of ``kk`` weight codes
+    in two banks (ping-pong: one bank is loaded while the other computes), addressed ``{bank, k}``."""
+
+    pe: PEArrayConfig
+    kk: int  # window positions per tile: the largest k * k of the engine's standard layers
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kk, int) or self.kk < 1:
+            raise ValueError(f"kk: need an integer >= 1 (largest k * k of the engine's layers), got {self.kk!r}")
+
+    @property
+    def name(self) -> str:
+        """Verilog module = blackbox C function = JSON c_function_name / rtl_top_module_name."""
+        return f"{self.pe.name}_k{self.kk}_ws"
+
+    @property
+    def pes(self) -> int:
+        return self.pe.tm * self.pe.tn
+
+    @property
+    def k_bits(self) -> int:
+        """Width of the window-position ports ``k`` / ``wk``."""
+        return max(1, (self.kk - 1).bit_length())
+
+    @property
+    def load_words(self) -> int:
+        """16-byte load words per window position (KW of the engine): word j holds PEs [16 j, 16 j + 16)."""
+        return -(-self.pes // WORD_LANES)
+
+    @property
+    def j_bits(self) -> int:
+        return max(1, (self.load_words - 1).bit_length())
+
+    @property
+    def word_bits(self) -> int:
+        return 8 * WORD_LANES
+
+    @property
+    def rf_depth(self) -> int:
+        """Entries of one PE's register file: address {bank, k}, k padded to k_bits."""
+        return 2 << self.k_bits
+
+    @property
+    def psum_ports(self) -> list[tuple[int, int]]:
+        """(first row, rows) of each psum output port: at most PSUM_PORT_MAX_BITS bits each."""
+        per = max(1, PSUM_PORT_MAX_BITS // self.pe.acc_bits)
+        return [(r, min(per, self.pe.tm - r)) for r in range(0, self.pe.tm, per)]
+
+    @property
+    def latency(self) -> int:
+        """The datapath's: the register-file read is combinational into its input registers."""
+        return self.pe.latency
+
+    @property
+    def ii(self) -> int:
+        return II
+
+    @property
+    def rf_bits(self) -> int:
+        """Weight storage in bits: 2 banks x kk codes x weight_bits per PE."""
+        return 2 * self.kk * self.pe.weight_bits * self.pes
+
+    def as_dict(self) -> dict:
+        return self.pe.as_dict() | {"kk": self.kk}
+
+
 # ---- resource estimate (rough, from the structure; Vivado's numbers replace it once the flow has run) --------------
 def resource_estimate(cfg: PEArrayConfig) -> dict[str, int]:
     """Structural estimate of FF/LUT/DSP for the blackbox JSON (``rtl_resource_usage``); not a synthesis result."""
@@ -238,6 +311,15 @@ def resource_estimate(cfg: PEArrayConfig) -> dict[str, int]:
     return {"FF": ff, "LUT": lut, "BRAM": 0, "URAM": 0, "DSP": dsp}
 
 
+def stationary_resource_estimate(ws: StationaryConfig) -> dict[str, int]:
+    """The datapath's estimate plus the register files as simple dual-port distributed RAM (two LUTs per bit
+    column of 64 entries, RAM64X1D) and the read gating; not a synthesis result."""
+    res = resource_estimate(ws.pe)
+    columns = ws.pes * ws.pe.weight_bits
+    res["LUT"] += columns * 2 * -(-ws.rf_depth // 64) + columns + ws.load_words
+    return res
+
+
 # ---- rendering -----------------------------------------------------------------------------------------------------
 def _sext(expr: str, have: int, want: int) -> str:
     """Verilog sign extension of a signed ``have``-bit expression (a plain name or a part-select) to ``want`` bits."""
@@ -252,36 +334,44 @@ ENV.filters["sext"] = _sext  # used by pe_array.v.j2
 
 
 def render_pe_array(engine: str, tm: int, tn: int, out_dir: str | os.PathLike, acc_bits: int = 32,
-                    exp_max: int = 7) -> dict[str, Path]:
-    """Render one PE array into ``out_dir``; returns the paths by role.
+                    exp_max: int = 7, kk: int = 1) -> dict[str, Path]:
+    """Render one PE array and its weight-stationary wrapper (``kk`` window positions) into ``out_dir``; returns the
+    paths by role.
 
-    Keys: ``verilog`` (the RTL), ``blackbox_json`` (UG1399 RTL-blackbox description), ``c_model`` (plain C++14
-    header with the synthesizable function, also the ``--pe-impl hls`` implementation), ``bb_header`` /
-    ``bb_cpp`` (packed ``ap_uint`` interface: prototype the HLS code calls, and the C model csim compiles),
-    ``capi_cpp`` (``extern "C"`` wrapper for a ctypes shared library), ``rtl_call`` (the ``--pe-impl rtl`` adapter:
-    the C model's array signature, packs the vectors and calls the blackbox).
+    Keys: ``verilog`` (the datapath), ``c_model`` (plain C++14 header with the synthesizable function, also the
+    ``--pe-impl hls`` implementation), ``ws_verilog`` (the weight-stationary module around the datapath),
+    ``ws_model`` (its stateful plain C++ model), ``blackbox_json`` (UG1399 RTL-blackbox description of the
+    weight-stationary module), ``bb_header`` / ``bb_cpp`` (the blackbox prototype the HLS code calls, and the C model
+    csim compiles), ``rtl_call`` (the ``--pe-impl rtl`` adapter the engines call), ``capi_cpp`` (``extern "C"``
+    wrappers for a ctypes shared library).
     """
     cfg = PEArrayConfig(engine, tm, tn, acc_bits, exp_max)
+    ws = StationaryConfig(cfg, kk)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "verilog": out / f"{cfg.name}.v",
-        "blackbox_json": out / f"{cfg.name}.json",
         "c_model": out / f"{cfg.name}.h",
-        "bb_header": out / f"{cfg.name}_bb.h",
-        "bb_cpp": out / f"{cfg.name}_bb.cpp",
-        "capi_cpp": out / f"{cfg.name}_capi.cpp",
-        "rtl_call": out / f"{cfg.name}_rtl.h",
+        "ws_verilog": out / f"{ws.name}.v",
+        "ws_model": out / f"{ws.name}.h",
+        "blackbox_json": out / f"{ws.name}.json",
+        "bb_header": out / f"{ws.name}_bb.h",
+        "bb_cpp": out / f"{ws.name}_bb.cpp",
+        "rtl_call": out / f"{ws.name}_rtl.h",
+        "capi_cpp": out / f"{ws.name}_capi.cpp",
     }
-    ctx = {"cfg": cfg, "res": resource_estimate(cfg), "paths": {k: p.name for k, p in paths.items()}}
+    ctx = {"cfg": cfg, "ws": ws, "res": stationary_resource_estimate(ws),
+           "paths": {k: p.name for k, p in paths.items()}}
     templates = {
         "verilog": "pe_array.v.j2",
-        "blackbox_json": "pe_array_blackbox.json.j2",
         "c_model": "pe_array.h.j2",
+        "ws_verilog": "pe_array_ws.v.j2",
+        "ws_model": "pe_array_ws.h.j2",
+        "blackbox_json": "pe_array_blackbox.json.j2",
         "bb_header": "pe_array_bb.h.j2",
         "bb_cpp": "pe_array_bb.cpp.j2",
-        "capi_cpp": "pe_array_capi.cpp.j2",
         "rtl_call": "pe_array_rtl_call.h.j2",
+        "capi_cpp": "pe_array_capi.cpp.j2",
     }
     for role, tmpl in templates.items():
         text = get_template(f"{TEMPLATE_FOLDER}/{tmpl}").render(**ctx)
@@ -357,8 +447,8 @@ def build_c_model(paths: dict[str, Path], build_dir: str | os.PathLike | None = 
     inc = Path(paths["c_model"]).parent
     build = Path(build_dir) if build_dir else capi.parent
     build.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256((capi.read_text() + Path(paths["c_model"]).read_text()
-                             + " ".join(CXXFLAGS)).encode()).hexdigest()[:12]
+    headers = [Path(paths[k]).read_text() for k in ("c_model", "ws_model") if k in paths]
+    digest = hashlib.sha256((capi.read_text() + "".join(headers) + " ".join(CXXFLAGS)).encode()).hexdigest()[:12]
     lib = build / f"lib{capi.stem}_{digest}.so"
     if lib.exists():
         return lib
@@ -399,6 +489,44 @@ class CModel:
             raise ValueError(f"batch mismatch: x has {x.shape[0]} vectors, w has {w.shape[0]}")
         out = np.zeros((x.shape[0], cfg.tm), dtype=np.int64)
         rc = self._fn(x.shape[0], x.ctypes.data, w.ctypes.data, out.ctypes.data)
+        if rc != 0:
+            raise RuntimeError(f"C model returned {rc}")
+        return out
+
+
+class StationaryModel:
+    """ctypes handle on the stateful C model of a weight-stationary PE array (the same shared library as
+    :class:`CModel`): ``run`` replays a sequence of blackbox calls and returns each call's psums."""
+
+    FIELDS = ("k", "cbank", "wj", "wk", "we", "wbank")
+
+    def __init__(self, lib_path: str | os.PathLike, ws: StationaryConfig) -> None:
+        self.ws = ws
+        self._lib = ctypes.CDLL(str(lib_path))
+        info = (ctypes.c_int * 6)()
+        self._lib.nash_pe_ws_info(info)
+        c = ws.pe
+        want = (c.engine_id, c.tm, c.tn, c.acc_bits, c.exp_max, ws.kk)
+        if tuple(info) != want:
+            raise RuntimeError(f"C model {lib_path} was built for {tuple(info)}, expected {want}")
+        self._fn = self._lib.nash_pe_ws_run
+        self._fn.restype = ctypes.c_int
+        self._fn.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 9
+
+    def clear(self) -> None:
+        """Zero both banks of every register file."""
+        self._lib.nash_pe_ws_clear()
+
+    def run(self, calls: dict[str, np.ndarray]) -> np.ndarray:
+        """``calls``: ``x`` [N, tn] int8, ``wdata`` [N, 16] uint8 and the int fields of :attr:`FIELDS` [N]
+        -> psum [N, tm] int64, the calls applied in order to the state left by the previous ``run``."""
+        x = np.ascontiguousarray(calls["x"], dtype=np.int8).reshape(-1, self.ws.pe.tn)
+        n = x.shape[0]
+        wdata = np.ascontiguousarray(calls["wdata"], dtype=np.uint8).reshape(n, WORD_LANES)
+        ints = [np.ascontiguousarray(calls[f], dtype=np.int32).reshape(n) for f in self.FIELDS]
+        out = np.zeros((n, self.ws.pe.tm), dtype=np.int64)
+        rc = self._fn(n, x.ctypes.data, *(a.ctypes.data for a in ints[:2]), wdata.ctypes.data,
+                      *(a.ctypes.data for a in ints[2:]), out.ctypes.data)
         if rc != 0:
             raise RuntimeError(f"C model returned {rc}")
         return out

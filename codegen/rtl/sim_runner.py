@@ -207,8 +207,6 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
     the rendered Verilog before simulation (tests use it to inject faults and check that the testbench catches them).
     ``c_model=False`` skips the g++ C model (calibration only needs the integer reference as golden).
     """
-    from cocotb_tools.runner import get_runner  # imported here: only simulation needs cocotb
-
     ok, why = simulator_status(sim)
     if not ok:
         raise RuntimeError(why)
@@ -242,16 +240,31 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
     tb_conf = run_dir / "tb_config.json"
     tb_conf.write_text(json.dumps({"cfg": cfg.as_dict(), "vectors": str(vec_path), "measure_out": str(measure),
                                    "seed": seed, "n_single": n_single, "skip_stalls": not stalls}, indent=2))
-    runner = get_runner(sim)
     build_dir = work / (f"sim_build_{sim}" if rtl_transform is None else f"sim_build_{sim}_mutant")
+    n_cases = simulate([paths["verilog"]], cfg.name, TB_MODULE, build_dir, run_dir, tb_conf, sim, seed, testcases,
+                       log_to_file, f"{cfg.name} on {sim}")
+    out = json.loads(measure.read_text()) if measure.exists() else {}
+    out.update({"name": cfg.name, "cfg": cfg.as_dict(), "simulator": sim, "vectors": int(data["x"].shape[0]),
+                "c_model_checked": c_model,
+                "tests": n_cases, "paths": {k: str(v) for k, v in paths.items()}})
+    return out
+
+
+def simulate(sources: list[Path], toplevel: str, test_module: str, build_dir: Path, run_dir: Path, tb_conf: Path,
+             sim: str, seed: int, testcases: list[str] | None, log_to_file: bool, what: str) -> int:
+    """Build ``sources`` and run the cocotb ``test_module`` on ``toplevel`` (its config file in
+    ``$NASH_PE_TB_CONFIG``); returns the number of testcases, raises ``AssertionError`` with the failures."""
+    from cocotb_tools.runner import get_runner  # imported here: only simulation needs cocotb
+
+    runner = get_runner(sim)
     build_args = ["-Wall"] if sim == "icarus" else []
-    runner.build(sources=[paths["verilog"]], hdl_toplevel=cfg.name, build_dir=build_dir, build_args=build_args,
+    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, build_args=build_args,
                  log_file=build_dir / "build.log" if log_to_file else None)
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
     env = {"NASH_PE_TB_CONFIG": str(tb_conf), "COCOTB_REDUCED_LOG_FMT": "1"}
     try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=cfg.name, build_dir=build_dir, test_dir=run_dir,
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
                     results_xml=str(results), extra_env=env, seed=seed, testcase=testcases,
                     log_file=log if log_to_file else None)
     except SystemExit:  # the runner exits under pytest on failures; report them below instead
@@ -260,12 +273,8 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
     if fails or n_cases == 0:
         tail = log.read_text()[-4000:] if log_to_file and log.exists() else ""
         msg = "; ".join(fails) or "no tests ran"
-        raise AssertionError(f"{cfg.name} on {sim}: {msg}\n--- log tail ---\n{tail}")
-    out = json.loads(measure.read_text()) if measure.exists() else {}
-    out.update({"name": cfg.name, "cfg": cfg.as_dict(), "simulator": sim, "vectors": int(data["x"].shape[0]),
-                "c_model_checked": c_model,
-                "tests": n_cases, "paths": {k: str(v) for k, v in paths.items()}})
-    return out
+        raise AssertionError(f"{what}: {msg}\n--- log tail ---\n{tail}")
+    return n_cases
 
 
 # ---- calibration ---------------------------------------------------------------------------------------------------

@@ -40,9 +40,10 @@ def write_model(folder: Path, arch: dict, seed: int, accelerator: dict | None = 
     return save_model(mf, folder / "model.json")
 
 
-def csim_all_layers(model: Path, out: Path, n: int = 12, seed: int = 0, schedule: str = "model"):
+def csim_all_layers(model: Path, out: Path, n: int = 12, seed: int = 0, schedule: str = "model",
+                    pe_impl: str = "auto"):
     """Render, build, run n random images; returns (mismatching images, first mismatch, generated)."""
-    g = generate(model, out, schedule)
+    g = generate(model, out, schedule, pe_impl=pe_impl)
     lib = CsimLibrary(build(g.project).lib, g.project.manifest)
     first = g.integer_model.nodes[0]
     x = np.random.default_rng(seed).integers(-128, 128, (n, first.in_ch, first.in_size, first.in_size), dtype=np.int8)
@@ -54,16 +55,18 @@ def csim_all_layers(model: Path, out: Path, n: int = 12, seed: int = 0, schedule
     return bad, first_bad, g
 
 
-@pytest.mark.parametrize("stem,accel,head", [
-    ("conv", ODD_TILES, "conv"),
-    ("adder", None, "shift"),  # adder stem reads the image with zero padding (-|w| at the border)
-    ("shift", WIDE_TILES, "adder"),  # Tn larger than the channels, 1 x 1 arrays
+@pytest.mark.parametrize("stem,accel,head,pe_impl", [
+    ("conv", ODD_TILES, "conv", "auto"),
+    ("conv", ODD_TILES, "conv", "rtl"),  # the weight-stationary blackboxes, KK = 25 (k = 5), odd Tm x Tn
+    ("adder", None, "shift", "auto"),  # adder stem reads the image with zero padding (-|w| at the border)
+    ("shift", WIDE_TILES, "adder", "auto"),  # Tn larger than the channels, 1 x 1 arrays
 ])
-def test_all_ops_bitexact(tmp_path, stem, accel, head):
+def test_all_ops_bitexact(tmp_path, stem, accel, head, pe_impl):
     arch = arch_with(stem)
     arch["head"] = {"width": 22, "op": head}
     section = None if accel is None else accel_section(arch, accel)
-    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=3, accelerator=section), tmp_path / "p")
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=3, accelerator=section), tmp_path / "p",
+                                    pe_impl=pe_impl)
     assert (bad, first) == (0, None)
     ops = {(n.op, n.kernel, n.stride, n.depthwise) for n in g.integer_model.nodes if n.kind == "conv"}
     assert {o[0] for o in ops} == {"conv", "shift", "adder"} and {o[1] for o in ops} == {1, 3, 5}
@@ -86,16 +89,18 @@ def with_tiles(section: dict, tr: dict[str, int]) -> dict:
     return section
 
 
-@pytest.mark.parametrize("tiles,tr", [
-    (ODD_TILES, {"conv": 2, "shift": 1, "adder": 3}),  # bands of 1-4 rows (a band starts on a word)
-    (WIDE_TILES, {"conv": 4, "shift": 8, "adder": 5}),
+@pytest.mark.parametrize("tiles,tr,pe_impl", [
+    (ODD_TILES, {"conv": 2, "shift": 1, "adder": 3}, "auto"),  # bands of 1-4 rows (a band starts on a word)
+    (WIDE_TILES, {"conv": 4, "shift": 8, "adder": 5}, "auto"),
+    (WIDE_TILES, {"conv": 4, "shift": 8, "adder": 5}, "rtl"),  # weight-stationary arrays, KW = 7 words per position
 ])
-def test_row_bands_bitexact(tmp_path, tiles, tr):
+def test_row_bands_bitexact(tmp_path, tiles, tr, pe_impl):
     """Small output tiles on 16 x 16 maps: several row bands per layer with their input halo (k = 1/3/5, stride 2,
-    depthwise, grouped), input reuse and re-reads, odd lanes: bit-exact."""
+    depthwise, grouped), input reuse and re-reads, odd lanes: bit-exact (both PE-array implementations)."""
     arch = arch_with("conv", input_size=16)
     section = with_tiles(accel_section(arch, tiles), tr)
-    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=4, accelerator=section), tmp_path / "p", n=4)
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=4, accelerator=section), tmp_path / "p", n=4,
+                                    pe_impl=pe_impl)
     assert (bad, first) == (0, None)
     rows = {ly["name"]: ly["band_rows"] for ly in g.project.manifest["layers"] if ly["band_rows"]}
     sizes = {n.name: n.out_size for n in g.integer_model.nodes}
@@ -144,11 +149,12 @@ TILES = st.fixed_dictionaries({e: st.fixed_dictionaries({"tm": st.integers(1, 9)
                                for e in ("conv", "shift", "adder")})
 
 
-def _check_random(tmp_path_factory, arch, tiles, seed):
+def _check_random(tmp_path_factory, arch, tiles, seed, pe_impl="auto"):
     folder = tmp_path_factory.mktemp("hyp")
     section = with_tiles(accel_section(arch, tiles), {e: t.get("tr", 8) for e, t in tiles.items()})
-    bad, first, _ = csim_all_layers(write_model(folder, arch, seed, section), folder / "p", n=6, seed=seed)
-    assert (bad, first) == (0, None), f"arch {arch}, tiles {tiles}: {first}"
+    bad, first, _ = csim_all_layers(write_model(folder, arch, seed, section), folder / "p", n=6, seed=seed,
+                                    pe_impl=pe_impl)
+    assert (bad, first) == (0, None), f"arch {arch}, tiles {tiles}, --pe-impl {pe_impl}: {first}"
 
 
 def test_dead_layer_converts_and_is_bitexact(tmp_path_factory):
@@ -173,6 +179,6 @@ def test_random_architectures_bitexact(tmp_path_factory, arch, tiles, seed):
 
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(arch=architectures(), tiles=TILES, seed=st.integers(0, 10_000))
-def test_random_architectures_bitexact_many(tmp_path_factory, arch, tiles, seed):
-    _check_random(tmp_path_factory, arch, tiles, seed)
+@given(arch=architectures(), tiles=TILES, seed=st.integers(0, 10_000), pe_impl=st.sampled_from(["auto", "rtl"]))
+def test_random_architectures_bitexact_many(tmp_path_factory, arch, tiles, seed, pe_impl):
+    _check_random(tmp_path_factory, arch, tiles, seed, pe_impl)

@@ -92,13 +92,17 @@ def test_local_pe_functions_give_the_same_results(tiny, tmp_path):
 
 
 def test_rtl_blackbox_path_is_bitexact_and_in_the_tcl(tiny, tmp_path):
-    """--pe-impl rtl: engines call the RTL blackboxes through the packing adapter; csim runs the blackbox C models."""
+    """--pe-impl rtl: engines call the weight-stationary RTL blackboxes (the weight tile lives in the array, loaded
+    one word per cycle inside the MAC loops); csim runs the blackbox C models, whose state is the array's."""
     from nash.codegen.rtl.pe_arrays import find_ap_types
 
     g, _, _ = tiny
     rtl = generate(TINY, tmp_path / "rtl", pe_impl="rtl").project
     jsons = rtl.pe.blackbox_jsons
     assert rtl.pe.impl == "rtl" and len(jsons) == 3
+    engine = (rtl.out / "src" / "engine_conv.cpp").read_text()
+    assert "static w_t wt[" not in engine and "load_w_pe(L, ws);" in engine  # no HLS weight buffer left
+    assert "#pragma HLS ALLOCATION function instances=nash_conv_pe_tm8_tn8_a32_k9_ws limit=1" in engine
     tcl = (rtl.out / "run_hls.tcl").read_text()
     for j in jsons:
         assert (rtl.out / j).exists() and f"add_files -blackbox [file join $root {j}]" in tcl
@@ -113,6 +117,26 @@ def test_rtl_blackbox_path_is_bitexact_and_in_the_tcl(tiny, tmp_path):
     x = _images(g, 16, seed=9)
     got = CsimLibrary(build(rtl).lib, rtl.manifest).predict(x, rtl.blob_path.read_bytes())
     np.testing.assert_array_equal(got, run_network(im.nodes, im.params, x))
+
+
+def test_rtl_bank_mixup_is_caught(tiny, tmp_path):
+    """Negative control of the rtl csim: a blackbox C model whose compute side reads the bank being loaded (the
+    next tile) instead of the current one must give wrong logits."""
+    from nash.codegen.rtl.pe_arrays import find_ap_types
+
+    if find_ap_types() is None:
+        pytest.skip("ap_int.h not found: pip install --no-deps hls4ml==1.3.0 (make install does) or set NASH_AP_TYPES")
+    g, _, _ = tiny
+    rtl = generate(TINY, tmp_path / "rtl", pe_impl="rtl").project
+    model = next((rtl.out / "src" / "pe").glob("nash_conv_*_ws.h"))
+    text = model.read_text()
+    assert "_rf[cbank & 1]" in text
+    model.write_text(text.replace("_rf[cbank & 1]", "_rf[(cbank & 1) ^ 1]"))
+    rtl.sources_hash += "-bank-mixup"
+    im = g.integer_model
+    x = _images(g, 4, seed=9)
+    got = CsimLibrary(build(rtl).lib, rtl.manifest).predict(x, rtl.blob_path.read_bytes())
+    assert not np.array_equal(got, run_network(im.nodes, im.params, x))
 
 
 def test_injected_bug_is_reported_at_the_first_wrong_layer(tiny, tmp_path):

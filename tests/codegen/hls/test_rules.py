@@ -1,16 +1,18 @@
-"""The performance rules R9-R14 (codegen/hls/perf_rules.py, docs/hls-coding-rules.md).
+"""The performance rules R9-R15 (codegen/hls/perf_rules.py, docs/hls-coding-rules.md).
 
 Each rule: a hand-written minimal snippet in the canonical form of UG1399 / UG1448 passes, and a bad variant (the
 pattern those guides name as preventing bursts, widening or dataflow) fails with that rule id. Then the generated code:
 the byte-wise engines codegen rendered before issue 12 (frozen in tests/data/bytewise_project) must be flagged at the
-sites the static review names (shared/reference/hls-performance.md), and every project codegen renders now must pass.
+sites the static review names (shared/reference/hls-performance.md), the packed PE-array blackbox rendered before the
+weight-stationary interface (tests/data/packed_blackbox_project) must fail R15, and every project codegen renders now
+must pass.
 """
 
 from __future__ import annotations
 
 import pytest
 from helpers import REPO
-from nash.codegen.hls.perf_rules import check_performance, check_tcl
+from nash.codegen.hls.perf_rules import check_blackboxes, check_performance, check_tcl
 from nash.codegen.hls.project import generate_from
 from nash.codegen.hls.rules import check_project, check_project_performance
 from nash.frontend.core.model_file import load_model
@@ -421,3 +423,44 @@ def test_the_pre_issue_12_bytewise_engines_violate_the_performance_rules():
 def test_generated_code_follows_performance_rules(tiny_project):
     violations = check_project(tiny_project)
     assert violations == [], "\n".join(map(str, violations))
+
+
+@pytest.fixture(scope="module")
+def tiny_rtl_project(tmp_path_factory):
+    mf = load_model(TINY)
+    return generate_from(mf, load_integer_model(mf), tmp_path_factory.mktemp("tiny_rtl"), pe_impl="rtl").out
+
+
+def test_generated_rtl_project_follows_every_rule(tiny_rtl_project):
+    """--pe-impl rtl: the weight-stationary blackboxes pass R15 and the engines around them R1-R14."""
+    assert sorted((tiny_rtl_project / "src" / "pe").glob("*_ws.json"))
+    violations = check_project(tiny_rtl_project)
+    assert violations == [], "\n".join(map(str, violations))
+
+
+def test_the_packed_pe_blackbox_violates_r15():
+    """A regression to the packed interface (the whole 16 x 16 weight tile as one ap_uint<2048> per call) fails R15
+    on the blackbox prototype, naming the argument and its width; its x and psum ports are narrow enough."""
+    out = REPO / "tests" / "data" / "packed_blackbox_project"
+    found = [v for v in check_project_performance(out) if v.rule == "R15"]
+    assert len(found) == 1, found
+    (v,) = found
+    assert v.file == "pe/nash_conv_pe_tm16_tn16_a32_bb.h"
+    assert "nash_conv_pe_tm16_tn16_a32" in v.message and "'w'" in v.message and "2048 bits" in v.message
+    assert "void nash_conv_pe_tm16_tn16_a32(" in (out / "src" / v.file).read_text().splitlines()[v.line - 1]
+
+
+BB_JSON = {"bb.json": '{"c_function_name": "box", "rtl_top_module_name": "box"}'}
+
+
+@pytest.mark.parametrize("width,bad", [(1024, False), (1025, True), (128, False)])
+def test_r15_boundary_on_a_blackbox_prototype(width, bad):
+    src = f"#include \"ap_int.h\"\nvoid box(ap_uint<8> x, ap_int<{width}> w, ap_uint<64>& p);\n"
+    assert bool(check_blackboxes({"bb.h": src}, BB_JSON)) == bad
+
+
+def test_r15_ignores_calls_other_functions_and_other_json():
+    src = ("typedef ap_uint<4096> big_t;\nvoid other(big_t w);\nvoid f() { big_t w = 0; ap_uint<8> p; box(w, p); }\n"
+           "void box(big_t w, ap_uint<8>& p);\n")
+    found = check_blackboxes({"k.cpp": src}, BB_JSON | {"notes.json": '{"a": 1}', "broken.json": "{"})
+    assert [(v.rule, v.line) for v in found] == [("R15", 4)]  # the declaration of box, through the typedef
