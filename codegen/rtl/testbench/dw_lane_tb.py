@@ -22,6 +22,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 from nash.codegen.rtl.dw_lanes import DwLaneConfig
+from nash.codegen.rtl.testbench.tb_io import record_measurement
 
 
 def _load() -> tuple[dict, DwLaneConfig, dict[str, np.ndarray]]:
@@ -96,13 +97,6 @@ async def _stream(dut, cfg: DwLaneConfig, data: dict, rng: random.Random, p_vali
     return {"latency_min": min(lats), "latency_max": max(lats), "windows": len(got), "cycles": cycle}
 
 
-def _record(conf: dict, key: str, value: object) -> None:
-    path = Path(conf["measure_out"])
-    cur = json.loads(path.read_text()) if path.exists() else {}
-    cur[key] = value
-    path.write_text(json.dumps(cur, indent=2))
-
-
 @cocotb.test()
 async def back_to_back(dut) -> None:
     """Every term on consecutive cycles: each window sum equals the reference; the latency is one constant."""
@@ -112,8 +106,8 @@ async def back_to_back(dut) -> None:
     res = await _stream(dut, cfg, data, random.Random(conf["seed"]), 1.0, 1.0, "back-to-back")
     assert res["latency_min"] == res["latency_max"], f"latency varies: {res}"
     assert res["cycles"] == len(data["x"]) + res["latency_max"], f"a stream of N terms must take N + latency: {res}"
-    _record(conf, "latency", res["latency_max"])
-    _record(conf, "windows", res["windows"])
+    record_measurement(conf, "latency", res["latency_max"])
+    record_measurement(conf, "windows", res["windows"])
 
 
 @cocotb.test()
@@ -126,4 +120,4 @@ async def gaps_and_stalls(dut) -> None:
     Clock(dut.ap_clk, 10, unit="ns").start()
     await _reset(dut)
     res = await _stream(dut, cfg, data, random.Random(conf["seed"] + 1), 0.7, 0.8, "gaps-and-stalls")
-    _record(conf, "stalled_windows", res["windows"])
+    record_measurement(conf, "stalled_windows", res["windows"])

@@ -26,6 +26,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 from nash.codegen.rtl.pe_arrays import PEArrayConfig, pack_vector, unpack_signed
+from nash.codegen.rtl.testbench.tb_io import record_measurement
 
 
 def _load() -> tuple[dict, PEArrayConfig, dict[str, np.ndarray]]:
@@ -34,16 +35,6 @@ def _load() -> tuple[dict, PEArrayConfig, dict[str, np.ndarray]]:
     with np.load(conf["vectors"]) as z:
         data = {k: z[k] for k in z.files}
     return conf, cfg, data
-
-
-def _record(conf: dict, key: str, value: object) -> None:
-    """Merge one measurement into the JSON file the runner reads back."""
-    path = Path(conf["measure_out"])
-    cur = json.loads(path.read_text()) if path.exists() else {}
-    cur[key] = value
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(cur, indent=2))
-    os.replace(tmp, path)
 
 
 class Harness:
@@ -201,8 +192,8 @@ async def latency_single(dut) -> None:
             await RisingEdge(dut.ap_clk)
             h.cycle += 1
     assert len(set(lats)) == 1, f"latency varies between vectors: {lats}"
-    _record(conf, "latency", lats[0])
-    _record(conf, "latency_single_samples", len(lats))
+    record_measurement(conf, "latency", lats[0])
+    record_measurement(conf, "latency_single_samples", len(lats))
 
 
 @cocotb.test()
@@ -217,11 +208,11 @@ async def stream_back_to_back(dut) -> None:
     secs = time.perf_counter() - t0
     assert len(res["dones"]) == len(order)
     ii_in, ii_out = _ii(res["accepts"]), _ii(res["dones"])
-    _record(conf, "stream", {"vectors": len(order), "cycles": res["cycles"], "seconds": secs,
+    record_measurement(conf, "stream", {"vectors": len(order), "cycles": res["cycles"], "seconds": secs,
                              "ii_in_max": ii_in["max"], "ii_in_mean": ii_in["mean"], "ii_out_max": ii_out["max"],
                              "ii_out_mean": ii_out["mean"], "latency_min": min(res["latencies"]),
                              "latency_max": max(res["latencies"])})
-    _record(conf, "ii", max(ii_in["max"], ii_out["max"]))
+    record_measurement(conf, "ii", max(ii_in["max"], ii_out["max"]))
 
 
 @cocotb.test()
@@ -235,5 +226,5 @@ async def stalls_and_backpressure(dut) -> None:
     order = list(range(len(data["x"])))
     res = await h.run(order, p_start=0.75, p_ce=0.7, p_cont=0.6, where="stalls")
     assert len(res["dones"]) == len(order)
-    _record(conf, "stalls", {"vectors": len(order), "cycles": res["cycles"],
+    record_measurement(conf, "stalls", {"vectors": len(order), "cycles": res["cycles"],
                              "latency_max": max(res["latencies"])})

@@ -21,6 +21,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 from nash.codegen.rtl.pe_arrays import PEArrayConfig, StationaryConfig, pack_vector, unpack_signed
+from nash.codegen.rtl.testbench.tb_io import record_measurement
 
 FIELDS = ("k", "cbank", "wj", "wk", "we", "wbank")
 
@@ -32,15 +33,6 @@ def _load() -> tuple[dict, StationaryConfig, dict[str, np.ndarray]]:
     with np.load(conf["vectors"]) as z:
         data = {k: z[k] for k in z.files}
     return conf, StationaryConfig(PEArrayConfig(**cfg), kk), data
-
-
-def _record(conf: dict, key: str, value: object) -> None:
-    path = Path(conf["measure_out"])
-    cur = json.loads(path.read_text()) if path.exists() else {}
-    cur[key] = value
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(cur, indent=2))
-    os.replace(tmp, path)
 
 
 class Harness:
@@ -150,10 +142,10 @@ async def calls_back_to_back(dut) -> None:
     assert len(set(res["latencies"])) == 1, f"latency varies: {sorted(set(res['latencies']))}"
     gaps = np.diff(res["accepts"] + [res["accepts"][-1] + 1])
     assert int(gaps.max()) == 1 and int(np.diff(res["dones"]).max()) == 1
-    _record(conf, "latency", res["latencies"][0])
-    _record(conf, "ii", 1)
-    _record(conf, "cycles", res["cycles"])
-    _record(conf, "checked", res["checked"])
+    record_measurement(conf, "latency", res["latencies"][0])
+    record_measurement(conf, "ii", 1)
+    record_measurement(conf, "cycles", res["cycles"])
+    record_measurement(conf, "checked", res["checked"])
 
 
 @cocotb.test()
@@ -167,4 +159,4 @@ async def calls_with_stalls(dut) -> None:
     await h.start()
     res = await h.run(p_start=0.7, p_ce=0.75, p_cont=0.6, where="stalls")
     assert res["checked"] == int(data["check"].sum())
-    _record(conf, "stalls", {"calls": len(data["x"]), "cycles": res["cycles"]})
+    record_measurement(conf, "stalls", {"calls": len(data["x"]), "cycles": res["cycles"]})
