@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def parse_budget(text: str) -> tuple[int, int, int]:
     return epochs, size, images
 
 
+def seeds_for(tau: float, target: float = 0.8) -> float | None:
+    """Extrapolation, not a measurement: how many training seeds the mean-accuracy ground truth needs so that two
+    independent such means rank each other at Kendall tau ``target``, from the measured one-seed tau. Assumes
+    bivariate-normal accuracies (Greiner: r = sin(pi tau / 2)) and independent seed noise (Spearman-Brown:
+    r_k = k r / (1 + (k - 1) r))."""
+    r, rt = math.sin(math.pi * tau / 2), math.sin(math.pi * target / 2)
+    if r <= 0:
+        return None
+    return rt * (1 - r) / (r * (1 - rt))
+
+
 def measure(data_root: str, seed: int, k: int, budget: tuple[int, int, int], cache: Path, space: str) -> dict:
     """Train the first ``k`` architectures of draw ``seed`` with 2 seeds at ``budget``; the ceiling and the cost."""
     epochs, size, images = budget
@@ -53,6 +65,7 @@ def measure(data_root: str, seed: int, k: int, budget: tuple[int, int, int], cac
     c = noise_ceiling(acc)
     return {"data": Path(data_root).name, "seed": seed, "archs": k, "epochs": epochs, "input_size": size,
             "train_images": recs[0][0]["train_images"], "ceiling": c,
+            "seeds_for_0.8_extrapolated": seeds_for(c["kendall_tau"]),
             "accuracy": {"min": float(np.min(np.mean(acc, 1))), "max": float(np.max(np.mean(acc, 1)))},
             # serial, in this process: CPU seconds per training of the ones trained by this call (cached records
             # only hold the wall seconds of the run that trained them, under whatever load it had)
