@@ -44,9 +44,11 @@ def paired_difference(results: list[dict], a: str, b: str, n_boot: int = 1000, s
 
 
 def draw_label(d: dict) -> str:
-    """dataset name, with the data folder's name for CIFAR-format files (generated datasets)."""
+    """dataset name, with the data folder's name for CIFAR-format files (generated datasets), and the epochs (one
+    dataset may be benchmarked at two budgets)."""
     root = d.get("data_root")
-    return f"{d['dataset']}:{Path(root).name}" if root else d["dataset"]
+    name = f"{d['dataset']}:{Path(root).name}" if root else d["dataset"]
+    return f"{name} e{d['epochs']}"
 
 
 def targets(draw: dict) -> list[dict]:

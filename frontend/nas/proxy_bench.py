@@ -28,6 +28,11 @@ from nash.frontend.nas.search_space import SpaceConfig, arch_key, arch_stats, ge
 from tqdm import tqdm
 
 BENCH_TRAIN = {"batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "label_smoothing": 0.1}
+# Default budget: 8 epochs on the whole training split. On the generated datasets 3 epochs left the networks at
+# 20-45 % (the benchmark measured how fast each converges); 8 epochs reach 60-99 % for about 19 CPU-s per training
+# at 16x16, and the seed-to-seed ceiling did not rise further per CPU-second (docs/search.md, "Noise ceiling
+# against the budget").
+BENCH_EPOCHS = 8
 
 
 def arch_hash(arch: dict) -> str:
@@ -345,7 +350,8 @@ def plot_bench(scores: dict[str, list[float]], acc: list[float], table: dict, pa
     atomic_write_bytes(path, buf.getvalue())
 
 
-def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = 5, seed: int = 0, out: Path = Path("."),
+def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENCH_EPOCHS, seed: int = 0,
+                    out: Path = Path("."),
                     space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
                     score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
                     n_boot: int = 1000, progress: bool = True, train_only: bool = False,

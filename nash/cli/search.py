@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from nash.frontend.data import READERS
+from nash.frontend.nas.proxy_bench import BENCH_EPOCHS
 from nash.frontend.nas.search_space import SPACES
 
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
@@ -150,7 +151,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
                    "64 for tiny64). The images are resized (bilinear) to R x R.")
 @click.option("--ops", default="conv,shift,adder", show_default=True)
 @click.option("--archs", type=click.IntRange(3), default=40, show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=BENCH_EPOCHS, show_default=True,
+              help="Training epochs per run (the default is the documented budget, docs/search.md).")
 @click.option("--train-seeds", type=click.IntRange(1), default=2, show_default=True,
               help="Trainings per architecture (seeds SEED, SEED+1000, ...): the ground truth is their mean accuracy "
                    "and their tau is the noise ceiling (needs >= 2).")
