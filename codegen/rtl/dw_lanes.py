@@ -172,9 +172,7 @@ def run_dw_lane_sim(cfg: DwLaneConfig, data: dict[str, np.ndarray], work_dir: st
                     sim: str = "icarus", seed: int = 1, stalls: bool = True) -> dict:
     """Render and simulate one lane on the stream ``data`` (:func:`lane_vectors`); returns the testbench's
     measurements (outputs checked, latency). AssertionError with the testbench's messages when an output differs."""
-    from cocotb_tools.runner import get_runner  # imported here: only simulation needs cocotb
-    from nash.codegen.rtl.sim_runner import _parse_results as parse_results  # one xUnit reader for both
-    from nash.codegen.rtl.sim_runner import simulator_status
+    from nash.codegen.rtl.sim_runner import simulate, simulator_status
 
     ok, why = simulator_status(sim)
     if not ok:
@@ -189,21 +187,8 @@ def run_dw_lane_sim(cfg: DwLaneConfig, data: dict[str, np.ndarray], work_dir: st
     conf = run_dir / "tb_config.json"
     conf.write_text(json.dumps({"cfg": cfg.as_dict(), "vectors": str(run_dir / "vectors.npz"),
                                 "measure_out": str(measure), "seed": seed, "stalls": stalls}))
-    runner = get_runner(sim)
-    build_dir = work / f"sim_build_{sim}"
-    runner.build(sources=[verilog], hdl_toplevel=cfg.name, build_dir=build_dir,
-                 build_args=["-Wall"] if sim == "icarus" else [], log_file=build_dir / "build.log")
-    results, log = run_dir / "results.xml", run_dir / "sim.log"
-    try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=cfg.name, build_dir=build_dir, test_dir=run_dir,
-                    results_xml=str(results), extra_env={"NASH_DW_TB_CONFIG": str(conf), "COCOTB_REDUCED_LOG_FMT": "1"},
-                    seed=seed, log_file=log)
-    except SystemExit:  # the runner exits under pytest on failures; report them below instead
-        pass
-    n_cases, fails = parse_results(results)
-    if fails or n_cases == 0:
-        tail = log.read_text()[-4000:] if log.exists() else ""
-        raise AssertionError(f"{cfg.name} on {sim}: {'; '.join(fails) or 'no tests ran'}\n--- log tail ---\n{tail}")
+    n_cases = simulate([verilog], cfg.name, TB_MODULE, work / f"sim_build_{sim}", run_dir, conf, sim, seed, None,
+                       True, f"{cfg.name} on {sim}", config_env="NASH_DW_TB_CONFIG")
     out = json.loads(measure.read_text())
     out.update({"name": cfg.name, "tests": n_cases, "verilog": str(verilog)})
     return out

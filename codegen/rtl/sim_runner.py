@@ -251,9 +251,10 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
 
 
 def simulate(sources: list[Path], toplevel: str, test_module: str, build_dir: Path, run_dir: Path, tb_conf: Path,
-             sim: str, seed: int, testcases: list[str] | None, log_to_file: bool, what: str) -> int:
-    """Build ``sources`` and run the cocotb ``test_module`` on ``toplevel`` (its config file in
-    ``$NASH_PE_TB_CONFIG``); returns the number of testcases, raises ``AssertionError`` with the failures."""
+             sim: str, seed: int, testcases: list[str] | None, log_to_file: bool, what: str,
+             config_env: str = "NASH_PE_TB_CONFIG") -> int:
+    """Build ``sources`` and run the cocotb ``test_module`` on ``toplevel`` (its config file in the environment
+    variable ``config_env``); returns the number of testcases, raises ``AssertionError`` with the failures."""
     from cocotb_tools.runner import get_runner  # imported here: only simulation needs cocotb
 
     runner = get_runner(sim)
@@ -262,7 +263,7 @@ def simulate(sources: list[Path], toplevel: str, test_module: str, build_dir: Pa
                  log_file=build_dir / "build.log" if log_to_file else None)
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
-    env = {"NASH_PE_TB_CONFIG": str(tb_conf), "COCOTB_REDUCED_LOG_FMT": "1"}
+    env = {config_env: str(tb_conf), "COCOTB_REDUCED_LOG_FMT": "1"}
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=run_dir,
                     results_xml=str(results), extra_env=env, seed=seed, testcase=testcases,
