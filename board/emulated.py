@@ -84,7 +84,7 @@ class EmulatedDevice(pynq.Device if pynq is not None else object):
         self.events: list[tuple] = []
         self.regs: dict[int, int] = {}
         self.ip_dict = {rmap.instance: {"phys_addr": KERNEL_BASE, "addr_range": rmap.doc["address_span"],
-                                        "type": f"nash:hls:{rmap.doc['top']}:1.0", "registers": {}}}
+                                        "type": rmap.vlnv or "unknown", "registers": {}}}
         self.kernel_s = 0.0
         self._lib = ctypes.CDLL(str(lib_path))
         if not hasattr(self._lib, "nash_run_memory"):

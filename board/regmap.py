@@ -30,6 +30,11 @@ class RegisterMap:
         return self.doc["instance"]
 
     @property
+    def vlnv(self) -> str | None:
+        """The kernel IP's vendor:library:name:version (None in maps written before it was recorded)."""
+        return self.doc.get("vlnv")
+
+    @property
     def ctrl(self) -> int:
         return self.doc["control"]["CTRL"]
 
@@ -86,27 +91,37 @@ def split_pointer(address: int) -> tuple[int, int]:
     return address & 0xFFFFFFFF, address >> 32
 
 
-def hwh_registers(hwh: str | Path, instance: str) -> dict[str, int]:
-    """Register name -> offset of the IP ``instance`` in a Vivado hardware handoff (``<MODULE INSTANCE=...>``,
-    ``<REGISTER NAME=...>`` with ``<PROPERTY NAME="ADDRESS_OFFSET" VALUE=...>``)."""
+def hwh_module(hwh: str | Path, instance: str) -> ET.Element:
+    """The ``<MODULE INSTANCE=...>`` element of the IP ``instance`` in a Vivado hardware handoff."""
     try:
         root = ET.parse(str(hwh)).getroot()
     except (OSError, ET.ParseError) as e:
         raise BundleError(f"{hwh}: not a readable .hwh hardware handoff ({e})") from None
     for mod in root.iter("MODULE"):
         if mod.get("INSTANCE") == instance:
-            regs = {}
-            for reg in mod.iter("REGISTER"):
-                props = {p.get("NAME"): p.get("VALUE") for p in reg.iter("PROPERTY")}
-                if "ADDRESS_OFFSET" in props:
-                    regs[reg.get("NAME")] = int(props["ADDRESS_OFFSET"], 0)
-            return regs
+            return mod
     raise BundleError(f"{hwh}: no IP instance {instance!r} in the block design (wrong .hwh for this kernel?)")
 
 
+def hwh_registers(module: ET.Element) -> dict[str, int]:
+    """Register name -> offset of an IP module of a .hwh (``<REGISTER NAME=...>`` with ``<PROPERTY
+    NAME="ADDRESS_OFFSET" VALUE=...>``)."""
+    regs = {}
+    for reg in module.iter("REGISTER"):
+        props = {p.get("NAME"): p.get("VALUE") for p in reg.iter("PROPERTY")}
+        if "ADDRESS_OFFSET" in props:
+            regs[reg.get("NAME")] = int(props["ADDRESS_OFFSET"], 0)
+    return regs
+
+
 def check_against_hwh(rmap: RegisterMap, hwh: str | Path) -> None:
-    """Every register of the map must sit at the same offset in the .hwh; the first difference is named."""
-    got = hwh_registers(hwh, rmap.instance)
+    """The .hwh's kernel instance must be this IP (its VLNV, where both record it) and every register of the map
+    must sit at the same offset; the first difference is named."""
+    module = hwh_module(hwh, rmap.instance)
+    if rmap.vlnv and module.get("VLNV") and module.get("VLNV") != rmap.vlnv:
+        raise RegisterMapError(f"{hwh}: instance {rmap.instance} is IP {module.get('VLNV')}, {rmap.source} is for "
+                               f"{rmap.vlnv} (wrong .hwh for this kernel?)")
+    got = hwh_registers(module)
     aliases = {"CTRL": ("CTRL", "AP_CTRL"), "GIER": ("GIER", "GIE"), "IP_IER": ("IP_IER", "IER"),
                "IP_ISR": ("IP_ISR", "ISR")}
     for name, off in rmap.registers().items():

@@ -64,14 +64,15 @@ def argument_registers(arguments: list[tuple[str, str]]) -> list[dict]:
 
 
 def register_map(arguments: list[tuple[str, str]], clock_mhz: float, buffers: dict, input_spec: dict,
-                 abi_version: int) -> dict:
+                 abi_version: int, vlnv: str) -> dict:
     """The ``register_map.json`` document: control registers, argument registers, the kernel's buffer sizes
-    (``buffers``: what the host allocates per role) and its input (shape and quantization scale)."""
+    (``buffers``: what the host allocates per role), its input (shape and quantization scale) and the exported IP's
+    ``vlnv`` (``ip_names.ip_vlnv()``; the runtime checks it against the .hwh)."""
     args = argument_registers(arguments)
     last = args[-1]
     span = last["offset"] + REG_BYTES * (len(last["registers"]) + 1)
     return {
-        "format": FORMAT, "version": VERSION, "rule": RULE, "top": TOP, "instance": INSTANCE,
+        "format": FORMAT, "version": VERSION, "rule": RULE, "top": TOP, "instance": INSTANCE, "vlnv": vlnv,
         "abi_version": abi_version, "clock_mhz": clock_mhz,
         "control": dict(CONTROL), "ctrl_bits": dict(CTRL_BITS), "arguments": args,
         "address_span": 1 << (span - 1).bit_length(),  # Vivado sizes s_axi_control to a power of two

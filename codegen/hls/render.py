@@ -464,7 +464,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
                                                                "num_classes": n_classes}}
     inp = {"shape": [first.in_ch, first.in_size, first.in_size], "dtype": "int8", "layout": "NCHW",
            "scale": float(im.input_scale)}
-    regs = register_map(ctx["top_arguments"], plan.clock_mhz, ddr_buffers, inp, ABI_VERSION)
+    regs = register_map(ctx["top_arguments"], plan.clock_mhz, ddr_buffers, inp, ABI_VERSION, ip_names.ip_vlnv())
     _write(out / "register_map.json", json.dumps(regs, indent=1) + "\n", files)
     return Project(out, model_name, plan, manifest, h.hexdigest(), pe, files)
 

@@ -49,11 +49,12 @@ def test_codegen_map_follows_the_rendered_signature(project):
     assert doc["buffers"]["weights"]["bytes"] == (project / "weights.bin").stat().st_size
 
 
-def _hwh(regs: dict[str, int], instance="nash_top_0", name="nash_bd", device="xck26") -> str:
+def _hwh(regs: dict[str, int], instance="nash_top_0", name="nash_bd", device="xck26", vlnv=None) -> str:
     body = "".join(f'<REGISTER NAME="{n}"><PROPERTY NAME="ADDRESS_OFFSET" VALUE="{o:#x}"/>'
                    f'<PROPERTY NAME="SIZE" VALUE="32"/></REGISTER>' for n, o in regs.items())
     return (f'<?xml version="1.0"?><EDKSYSTEM><SYSTEMINFO ARCH="zynquplus" DEVICE="{device}" NAME="{name}" '
-            f'PACKAGE="sfvc784" SPEEDGRADE="-2LV"/><MODULES><MODULE INSTANCE="{instance}" MODTYPE="nash_top">'
+            f'PACKAGE="sfvc784" SPEEDGRADE="-2LV"/><MODULES><MODULE INSTANCE="{instance}" MODTYPE="nash_top"'
+            + (f' VLNV="{vlnv}"' if vlnv else "") + ">"
             f'<PARAMETERS/><REGISTERS>{body}</REGISTERS></MODULE></MODULES></EDKSYSTEM>')
 
 
@@ -72,6 +73,24 @@ def test_hwh_check_names_the_register(project, tmp_path):
     other.write_text(_hwh(regs, instance="something_else_0"))
     with pytest.raises(BundleError, match="no IP instance 'nash_top_0'"):
         check_against_hwh(rmap, other)
+
+
+def test_map_records_the_exported_ip_and_the_hwh_check_compares_it(project, tmp_path):
+    # the VLNV the HLS script exports the IP under, read back from the rendered run_hls.tcl
+    tcl = (project / "run_hls.tcl").read_text()
+    opts = dict(re.findall(r"-(vendor|library|version)\s+\"?([\w.]+)", tcl.split("export_design", 1)[1]))
+    top = re.search(r"set_top\s+(\w+)", tcl).group(1)
+    exported = f"{opts['vendor']}:{opts['library']}:{top}:{opts['version']}"
+    rmap = parse_register_map(json.loads((project / "register_map.json").read_text()))
+    assert rmap.vlnv == exported
+    regs = rmap.registers()
+    same = tmp_path / "same.hwh"
+    same.write_text(_hwh(regs, vlnv=exported))
+    check_against_hwh(rmap, same)
+    foreign = tmp_path / "foreign.hwh"
+    foreign.write_text(_hwh(regs, vlnv="xilinx.com:hls:vadd:1.0"))
+    with pytest.raises(RegisterMapError, match=r"is IP xilinx.com:hls:vadd:1.0, .* is for " + re.escape(exported)):
+        check_against_hwh(rmap, foreign)
 
 
 def _bit(design: str, part: str) -> bytes:
