@@ -344,7 +344,9 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
 
     Bounds are exact: for a partial choice the period is bounded below by the sorted alignment with, for every engine
     not yet chosen, the elementwise minimum of its sorted durations, and the resources by the smallest use of those
-    engines. Complete designs are evaluated vectorised over the last engine. Returns {engine: index} or None.
+    engines. An open engine's configurations whose own bound (beside the chosen engines and the best case of the other
+    open ones) exceeds the best period so far are dropped before its level, so only designs that can still win are
+    evaluated. Complete designs are evaluated vectorised over the last engine. Returns {engine: index} or None.
     """
     ctx = ev.ctx
     budget = budget_vector(ctx.board)
@@ -365,15 +367,27 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
     min_res = {e: full[e].res.min(axis=0) for e in names}
     best = [upper_bound, math.inf, None]  # period, tie score, {engine: index}
 
-    def level(i: int, fixed_vecs: list[np.ndarray], res: np.ndarray, chosen: dict[str, int]) -> None:
+    def level(i: int, fixed_vecs: list[np.ndarray], res: np.ndarray, chosen: dict[str, int],
+              allowed: dict[str, np.ndarray]) -> None:
         e, rest = names[i], names[i + 1:]
         # the configurations of the engines still open that fit beside the ones chosen (tightens both bounds)
         pool = {}
         for o in names[i:]:
             others = res + sum((min_res[x] for x in names[i:] if x != o), np.zeros(5))
-            pool[o] = np.nonzero(np.all(full[o].res + others <= budget + 1e-9, axis=1))[0]
+            a = allowed[o]
+            pool[o] = a[np.all(full[o].res[a] + others <= budget + 1e-9, axis=1)]
             if len(pool[o]) == 0:
                 return
+        if math.isfinite(best[0]):
+            # ... and whose own period bound (beside the chosen ones and the best case of the other open engines)
+            # does not already exceed the best period: a valid lower bound, so the pruning stays exact
+            mins = {o: full[o].srt[pool[o]].min(axis=0)[None, :] for o in names[i:]}
+            for o in rest:
+                b = period_from_sorted([full[o].srt[pool[o]]] + [v[None, :] for v in fixed_vecs]
+                                       + [mins[x] for x in names[i:] if x != o] + [misc[None, :]], ovh)
+                pool[o] = pool[o][b <= best[0] + 1e-9]
+                if len(pool[o]) == 0:
+                    return
         c = full[e].take(pool[e])
         lbs = [full[o].srt[pool[o]].min(axis=0)[None, :] for o in rest]
         mres = [full[o].res[pool[o]].min(axis=0) for o in rest]
@@ -392,9 +406,10 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
         for j in idx[np.argsort(period[idx], kind="stable")]:
             if period[j] > best[0] + 1e-9:
                 break
-            level(i + 1, [*fixed_vecs, c.srt[j]], res + c.res[j], {**chosen, e: int(pool[e][j])})
+            level(i + 1, [*fixed_vecs, c.srt[j]], res + c.res[j], {**chosen, e: int(pool[e][j])},
+                  {o: pool[o] for o in rest})
 
-    level(0, [], fixed.copy(), {})
+    level(0, [], fixed.copy(), {}, {o: np.arange(len(full[o].cfgs)) for o in names})
     if best[2] is None:
         return None
     return {e: int(keep[e][j]) for e, j in best[2].items()}
