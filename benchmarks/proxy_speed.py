@@ -123,6 +123,9 @@ def main() -> None:
            "spaces": {}}
     if args.full_search_only and Path(args.out).exists():
         res = json.loads(Path(args.out).read_text())
+        res["full_search_note"] = (f"full_search re-run alone (--full-search-only, {time.strftime('%Y-%m-%d')}, load "
+                                   f"average {os.getloadavg()[0]:.2f} at start); the other entries are from the run "
+                                   f"that 'machine' describes")
     spaces = () if args.full_search_only else (("digits", args.archs_digits), ("cifar32", args.archs_cifar))
     for space, n in spaces:
         archs = _archs(space, n)
