@@ -7,8 +7,8 @@ schedule period (throughput = clock / period) under the board's usable resources
 
 * Coarse: a grid of PE-array shapes with balanced depthwise lanes and default buffers per engine; the joint choice
   over engines (which fixes the DSP/LUT/BRAM split) is enumerated exactly over the per-engine Pareto sets.
-* Fine: around the best coarse designs, coordinate descent per engine over tiling, requant lanes, buffer memory and
-  the neighbouring array shapes, the other engines fixed.
+* Fine: a joint descent around the best coarse design: per round, the exact best combination of the engines'
+  (Pareto-pruned) neighbourhoods; small neighbourhoods first, a wide one only where a small one gives nothing.
 * Exhaustive: evaluates every engine configuration of the space, then a branch and bound over the joint choice whose
   bounds are exact lower bounds (sorted-alignment period with the best possible duration of each unassigned engine;
   resources with the smallest possible use), so it returns the optimum of the whole space.
