@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -113,9 +114,19 @@ def main(argv=None) -> int:
         "exhaustive_seconds_mean": statistics.fmean(r["exhaustive"]["seconds"] for r in rows),
     }
     print(json.dumps(summary, indent=2))
+    targets = [
+        {"name": "quality min (c2f FPS / exhaustive FPS)", "value": summary["quality_min"], "target": ">= 0.99",
+         "met": summary["quality_min"] >= 0.99},
+        {"name": "evaluations exhaustive / c2f, median", "value": summary["eval_ratio_median"], "target": ">= 50",
+         "met": summary["eval_ratio_median"] >= 50},
+        {"name": "c2f seconds per architecture, mean", "value": summary["c2f_seconds_mean"], "target": "< 1",
+         "met": summary["c2f_seconds_mean"] < 1.0},
+    ]
+    for t in targets:
+        print(f"target {t['name']}: {t['value']:.4g} (target {t['target']}) {'met' if t['met'] else 'NOT met'}")
     doc = {"benchmark": "accel_search", "board": args.board, "seed": args.seed, "seeded": args.seeded,
-           "machine": "2 shared CPU cores", "seconds_total": time.perf_counter() - t0, "summary": summary,
-           "rows": rows}
+           "machine": f"2 shared CPU cores, load average at start {os.getloadavg()[0]:.2f}",
+           "seconds_total": time.perf_counter() - t0, "summary": summary, "targets": targets, "rows": rows}
     atomic_write_text(args.out, json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0

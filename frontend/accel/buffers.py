@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import gcd
 
 from nash.frontend.core.graph import Node
@@ -57,7 +58,13 @@ class Band:
 
 def bands(node: Node, tr: int) -> list[Band]:
     """The row bands of a conv-kind layer (the generated code computes the same per band at run time)."""
-    r, h, s, p, k = node.out_size, node.in_size, node.stride, node.padding, node.kernel
+    return list(_bands(node.out_size, node.in_size, node.stride, node.padding, node.kernel, tr))
+
+
+@lru_cache(maxsize=1 << 16)
+def _bands(r: int, h: int, s: int, p: int, k: int, tr: int) -> tuple[Band, ...]:
+    """:func:`bands` of a layer geometry, memoised: the accelerator search asks for the same few geometries (a
+    network's layers share them) for every configuration it prices."""
     rows = band_rows(r, tr)
     out = []
     for y0 in range(0, r, rows):
@@ -65,7 +72,7 @@ def bands(node: Node, tr: int) -> list[Band]:
         iy0, iy1 = max(0, y0 * s - p), min(h, (y0 + nr - 1) * s - p + k)
         w0, w1 = iy0 * h // WORD, _ceil(iy1 * h, WORD)
         out.append(Band(y0, nr, w0, w1 - w0))
-    return out
+    return tuple(out)
 
 
 def walk_tiles(node: Node, tm: int, tn: int, dw: int) -> tuple[int, int]:
@@ -78,7 +85,7 @@ def walk_tiles(node: Node, tm: int, tn: int, dw: int) -> tuple[int, int]:
 
 def band_words(node: Node, tr: int) -> int:
     """Largest input band of one channel plane, in words."""
-    return max(b.words for b in bands(node, tr))
+    return max(b.words for b in _bands(node.out_size, node.in_size, node.stride, node.padding, node.kernel, tr))
 
 
 def input_reuse(node: Node, tr: int, tm: int, tn: int, dw: int, depth: int) -> bool:
@@ -120,6 +127,19 @@ def memory_blocks(banks: int, depth: int, width: int, uram: bool = False,
     return "bram", banks * min(_ceil(width, w) * _ceil(depth, d) for w, d in BRAM18_MODES), 0, 0
 
 
+def _layer_part(layers: Sequence[Node], tiles: Mapping[str, int]) -> tuple:
+    """What :func:`engine_buffers` needs of the layers and their tiles alone: (tr per layer, standard layers,
+    depthwise layers, accumulator pixels per lane of each, largest k * k of each)."""
+    tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
+    std = [n for n in layers if not n.depthwise]
+    dws = [n for n in layers if n.depthwise]
+    acc_px = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in std), default=0)
+    acc_pxd = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in dws), default=0)
+    kk = max((n.kernel**2 for n in std), default=0)
+    kkd = max((n.kernel**2 for n in dws), default=0)
+    return tr, std, dws, acc_px, acc_pxd, kk, kkd
+
+
 @dataclass(frozen=True)
 class EngineBuffers:
     """The buffers of one engine and the sizes the generated code declares."""
@@ -157,16 +177,21 @@ class EngineBuffers:
 def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn: int, dw: int, rq: int,
                    acc_bits: int = 32, weight_bits: int = 8, acc_mem: str = "bram",
                    lutram_max_bits: float = LUTRAM_MAX_BITS,
-                   bits_per_lut: float = LUTRAM_BITS_PER_LUT) -> EngineBuffers:
+                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
-    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators."""
+    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators.
+
+    ``memo``: a dict the caller keeps for one (``layers``, ``tiles``, ``lutram_max_bits``); the parts that depend on
+    the layers alone and the band part, which depends on (tm, tn, dw) only, are computed once per key there (the
+    accelerator search prices thousands of configurations; the result is the same with or without it)."""
     if acc_mem not in ACC_MEMORIES:
         raise ValueError(f"acc_mem: expected one of {list(ACC_MEMORIES)}, got {acc_mem!r}")
     dw, rq = max(1, dw), max(1, rq)
-    tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
-    std = [n for n in layers if not n.depthwise]
-    dws = [n for n in layers if n.depthwise]
+    memo = {} if memo is None else memo
+    if "layers" not in memo:
+        memo["layers"] = _layer_part(layers, tiles)
+    tr, std, dws, acc_px, acc_pxd, kk, kkd = memo["layers"]
     # One input tile per lane is the least the band buffer holds; a layer whose whole walk group fits that depth
     # (or a distributed-RAM bank) keeps it for all its output tiles.
     cap = int(lutram_max_bits) // 8
@@ -179,12 +204,10 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
                      for n in group), default=0)
         return depth, reuse
 
-    xw, reuse = band_depth(std)
-    xwd, reuse_d = band_depth(dws)
-    acc_px = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in std), default=0)
-    acc_pxd = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in dws), default=0)
-    kk = max((n.kernel**2 for n in std), default=0)
-    kkd = max((n.kernel**2 for n in dws), default=0)
+    band_key = ("band", tm, tn, dw)
+    if band_key not in memo:
+        memo[band_key] = band_depth(std), band_depth(dws)
+    (xw, reuse), (xwd, reuse_d) = memo[band_key]
     u = acc_mem == "uram"
     rows = (
         ("xband", 2 * tn * WORD, xw, 8, False),

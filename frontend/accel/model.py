@@ -145,6 +145,7 @@ class EngineModel:
         self.C_out = arr("out_ch")
         self._pe_cache: dict[tuple[int, int], tuple[int, int]] = {}
         self._buf_cache: dict[tuple, EngineBuffers] = {}
+        self._buf_memo: dict[int, tuple[dict, dict]] = {}  # tile side -> (layer tiles, engine_buffers' memo)
         self._band_cache: dict[tuple[int, int], list[Band]] = {}
 
     @property
@@ -177,9 +178,12 @@ class EngineModel:
         key = tuple(int(v) for v in row)
         if key not in self._buf_cache:
             tm, tn, dw, tile, rq, uram = key
+            if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
+                self._buf_memo[tile] = (self.layer_tiles(tile), {})
+            tiles, memo = self._buf_memo[tile]
             self._buf_cache[key] = engine_buffers(
-                self.layers, self.layer_tiles(tile), tm, tn, dw, rq, ACC_BITS, 8, "uram" if uram else "bram",
-                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"])
+                self.layers, tiles, tm, tn, dw, rq, ACC_BITS, 8, "uram" if uram else "bram",
+                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"], memo=memo)
         return self._buf_cache[key]
 
     def _bands(self, i: int, tr: int) -> list[Band]:
@@ -195,8 +199,10 @@ class EngineModel:
         lat_a, ii_a = self.pe_timing(c.tm, c.tn)
         cyc = np.zeros((n, L))
         tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
-        reuse = np.array([[self.engine_buffers(c.row(k)).reuse[m.name] for m in self.layers] for k in range(n)],
-                         dtype=bool).reshape(n, L)
+        reuse = np.zeros((n, L), dtype=bool)
+        for k in range(n):  # one buffer look-up per configuration
+            r = self.engine_buffers(c.row(k)).reuse
+            reuse[k] = [r[m.name] for m in self.layers]
         dw = np.maximum(c.dw, 1)
         for side in np.unique(tiles):
             sel_k, sel_i = np.nonzero(tiles == side)

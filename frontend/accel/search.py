@@ -7,8 +7,8 @@ schedule period (throughput = clock / period) under the board's usable resources
 
 * Coarse: a grid of PE-array shapes with balanced depthwise lanes and default buffers per engine; the joint choice
   over engines (which fixes the DSP/LUT/BRAM split) is enumerated exactly over the per-engine Pareto sets.
-* Fine: around the best coarse designs, coordinate descent per engine over tiling, requant lanes, buffer memory and
-  the neighbouring array shapes, the other engines fixed.
+* Fine: a joint descent around the best coarse design: per round, the exact best combination of the engines'
+  (Pareto-pruned) neighbourhoods; small neighbourhoods first, a wide one only where a small one gives nothing.
 * Exhaustive: evaluates every engine configuration of the space, then a branch and bound over the joint choice whose
   bounds are exact lower bounds (sorted-alignment period with the best possible duration of each unassigned engine;
   resources with the smallest possible use), so it returns the optimum of the whole space.
@@ -37,9 +37,9 @@ DW_CHOICES = (4, 8, 16, 32, 64)
 RQ_CHOICES = (2, 4, 8, 16)
 COARSE_SHAPES = (4, 8, 16, 32, 64)
 COARSE_TILES, COARSE_RQ = (4, 8, 16), 8
-FINE_ROUNDS = 4
-# Array shapes within two grid steps of the current one: with row-band buffers (whose reuse depends on tn) the best
-# conv design can trade half the array width for twice the depthwise lanes, two steps away.
+FINE_ROUNDS = 9  # rounds of the fine stage, small and wide ones together
+# Array shapes within two grid steps of the current one (at its buffers): with row-band buffers (whose reuse depends
+# on tn) the best conv design can trade half the array width for twice the depthwise lanes, two steps away.
 SHAPE_RADIUS = 2
 
 
@@ -254,37 +254,55 @@ def _make_design(ev: Evaluator, chosen: dict[str, Cands]) -> Design:
                   {e: c.tiles[0] for e, c in chosen.items()}, period, res)
 
 
-def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...]) -> list[tuple]:
-    """Configurations around ``row``: array shapes within SHAPE_RADIUS grid steps, adjacent depthwise lanes and
-    requant lanes, every tile side and buffer memory; plus every other array shape with about the same PE count
-    (re-unrolling at equal budget)."""
+def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...], wide: bool = False) -> list[tuple]:
+    """Configurations around ``row`` (tm, tn, dw, tile, rq, mem).
+
+    Small: array shapes within one grid step x adjacent depthwise lanes x adjacent tile sides x every buffer memory;
+    adjacent requant lanes x every tile and memory at the current shape; shapes within SHAPE_RADIUS steps (a conv
+    design can trade half its array width for twice the depthwise lanes, two steps away) and every shape with about
+    the same PE count (re-unrolling at equal budget), at the current tile, requant lanes and memory. ``wide`` adds
+    every tile side and adjacent requant lanes to the one-step shapes, and every tile and memory to the equal-PE
+    shapes (the moves that change a shape together with its buffers)."""
     tm, tn, dw, tile, rq, u = row
     dws = _neighbours(DW_CHOICES, dw) if em.has_dw else [0]
-    shapes = _neighbours(TM_CHOICES, tm, SHAPE_RADIUS), _neighbours(TN_CHOICES, tn, SHAPE_RADIUS)
-    near = list(itertools.product(*shapes, dws,
-                                  tile_choices(em), _neighbours(RQ_CHOICES, rq), mems))
-    same = [(a, b, d, tile, rq, u) for a in TM_CHOICES for b in TN_CHOICES for d in dws
-            if 0.6 <= a * b / (tm * tn) <= 1.5]
-    return near + same
+    tiles = tile_choices(em)
+    rqs = _neighbours(RQ_CHOICES, rq)
+    near = list(itertools.product(_neighbours(TM_CHOICES, tm), _neighbours(TN_CHOICES, tn), dws,
+                                  tiles if wide else _neighbours(tuple(tiles), tile), rqs if wide else [rq], mems))
+    lanes = [(tm, tn, dw, t, q, m) for t in tiles for q in rqs for m in mems]
+    far = [(a, b, d, tile, rq, u) for a in _neighbours(TM_CHOICES, tm, SHAPE_RADIUS)
+           for b in _neighbours(TN_CHOICES, tn, SHAPE_RADIUS) for d in dws]
+    shapes = [(a, b) for a in TM_CHOICES for b in TN_CHOICES if 0.6 <= a * b / (tm * tn) <= 1.5]
+    same = [(a, b, d, tile, rq, u) for a, b in shapes for d in dws]
+    if wide:
+        same += [(a, b, dw, t, rq, m) for a, b in shapes for t in tiles for m in mems]
+    return near + lanes + far + same
 
 
 def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     """Joint neighbourhood descent: the exact best combination of the engines' (Pareto-pruned) neighbourhoods,
-    repeated around the new design until the period stops improving."""
+    repeated around the new design while the period improves. Rounds use the small neighbourhood; where it gives
+    nothing, one round uses the wide one, and the descent stops only when that gives nothing too (or after
+    FINE_ROUNDS rounds)."""
     ctx = ev.ctx
     mems = (0, 1) if ctx.board.resources["uram"] > 0 else (0,)
     cur = _make_design(ev, design).period
+    wide = False
     for _ in range(FINE_ROUNDS):
-        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), mems)) for e, d in design.items()}
+        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), mems, wide))
+              for e, d in design.items()}
         nb = {e: pareto(c, exact=True) for e, c in nb.items()}
         idx = joint_bnb(ev, nb, cur * (1 + 1e-9))
-        if idx is None:
+        new = math.inf
+        if idx is not None:
+            new_design = {e: nb[e].take(np.array([i])) for e, i in idx.items()}
+            new = _make_design(ev, new_design).period
+        if new < cur - 1e-9:
+            design, cur, wide = new_design, new, False
+        elif wide:
             break
-        new_design = {e: nb[e].take(np.array([i])) for e, i in idx.items()}
-        new = _make_design(ev, new_design).period
-        if new >= cur - 1e-9:
-            break
-        design, cur = new_design, new
+        else:
+            wide = True
     return design
 
 
@@ -326,7 +344,9 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
 
     Bounds are exact: for a partial choice the period is bounded below by the sorted alignment with, for every engine
     not yet chosen, the elementwise minimum of its sorted durations, and the resources by the smallest use of those
-    engines. Complete designs are evaluated vectorised over the last engine. Returns {engine: index} or None.
+    engines. An open engine's configurations whose own bound (beside the chosen engines and the best case of the other
+    open ones) exceeds the best period so far are dropped before its level, so only designs that can still win are
+    evaluated. Complete designs are evaluated vectorised over the last engine. Returns {engine: index} or None.
     """
     ctx = ev.ctx
     budget = budget_vector(ctx.board)
@@ -347,15 +367,27 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
     min_res = {e: full[e].res.min(axis=0) for e in names}
     best = [upper_bound, math.inf, None]  # period, tie score, {engine: index}
 
-    def level(i: int, fixed_vecs: list[np.ndarray], res: np.ndarray, chosen: dict[str, int]) -> None:
+    def level(i: int, fixed_vecs: list[np.ndarray], res: np.ndarray, chosen: dict[str, int],
+              allowed: dict[str, np.ndarray]) -> None:
         e, rest = names[i], names[i + 1:]
         # the configurations of the engines still open that fit beside the ones chosen (tightens both bounds)
         pool = {}
         for o in names[i:]:
             others = res + sum((min_res[x] for x in names[i:] if x != o), np.zeros(5))
-            pool[o] = np.nonzero(np.all(full[o].res + others <= budget + 1e-9, axis=1))[0]
+            a = allowed[o]
+            pool[o] = a[np.all(full[o].res[a] + others <= budget + 1e-9, axis=1)]
             if len(pool[o]) == 0:
                 return
+        if math.isfinite(best[0]):
+            # ... and whose own period bound (beside the chosen ones and the best case of the other open engines)
+            # does not already exceed the best period: a valid lower bound, so the pruning stays exact
+            mins = {o: full[o].srt[pool[o]].min(axis=0)[None, :] for o in names[i:]}
+            for o in rest:
+                b = period_from_sorted([full[o].srt[pool[o]]] + [v[None, :] for v in fixed_vecs]
+                                       + [mins[x] for x in names[i:] if x != o] + [misc[None, :]], ovh)
+                pool[o] = pool[o][b <= best[0] + 1e-9]
+                if len(pool[o]) == 0:
+                    return
         c = full[e].take(pool[e])
         lbs = [full[o].srt[pool[o]].min(axis=0)[None, :] for o in rest]
         mres = [full[o].res[pool[o]].min(axis=0) for o in rest]
@@ -374,9 +406,10 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
         for j in idx[np.argsort(period[idx], kind="stable")]:
             if period[j] > best[0] + 1e-9:
                 break
-            level(i + 1, [*fixed_vecs, c.srt[j]], res + c.res[j], {**chosen, e: int(pool[e][j])})
+            level(i + 1, [*fixed_vecs, c.srt[j]], res + c.res[j], {**chosen, e: int(pool[e][j])},
+                  {o: pool[o] for o in rest})
 
-    level(0, [], fixed.copy(), {})
+    level(0, [], fixed.copy(), {}, {o: np.arange(len(full[o].cfgs)) for o in names})
     if best[2] is None:
         return None
     return {e: int(keep[e][j]) for e, j in best[2].items()}

@@ -119,3 +119,22 @@ def test_search_never_emits_dsp_packing():
         assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
     assert sec["version"] == 3
     assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_joint_bnb_equals_full_product_on_random_candidate_sets(seed):
+    """The branch and bound (with its pruning of open engines by their period bound) returns the best combination of
+    a literal evaluation of the whole product (best_joint: every combination, ties by resource score), with and
+    without an upper bound from a known design."""
+    import random
+
+    ctx = S.make_context(lower(_arch(["conv", "shift", "adder"])), "kv260")
+    rng = random.Random(seed)
+    ev = S.Evaluator(ctx)
+    cands = {e: ev.evaluate(e, rng.sample(S.full_space(em, ctx.board), 40)) for e, em in ctx.engines.items()}
+    (period, idx), = S.best_joint(ev, cands, 1)
+    got = S.joint_bnb(ev, cands)
+    assert got == idx
+    seeded = S.joint_bnb(ev, cands, period * (1 + 1e-9))
+    assert seeded == idx
+    assert S.joint_bnb(ev, cands, period * (1 - 1e-6)) is None  # nothing beats the optimum
