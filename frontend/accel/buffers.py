@@ -32,11 +32,11 @@ URAM_MODE = (72, 4096)  # UG573
 LUTRAM_MAX_BITS = 1024  # cost table lutram.max_bits: smaller banks map to distributed RAM
 LUTRAM_BITS_PER_LUT = 64  # cost table lutram.bits_per_lut: one SLICEM LUT6 = 64 x 1
 ACC_MEMORIES = ("bram", "uram")
-# The band buffers' rule (docs/accelerator-model.md, "Band buffers"): a lane's word bank (both halves) stays in
-# distributed RAM up to XBAND_LUTRAM_WORDS words, else it is block RAM; block RAM costs the same 4 BRAM18 (512 x 36
-# mode) per bank up to 512 words, so a walk group's band is kept for every output tile (input reuse) while it fits
-# XBAND_REUSE_WORDS words per half.
-XBAND_LUTRAM_WORDS = 256
+# The band buffers' rule (docs/accelerator-model.md, "Band buffers", chosen on benchmarks/accel_perf.py): a lane's
+# word bank (both halves) is distributed RAM up to XBAND_LUTRAM_WORDS words (one LUT per bit of width), else block
+# RAM, which costs the same 4 BRAM18 (512 x 36 mode) per bank up to 512 words; so a walk group's band is kept for
+# every output tile (input reuse) while it fits XBAND_REUSE_WORDS words per half.
+XBAND_LUTRAM_WORDS = 64
 XBAND_REUSE_WORDS = 256
 
 
