@@ -167,7 +167,8 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
                    bits_per_lut: float = LUTRAM_BITS_PER_LUT) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
-    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators."""
+    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators; ``lutram_max_bits`` applies to
+    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``)."""
     if acc_mem not in ACC_MEMORIES:
         raise ValueError(f"acc_mem: expected one of {list(ACC_MEMORIES)}, got {acc_mem!r}")
     dw, rq = max(1, dw), max(1, rq)
@@ -193,19 +194,20 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     kk = max((n.kernel**2 for n in std), default=0)
     kkd = max((n.kernel**2 for n in dws), default=0)
     u = acc_mem == "uram"
-    xlut = XBAND_LUTRAM_WORDS * WORD * 8  # bits of the deepest band bank in distributed RAM
     rows = (
-        ("xband", tn, 2 * xw, WORD * 8, False, xlut),
-        ("xband_dw", dw, 2 * xwd, WORD * 8, False, xlut),
-        ("wt", 2 * tm * tn, kk, weight_bits, False, lutram_max_bits),
-        ("wd", 2 * dw, kkd, weight_bits, False, lutram_max_bits),
-        ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u, lutram_max_bits),
-        ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u, lutram_max_bits),
+        ("xband", tn, 2 * xw, WORD * 8, False),
+        ("xband_dw", dw, 2 * xwd, WORD * 8, False),
+        ("wt", 2 * tm * tn, kk, weight_bits, False),
+        ("wd", 2 * dw, kkd, weight_bits, False),
+        ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
+        ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
     )
+    xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
     bufs = []
-    for name, banks, depth, width, uram, lut_bits in rows:
+    for name, banks, depth, width, uram in rows:
         if depth <= 0:
             continue
+        lut_bits = xlut if name.startswith("xband") else lutram_max_bits
         mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
     return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d)
