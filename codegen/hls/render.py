@@ -200,11 +200,12 @@ def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers
                                   plan.requant(eng), acc_bits, 8, plan.memory(eng))
 
 
-def _bind(buf: buffers.EngineBuffers, name: str, variable: str) -> str:
-    """The storage pragma of a buffer: the memory the buffer function maps it to (acc_mem for the accumulators)."""
+def _bind(buf: buffers.EngineBuffers, name: str, variable: str, kind: str = "ram_2p") -> str:
+    """The storage pragma of a buffer: the memory the buffer function maps it to (acc_mem for the accumulators);
+    ``kind``: the RAM type (``ram_s2p`` for the band buffers: one write and one read port)."""
     b = next((x for x in buf.buffers if x.name == name), None)
     impl = b.memory if b is not None else "lutram"
-    return f"#pragma HLS BIND_STORAGE variable={variable} type=ram_2p impl={impl}"
+    return f"#pragma HLS BIND_STORAGE variable={variable} type={kind} impl={impl}"
 
 
 def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: int) -> dict[str, int]:
@@ -258,6 +259,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
         "buf": {k: max(1, getattr(buf, k)) for k in ("xband_words", "xband_dw_words", "acc_pixels", "acc_dw_pixels",
                                                      "kk", "kk_dw")},
         "acc_bind": _bind(buf, "acc", "acc"), "acc_dw_bind": _bind(buf, "acc_dw", "acc"),
+        "xband_bind": _bind(buf, "xband", "xb", "ram_s2p"), "xband_dw_bind": _bind(buf, "xband_dw", "xb", "ram_s2p"),
         "lanes_max": max(tm, tn, dw_lanes), "nt_max": span(every, "n_in")[1],
         "pe_includes": sorted({"pe_local.h", pe.includes(eng)}), "pe_call": pe.call(eng, tm, tn),
         "pe_ws": pe.stationary, "pe_load_call": pe.load_call(eng) if pe.stationary else "",

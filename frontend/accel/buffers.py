@@ -6,7 +6,8 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
 
 * ``xband`` / ``xband_dw``: the input band of one input-channel tile (or, where it fits, of all the tiles of a
   walk group: read once per band, see :func:`input_reuse`), ping-pong (the next band fills while the current one is
-  used), one bank per lane and byte of a word (a 16-byte word is written per cycle);
+  used), one bank of 128-bit words per lane holding both halves (the fill writes a 16-byte word, 16 pixels of one
+  channel, per cycle; the window read reads one word and selects the pixel's byte);
 * ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
   depthwise lane);
 * ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, ``rq`` banks per lane
@@ -32,6 +33,12 @@ URAM_MODE = (72, 4096)  # UG573
 LUTRAM_MAX_BITS = 1024  # cost table lutram.max_bits: smaller banks map to distributed RAM
 LUTRAM_BITS_PER_LUT = 64  # cost table lutram.bits_per_lut: one SLICEM LUT6 = 64 x 1
 ACC_MEMORIES = ("bram", "uram")
+# The band buffers' rule (docs/accelerator-model.md, "Band buffers", chosen on benchmarks/accel_perf.py): a lane's
+# word bank (both halves) is distributed RAM up to XBAND_LUTRAM_WORDS words (one LUT per bit of width), else block
+# RAM, which costs the same 4 BRAM18 (512 x 36 mode) per bank up to 512 words; so a walk group's band is kept for
+# every output tile (input reuse) while it fits XBAND_REUSE_WORDS words per half.
+XBAND_LUTRAM_WORDS = 64
+XBAND_REUSE_WORDS = 256
 
 
 def _ceil(a: int, b: int) -> int:
@@ -180,7 +187,8 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
                    bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
-    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators.
+    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators; ``lutram_max_bits`` applies to
+    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``).
 
     ``memo``: a dict the caller keeps for one (``layers``, ``tiles``, ``lutram_max_bits``); the parts that depend on
     the layers alone and the band part, which depends on (tm, tn, dw) only, are computed once per key there (the
@@ -193,8 +201,8 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         memo["layers"] = _layer_part(layers, tiles)
     tr, std, dws, acc_px, acc_pxd, kk, kkd = memo["layers"]
     # One input tile per lane is the least the band buffer holds; a layer whose whole walk group fits that depth
-    # (or a distributed-RAM bank) keeps it for all its output tiles.
-    cap = int(lutram_max_bits) // 8
+    # (or the reuse depth of the rule) keeps it for all its output tiles.
+    cap = XBAND_REUSE_WORDS
 
     def band_depth(group: list[Node]) -> tuple[int, dict[str, bool]]:
         need = max((band_words(n, tr[n.name]) for n in group), default=0)
@@ -210,17 +218,19 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     (xw, reuse), (xwd, reuse_d) = memo[band_key]
     u = acc_mem == "uram"
     rows = (
-        ("xband", 2 * tn * WORD, xw, 8, False),
-        ("xband_dw", 2 * dw * WORD, xwd, 8, False),
+        ("xband", tn, 2 * xw, WORD * 8, False),
+        ("xband_dw", dw, 2 * xwd, WORD * 8, False),
         ("wt", 2 * tm * tn, kk, weight_bits, False),
         ("wd", 2 * dw, kkd, weight_bits, False),
         ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
         ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
     )
+    xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
     bufs = []
     for name, banks, depth, width, uram in rows:
         if depth <= 0:
             continue
-        mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lutram_max_bits, bits_per_lut)
+        lut_bits = xlut if name.startswith("xband") else lutram_max_bits
+        mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
     return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d)

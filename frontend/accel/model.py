@@ -308,6 +308,7 @@ class EngineModel:
         ff = array_price(t.values, e, tm, tn, "ff") + dw * t[f"{e}.dw_lane_ff"]
         dsp = dsp + c.rq * t["requant.lane_dsp"]
         lut = lut + c.rq * t["requant.lane_lut"] + t["engine.ctrl_lut"] + t["maxi.lut"]
+        lut = lut + (tn + dw) * t["xband.mux_lut"]  # pad_x: per lane the byte select of the band word it reads
         ff = ff + c.rq * t["requant.lane_ff"] + t["engine.ctrl_ff"] + t["maxi.ff"]
         b18 = np.full(len(c), 2 * t["maxi.bram36"])
         ur = np.zeros(len(c))

@@ -54,6 +54,12 @@ static inline int64_t i64_of(const word_t& w, int half) {
   return static_cast<int64_t>((half ? w >> 64 : w).to_uint64());
 }
 
+// Byte j (0-15) of a word, as int8: a 16:1 byte mux in hardware (the band buffers' window read).
+static inline int8_t byte_of(const word_t& w, int j) {
+#pragma HLS INLINE
+  return static_cast<int8_t>(static_cast<uint8_t>(static_cast<uint64_t>(i64_of(w, j >> 3)) >> (8 * (j & 7))));
+}
+
 // A channel's 16-byte scale record (docs/weights-blob.md): bias int64 in bytes 0-7, multiplier int16 in bytes 8-9,
 // shift in byte 10.
 struct Scale {

@@ -283,15 +283,42 @@ def test_engines_are_word_bursts_and_dataflow_regions(rendered):
             assert not re.search(r"\b(u?int8_t|u?int64_t)\s*\*", text), f"{which}/{f}: a byte or int64 pointer"
         for e in ("conv", "shift", "adder"):
             text = (src / f"engine_{e}.cpp").read_text()
-            for region, compute in (("run_standard", "compute_std"), ("run_depthwise", "compute_dw")):
+            for region, pad, compute in (("run_standard", "pad_x_std", "compute_std"),
+                                         ("run_depthwise", "pad_x_dw", "compute_dw")):
                 body = text[text.index(f"void {region}("):]
                 body = body[:body.index("\n}\n")]
                 assert "#pragma HLS DATAFLOW" in body
                 calls = re.findall(r"^  (\w+)(?:<[\w, ]+>)?\(", body, re.M)
-                assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
+                assert calls == ["read_x", "read_w", pad, compute, "requant_out", "write_out"]
             for loop in ("mac:", "dw_mac:"):
                 head = text[text.index(loop):].splitlines()[1:4]
                 assert "for (int i = 0; i < trip; ++i)" in head[0] and "PIPELINE II=1" in head[2]
+
+
+def test_band_buffers_are_word_banks_in_their_mapped_memory(rendered):
+    """pad_x keeps each lane's input band as 16-byte words, both ping-pong halves in one bank (one write port for the
+    fill, one read port for the window read), bound to the memory that the buffer function maps the row to."""
+    import re
+
+    for which in ("tiny", "allops"):
+        out = rendered[which].out
+        engines = json.loads((out / "project.json").read_text())["engines"]
+        for e in ("conv", "shift", "adder"):
+            text = (out / "src" / f"engine_{e}.cpp").read_text()
+            bufs = engines[e]["buffers"]
+            for fn, lanes, depth, row in (("pad_x_std", "TN", "XB", "xband"), ("pad_x_dw", "DW", "XBD", "xband_dw")):
+                body = text[text.index(f"void {fn}("):]
+                body = body[:body.index("\n}\n")]
+                assert f"static word_t xb[{lanes}][2 * {depth}];" in body
+                assert "#pragma HLS ARRAY_PARTITION variable=xb complete dim=1" in body
+                impl = bufs[row]["memory"] if row in bufs else "lutram"
+                assert f"#pragma HLS BIND_STORAGE variable=xb type=ram_s2p impl={impl}" in body
+                if row in bufs:  # the declared bank: lanes x (2 x words per half) x 128 bits, as the row says
+                    lanes_n = int(re.search(rf"const int {lanes} = (\d+);", text).group(1))
+                    words = int(re.search(rf"const int {depth} = (\d+);", text).group(1))
+                    assert (bufs[row]["banks"], bufs[row]["depth"], bufs[row]["width_bits"]) == (lanes_n, 2 * words,
+                                                                                                  128)
+            assert "cyclic factor=16" not in text  # no byte banks any more
 
 
 # ---- hls::stream shim --------------------------------------------------------------------------------

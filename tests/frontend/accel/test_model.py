@@ -34,7 +34,7 @@ def test_pointwise_latency_hand_worked():
     # Pointwise 16 -> 32, PE latency 2 + log2(8) = 5 (MAC depth 6); 2 output tiles x 2 input tiles; weight words per
     # window position ceil(16*8/16) = 8; requant groups per word ceil(16/4) = 4. Tile 8 = one band of the whole map
     # (band_rows(8, 8) = 8), 4 words per plane. Input reuse: the 2 input tiles' band (2 x 4 words) fits the band
-    # buffer (128 words, one LUTRAM bank), so the band is read and filled once for both output tiles.
+    # buffer (up to 256 words a half), so the band is read and filled once for both output tiles.
     read_x = 2 * (64 + 2 + (8 * 4 - 1))  # 194: whole-map band: per input tile one burst of its 8 planes
     read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one band x one group: one burst of records + weight tiles
     pad_x = (2 + 16 * 4 - 1) + (2 + 2 * 2 * 64 - 1)  # 322: first fill (16 lanes x 4 words), emit 4 tiles x 64 px
@@ -91,8 +91,8 @@ def test_row_bands_hand_worked():
 
 
 def test_no_input_reuse_rereads_the_band():
-    """With a band buffer too small for both input tiles (a 64 x 64 map, 256 words per plane, > 128 words), the
-    input of every output tile is read and filled again: 2 output tiles x 2 input tiles = 4 fills."""
+    """With a band buffer too small for both input tiles (a 64 x 64 map, 256 words per plane: 2 x 256 > 256 words),
+    the input of every output tile is read and filled again: 2 output tiles x 2 input tiles = 4 fills."""
     big = Node("pw", "conv", "conv", ("input",), 16, 32, 64, 64, kernel=1, stride=1, padding=0, role="project")
     em = _engine([big])
     cfg = Configs.from_rows([(16, 8, 16, 64, 4, 0)])
@@ -156,6 +156,23 @@ def test_array_and_lane_luts_hand_worked():
         return EngineModel("shift", [PW, DW], load_board("kv260"), table, PeTiming(), bw=16.0).resources(cfg)[0][1]
 
     assert lut(hand) - lut(zero) == pytest.approx(726.0)
+
+
+def test_band_buffer_and_byte_mux_luts_hand_worked():
+    """The band buffers of CFG (tn 8, 16 depthwise lanes) on [PW, DW], by hand: PW's 2 input tiles x 4 words = 8 words
+    a half (reused), DW's one 8 x 8 plane = 4 words; one bank of 128-bit words per lane holds both halves, so 16 and 8
+    words deep, distributed RAM at ceil(depth / 64) x 128 LUT a bank: 8 x 128 = 1024 and 16 x 128 = 2048 LUT. The
+    window read adds a 16:1 byte mux per lane: (8 + 16) x xband.mux_lut (45, Yosys) = 1080 LUT."""
+    t = load_cost_table()
+    em = _engine([PW, DW])
+    bufs = {b.name: b for b in em.engine_buffers(CFG.row(0)).buffers}
+    assert (bufs["xband"].banks, bufs["xband"].depth, bufs["xband"].lut) == (8, 16, 1024)
+    assert (bufs["xband_dw"].banks, bufs["xband_dw"].depth, bufs["xband_dw"].lut) == (16, 8, 2048)
+    assert t["xband.mux_lut"] == 45.0
+    no_mux = dataclasses.replace(t, values=dict(t.values, **{"xband.mux_lut": 0.0}))
+    lut = em.resources(CFG)[0][1]
+    lut0 = EngineModel("conv", [PW, DW], load_board("kv260"), no_mux, PeTiming(), bw=16.0).resources(CFG)[0][1]
+    assert lut - lut0 == pytest.approx(24 * 45.0)
 
 
 def test_pe_timing_default_and_nearest_record(tmp_path, monkeypatch):
