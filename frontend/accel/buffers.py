@@ -9,8 +9,11 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
   used), one bank per lane and byte of a word (a 16-byte word is written per cycle);
 * ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
   depthwise lane);
-* ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, ``rq`` banks per lane
-  (the requant stage drains ``rq`` consecutive pixels per cycle), in BRAM or URAM (``acc_mem``).
+* ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, one bank per lane (the
+  drain reads ``rq`` lanes of one pixel per cycle), in BRAM or URAM (``acc_mem``);
+* ``rq_stage`` / ``rq_stage_dw``: the requant stage that transposes ``rq`` channels of one pixel per cycle into words
+  of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
+  banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
 
 :func:`engine_buffers` returns every buffer's banks x depth x width and its BRAM18 / URAM / LUTRAM cost under the
 mapping rules of :func:`memory_blocks` (UG573 block-RAM aspect ratios). Pure Python: ``frontend/accel`` (the model,
@@ -132,6 +135,8 @@ class EngineBuffers:
     kk: int  # largest k * k of the standard layers (weight tile depth)
     kk_dw: int
     reuse: Mapping[str, bool]  # layer -> input band read once per band and group
+    stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
+    stage_dw_depth: int = 0
 
     @property
     def bram18(self) -> int:
@@ -185,14 +190,17 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     acc_pxd = max((band_rows(n.out_size, tr[n.name]) * n.out_size for n in dws), default=0)
     kk = max((n.kernel**2 for n in std), default=0)
     kkd = max((n.kernel**2 for n in dws), default=0)
+    sd, sdd = 2 * rq * _ceil(acc_px, WORD), 2 * rq * _ceil(acc_pxd, WORD)
     u = acc_mem == "uram"
     rows = (
         ("xband", 2 * tn * WORD, xw, 8, False),
         ("xband_dw", 2 * dw * WORD, xwd, 8, False),
         ("wt", 2 * tm * tn, kk, weight_bits, False),
         ("wd", 2 * dw, kkd, weight_bits, False),
-        ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
-        ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
+        ("acc", tm, acc_px, acc_bits, u),
+        ("acc_dw", dw, acc_pxd, acc_bits, u),
+        ("rq_stage", WORD, sd, 8, False),
+        ("rq_stage_dw", WORD, sdd, 8, False),
     )
     bufs = []
     for name, banks, depth, width, uram in rows:
@@ -200,4 +208,4 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
             continue
         mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lutram_max_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d)
+    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)

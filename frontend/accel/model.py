@@ -217,7 +217,6 @@ class EngineModel:
         reuse = np.asarray(reuse, bool)
         R, kk = node.out_size, node.kernel**2
         in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
-        rg = _ceil(WORD, rq)
         lat, io, beat = T.lat, T.io, T.beat
         if node.depthwise:  # dw-lane channel tiles, each its own walk group (no reuse)
             C = node.out_ch
@@ -232,6 +231,7 @@ class EngineModel:
             u_band = n_out
             emit_k = np.ones_like(dw)
             reuse = np.zeros_like(reuse)
+            out_tiles = [(n_out - 1, dw), (np.ones_like(dw), C - (n_out - 1) * dw)]  # (count, channels) per band
         else:
             G = node.groups
             cg, mg = node.in_ch // G, node.out_ch // G
@@ -246,6 +246,7 @@ class EngineModel:
             c_first = np.where(reuse, cg, np.minimum(tn, cg))
             u_band = np.where(reuse, G, rep * n_in)
             emit_k = np.where(reuse, n_mt * n_in, 1)  # tiles whose windows one unit emits
+            out_tiles = [(G * (n_mt - 1), tm), (np.full(len(tm), G), mg - (n_mt - 1) * tm)]
         w_tile = kk * ww
         tiles_band = n_out * n_in  # MAC loops per band
 
@@ -267,9 +268,15 @@ class EngineModel:
             fills = sum(cnt * np.maximum(e, ch * band.words) for cnt, ch in units)
             pad_x = pad_x + u_band * (io - 1) + fills - np.maximum(e, c_first * band.words) + \
                 np.maximum(e, c_first * nxt)
-            compute = compute + tiles_band * (d_mac - 1 + (np.maximum(pix, ww) * kk - 1) * pe_ii + 1) \
-                + n_out * (io - 1) + c_out * ow * rg
-            requant = requant + n_out * (io + lanes - 1 + T.rq - 1) + c_out * ow * rg
+            # per output tile of mv channels, nq = ceil(mv / rq) groups: the drain hands on one group's rq lanes of
+            # one pixel per cycle; requant_out reads the lanes' records, then per group a loop over its pixels (the
+            # previous group's rq ow words leave inside it) and one loop more for the last group's words
+            for cnt, mv in out_tiles:
+                nq = _ceil(mv, rq)
+                compute = compute + cnt * (io + nq * pix - 1)
+                requant = requant + cnt * ((io + lanes - 1) + (nq + 1) * (T.rq - 1) + pix
+                                           + (nq - 1) * np.maximum(pix, rq * ow) + (mv - (nq - 1) * rq) * ow)
+            compute = compute + tiles_band * (d_mac - 1 + (np.maximum(pix, ww) * kk - 1) * pe_ii + 1)
             if ow == out_cs:  # one burst per output tile
                 write = write + n_out * (lat + io - beat) + c_out * out_cs * beat
             else:

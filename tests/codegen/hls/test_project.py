@@ -283,12 +283,13 @@ def test_engines_are_word_bursts_and_dataflow_regions(rendered):
             assert not re.search(r"\b(u?int8_t|u?int64_t)\s*\*", text), f"{which}/{f}: a byte or int64 pointer"
         for e in ("conv", "shift", "adder"):
             text = (src / f"engine_{e}.cpp").read_text()
-            for region, compute in (("run_standard", "compute_std"), ("run_depthwise", "compute_dw")):
+            for region, compute, requant in (("run_standard", "compute_std", "requant_std"),
+                                             ("run_depthwise", "compute_dw", "requant_dw")):
                 body = text[text.index(f"void {region}("):]
                 body = body[:body.index("\n}\n")]
                 assert "#pragma HLS DATAFLOW" in body
                 calls = re.findall(r"^  (\w+)(?:<[\w, ]+>)?\(", body, re.M)
-                assert calls == ["read_x", "read_w", "pad_x", compute, "requant_out", "write_out"]
+                assert calls == ["read_x", "read_w", "pad_x", compute, requant, "write_out"]
             for loop in ("mac:", "dw_mac:"):
                 head = text[text.index(loop):].splitlines()[1:4]
                 assert "for (int i = 0; i < trip; ++i)" in head[0] and "PIPELINE II=1" in head[2]

@@ -58,16 +58,25 @@ def test_engine_buffers_by_hand():
     # a: 1 input tile x 9 words; b: 2 input tiles x 4 words (8 x 8 map, one band)
     assert buf.xband_words == 9 and buf.acc_pixels == 8 * 16 and buf.kk == 9
     by = {x.name: x for x in buf.buffers}
-    assert set(by) == {"xband", "wt", "acc"}  # no depthwise layer
+    assert set(by) == {"xband", "wt", "acc", "rq_stage"}  # no depthwise layer
     assert (by["xband"].banks, by["xband"].depth, by["xband"].memory) == (2 * 8 * 16, 9, "lutram")
-    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (16, 64, 32)
-    assert by["acc"].memory == "bram" and by["acc"].bram18 == 16  # 64 x 32 = 2 Kbit > 1 Kbit: one BRAM18 a bank
-    assert buf.bram36 == 8
+    # one bank per lane (the drain reads 2 lanes of one pixel per cycle): 8 banks of the band's 128 pixels
+    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (8, 128, 32)
+    assert by["acc"].memory == "bram" and by["acc"].bram18 == 8  # 128 x 32 = 4 Kbit > 1 Kbit: one BRAM18 a bank
+    # the requant stage: 16 byte banks of 2 halves x 2 lanes x 8 words (128 pixels / 16) = 32 bytes: 256 bits each,
+    # distributed RAM of ceil(32 / 64) x 8 = 8 LUTs a bank
+    stage = by["rq_stage"]
+    assert (stage.banks, stage.depth, stage.width_bits, stage.memory, stage.lut) == (16, 32, 8, "lutram", 128)
+    assert buf.stage_depth == 32 and buf.stage_dw_depth == 0
+    assert buf.bram36 == 4
     uram = engine_buffers([a, b], {"a": 8, "b": 8}, 8, 8, 8, 2, acc_mem="uram")
-    assert uram.bram36 == 0 and uram.uram == 16
-    # a smaller tile: bands of 4 rows -> 64 accumulators a lane, 32 a bank: distributed RAM
+    assert uram.bram36 == 0 and uram.uram == 8  # one URAM a lane
+    # a smaller tile: bands of 4 rows -> 64 accumulators a lane, 2 Kbit: still one BRAM18 a lane; 32 pixels (a
+    # 4 x 8 band) would be the largest band in distributed RAM (32 x 32 = 1 Kbit)
     small = engine_buffers([a, b], {"a": 4, "b": 4}, 8, 8, 8, 2)
-    assert small.acc_pixels == 64 and small.bram36 == 0
+    assert small.acc_pixels == 64 and small.bram36 == 4
+    tiny = engine_buffers([b], {"b": 4}, 8, 8, 8, 2)
+    assert tiny.acc_pixels == 32 and tiny.bram36 == 0 and {x.memory for x in tiny.buffers} == {"lutram"}
 
 
 def test_reuse_needs_the_buffer():

@@ -16,7 +16,8 @@ PW = Node("pw", "conv", "conv", ("input",), 16, 32, 8, 8, kernel=1, stride=1, pa
 DW = Node("dw", "conv", "conv", ("input",), 32, 32, 8, 8, kernel=3, stride=1, padding=1, groups=32, role="depthwise")
 # tm=16, tn=8, dw lanes=16, buffer tile 8, 4 requant lanes, BRAM accumulators
 CFG = Configs.from_rows([(16, 8, 16, 8, 4, 0)])
-# The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2: a
+# The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2 (the drain
+# and requant terms re-derived by hand for the one-bank-per-lane accumulators and the requant stage, issue 13): a
 # pipelined loop costs depth + (trip - 1) x II, a loop over an m_axi pointer adds the DDR round trip (64 on the
 # kv260), a DATAFLOW region its slowest process + the fill of the others. Depths (cost table): io 2, requant 5,
 # depthwise lane 3, misc 3, accumulator add 1. 8x8 maps: 4 words per channel plane.
@@ -39,9 +40,11 @@ def test_pointwise_latency_hand_worked():
     read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one band x one group: one burst of records + weight tiles
     pad_x = (2 + 16 * 4 - 1) + (2 + 2 * 2 * 64 - 1)  # 322: first fill (16 lanes x 4 words), emit 4 tiles x 64 px
     mac = 4 * (6 + 64 - 1)  # 276: 4 MAC loops of 64 pixels (the next weight tile, 8 words, loads inside)
-    drain = 2 * (2 + 16 * 4 * 4 - 1)  # 514: per output tile 16 channels x 4 words x 4 groups
+    drain = 2 * (2 + 4 * 64 - 1)  # 514: per output tile 4 groups of 4 lanes x 64 pixels, one pixel per cycle
     compute = (2 + 8 - 1) + mac + drain  # 799: + load_w of the first weight tile
-    requant = 2 * ((2 + 16 - 1) + (5 + 16 * 4 * 4 - 1))  # 554: scale records + requant loop
+    # requant per output tile: 16 scale records, then 4 groups of 4 channels, each a loop over its 64 pixels (the
+    # previous group's 4 x 4 words leave inside it), and one loop more for the last group's 16 words
+    requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618
     write = 2 * (64 + 2 + (16 * 4 - 1))  # 258: whole-map band: per output tile one burst of its 16 planes
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # the other processes' start-up (readers: the DDR round trip)
@@ -63,9 +66,9 @@ def test_depthwise_latency_hand_worked():
     read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258: per tile one burst of its 16 planes
     read_w = 2 * (64 + 2 + (16 + 9 * 1 - 1))  # 180: per band and group one burst (16 records + 9 weight words)
     pad_x = (2 + 64 - 1) + 2 * (2 + 64 * 9 - 1)  # 1219: first fill, then per tile 64 px x 9 window positions
-    per_tile = (3 + 64 * 9 - 1) + (2 + 16 * 4 * 4 - 1)  # 835: MAC (next weights inside), drain
+    per_tile = (3 + 64 * 9 - 1) + (2 + 4 * 64 - 1)  # 835: MAC (next weights inside), drain of 4 groups x 64 px
     compute = (2 + 9 - 1) + 2 * per_tile  # 1680: + load_w of the first tile
-    requant = 2 * ((2 + 16 - 1) + (5 + 256 - 1))  # 554
+    requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618: as the pointwise layer
     write = 2 * (64 + 2 + (16 * 4 - 1))  # 258
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     cyc, tile = _engine([DW]).layer_cycles(CFG)
@@ -80,8 +83,8 @@ def test_row_bands_hand_worked():
     read_x = 2 * 16 * (64 + 2 + (2 - 1))  # 2144: per band 16 plane bursts of 2 words (read once: reuse)
     read_w = 2 * (64 + 2 + (64 - 1))  # 258: the weights are re-read per band
     pad_x = (2 + 16 * 2 - 1) + 2 * (2 + 4 * 32 - 1)  # 291: emit 4 tiles x 32 px per band, next band's fill inside
-    compute = (2 + 8 - 1) + 2 * (4 * (6 + 32 - 1) + 2 * (2 + 16 * 2 * 4 - 1))  # 821
-    requant = 2 * 2 * ((2 + 16 - 1) + (5 + 16 * 2 * 4 - 1))  # 596
+    compute = (2 + 8 - 1) + 2 * (4 * (6 + 32 - 1) + 2 * (2 + 4 * 32 - 1))  # 821: drain 4 groups x 32 px
+    requant = 2 * 2 * ((2 + 16 - 1) + 4 * (5 + 32 - 1) + (5 + 4 * 2 - 1))  # 692: last group 4 channels x 2 words
     write = 2 * 32 * (64 + 2 + (2 - 1))  # 4288: per band 32 plane bursts of 2 words
     assert write == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 6 + 5  # read_x, read_w, pad_x, compute (MAC depth), requant
@@ -99,10 +102,44 @@ def test_no_input_reuse_rereads_the_band():
     assert not em.engine_buffers(cfg.row(0)).reuse["pw"]
     read_x = 4 * (64 + 2 + (8 * 256 - 1))  # 8452: per (output tile, input tile) one burst of 8 planes
     pad_x = (2 + 8 * 256 - 1) + 4 * (2 + 4096 - 1)  # 18437: each fill (2048 words) hides under a 4096-px emit
-    compute = (2 + 8 - 1) + 4 * (6 + 4096 - 1) + 2 * (2 + 16 * 256 * 4 - 1)  # 49183
+    compute = (2 + 8 - 1) + 4 * (6 + 4096 - 1) + 2 * (2 + 4 * 4096 - 1)  # 49183: drain 4 groups x 4096 px
     assert compute > max(read_x, pad_x)
     cyc, _ = em.layer_cycles(cfg)
     assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 49324
+
+
+def test_partial_requant_group_hand_worked():
+    """Re-derived by hand for the one-bank-per-lane accumulators (issue 13): pointwise 8 -> 20 on a 4 x 4 map
+    (one band of 16 pixels, one word per plane), tm 16, 8 requant lanes: the output tiles have 16 and 4 channels,
+    i.e. 2 + 1 groups of 8 lanes (the last group 4 lanes wide, its other 4 lanes idle). With a 0-cycle round trip
+    requant_out is the slowest process."""
+    pw = Node("pw2", "conv", "conv", ("input",), 8, 20, 4, 4, kernel=1, stride=1, padding=0, role="project")
+    cfg = Configs.from_rows([(16, 8, 16, 4, 8, 0)])
+
+    def by_hand(lat: int) -> tuple[list[int], int]:
+        read_x = lat + 2 + (8 - 1)  # one input tile, whole map: one burst of its 8 planes
+        read_w = lat + 2 + (2 * (16 + 8) - 1)  # 2 output tiles x (16 records + 1 weight tile of 8 words)
+        pad_x = (2 + 8 - 1) + (2 + 2 * 16 - 1)  # first fill (8 lanes x 1 word), emit 2 tiles x 16 px (reuse)
+        mac = 2 * (6 + 16 - 1)  # 2 MAC loops of 16 pixels (the 8 next weight words load inside the first)
+        drain = (2 + 2 * 16 - 1) + (2 + 1 * 16 - 1)  # 2 groups x 16 px, then 1 group x 16 px
+        compute = (2 + 8 - 1) + mac + drain  # 101
+        # per tile: 16 records; tile of 16: group 0 (16 px), group 1 (16 px, group 0's 8 words inside), group 1's
+        # 8 words; tile of 4: group 0 (16 px), its 4 words
+        requant = ((2 + 16 - 1) + 2 * (5 + 16 - 1) + (5 + 8 - 1)) + ((2 + 16 - 1) + (5 + 16 - 1) + (5 + 4 - 1))
+        write = 2 * (lat + 2 - 1) + 20  # per output tile one burst of its planes (1 word each)
+        procs = [read_x, read_w, pad_x, compute, requant, write]
+        fills = [lat + 2, lat + 2, 2, 6, 5, 2]
+        k = procs.index(max(procs))
+        return procs, max(procs) + sum(fills) - fills[k]
+
+    procs, total = by_hand(64)
+    assert procs == [73, 113, 42, 101, 114, 150] and total == 295  # write_out the slowest
+    cyc, _ = _engine([pw]).layer_cycles(cfg)
+    assert cyc[0, 0] == total
+    procs, total = by_hand(0)
+    assert max(procs) == procs[4] == 114 and total == 128  # requant_out the slowest
+    cyc, _ = _engine([pw], board=_no_latency_board()).layer_cycles(cfg)
+    assert cyc[0, 0] == total
 
 
 def test_misc_unit_hand_worked():
