@@ -275,6 +275,9 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     ctx["rqpx_max"] = max((max(r["pix"], rq * r["owords"]) for r in every), default=1)
     ctx["mac_min"], ctx["mac_max"] = span(std, "mac")
     ctx["dmac_min"], ctx["dmac_max"] = span(dws, "mac")
+    # a first MAC loop also drains the previous output tile: up to ceil(lanes / rq) groups x its band's pixels
+    ctx["mac_max"] = max([ctx["mac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in std])
+    ctx["dmac_max"] = max([ctx["dmac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in dws])
     ctx["bandout_min"], ctx["bandout_max"] = span(std, "bandout")
     ctx["dbandout_min"], ctx["dbandout_max"] = span(dws, "bandout")
     ctx["bandout_all_min"], ctx["bandout_all_max"] = span(every, "bandout")

@@ -10,7 +10,8 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
 * ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
   depthwise lane);
 * ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, one bank per lane (the
-  drain reads ``rq`` lanes of one pixel per cycle), in BRAM or URAM (``acc_mem``);
+  drain reads ``rq`` lanes of one pixel per cycle), ping-pong per output tile in the bank's two halves (the previous
+  tile drains while the next one accumulates), in BRAM or URAM (``acc_mem``);
 * ``rq_stage`` / ``rq_stage_dw``: the requant stage that transposes ``rq`` channels of one pixel per cycle into words
   of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
   banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
@@ -197,8 +198,8 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         ("xband_dw", 2 * dw * WORD, xwd, 8, False),
         ("wt", 2 * tm * tn, kk, weight_bits, False),
         ("wd", 2 * dw, kkd, weight_bits, False),
-        ("acc", tm, acc_px, acc_bits, u),
-        ("acc_dw", dw, acc_pxd, acc_bits, u),
+        ("acc", tm, 2 * acc_px, acc_bits, u),
+        ("acc_dw", dw, 2 * acc_pxd, acc_bits, u),
         ("rq_stage", WORD, sd, 8, False),
         ("rq_stage_dw", WORD, sdd, 8, False),
     )

@@ -60,9 +60,10 @@ def test_engine_buffers_by_hand():
     by = {x.name: x for x in buf.buffers}
     assert set(by) == {"xband", "wt", "acc", "rq_stage"}  # no depthwise layer
     assert (by["xband"].banks, by["xband"].depth, by["xband"].memory) == (2 * 8 * 16, 9, "lutram")
-    # one bank per lane (the drain reads 2 lanes of one pixel per cycle): 8 banks of the band's 128 pixels
-    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (8, 128, 32)
-    assert by["acc"].memory == "bram" and by["acc"].bram18 == 8  # 128 x 32 = 4 Kbit > 1 Kbit: one BRAM18 a bank
+    # one bank per lane (the drain reads 2 lanes of one pixel per cycle) holding two halves (ping-pong per output
+    # tile) of the band's 128 pixels
+    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (8, 256, 32)
+    assert by["acc"].memory == "bram" and by["acc"].bram18 == 8  # 256 x 32 = 8 Kbit > 1 Kbit: one BRAM18 a bank
     # the requant stage: 16 byte banks of 2 halves x 2 lanes x 8 words (128 pixels / 16) = 32 bytes: 256 bits each,
     # distributed RAM of ceil(32 / 64) x 8 = 8 LUTs a bank
     stage = by["rq_stage"]
@@ -71,12 +72,12 @@ def test_engine_buffers_by_hand():
     assert buf.bram36 == 4
     uram = engine_buffers([a, b], {"a": 8, "b": 8}, 8, 8, 8, 2, acc_mem="uram")
     assert uram.bram36 == 0 and uram.uram == 8  # one URAM a lane
-    # a smaller tile: bands of 4 rows -> 64 accumulators a lane, 2 Kbit: still one BRAM18 a lane; 32 pixels (a
-    # 4 x 8 band) would be the largest band in distributed RAM (32 x 32 = 1 Kbit)
+    # a smaller tile: bands of 4 rows -> 64 accumulators a lane and half, 4 Kbit: still one BRAM18 a lane; 16
+    # pixels (a 2 x 8 band: 2 x 16 x 32 = 1 Kbit) is the largest band whose accumulators stay in distributed RAM
     small = engine_buffers([a, b], {"a": 4, "b": 4}, 8, 8, 8, 2)
     assert small.acc_pixels == 64 and small.bram36 == 4
-    tiny = engine_buffers([b], {"b": 4}, 8, 8, 8, 2)
-    assert tiny.acc_pixels == 32 and tiny.bram36 == 0 and {x.memory for x in tiny.buffers} == {"lutram"}
+    tiny = engine_buffers([b], {"b": 2}, 8, 8, 8, 2)
+    assert tiny.acc_pixels == 16 and tiny.bram36 == 0 and {x.memory for x in tiny.buffers} == {"lutram"}
 
 
 def test_reuse_needs_the_buffer():
