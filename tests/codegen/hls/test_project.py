@@ -190,6 +190,10 @@ def test_accelerator_section_is_read_and_checked(searched_section):
     wide["axi_bytes_per_cycle"] = 32.0  # a 256-bit port's bandwidth: more than the 128-bit engines can move
     with pytest.raises(PlanError, match=r"axi_bytes_per_cycle: at most 16 .* got 32\.0"):
         make_plan({"accelerator": wide}, nodes)
+    many = copy.deepcopy(acc)
+    many["engines"]["conv"]["requant_lanes"] = 17  # the requant stage has 16 byte banks
+    with pytest.raises(PlanError, match=r"accelerator\.engines\.conv\.requant_lanes: at most 16 .* got 17"):
+        make_plan({"accelerator": many}, nodes)
     throttled = copy.deepcopy(acc)
     throttled["axi_bytes_per_cycle"] = 6.0  # DDR-limited bandwidth per port: the same code, priced slower
     assert make_plan({"accelerator": throttled}, nodes).axi_bytes_per_cycle == 6.0
