@@ -117,6 +117,11 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     if acc["axi_bytes_per_cycle"] > WORD:
         raise PlanError(f"accelerator.axi_bytes_per_cycle: at most {WORD} (the generated engines move {WORD}-byte "
                         f"words on 128-bit m_axi ports), got {acc['axi_bytes_per_cycle']!r}")
+    # The requant stage transposes one group of lanes x 16 pixels into words through 16 byte banks (engine.cpp.j2).
+    for name, rq in requant_lanes.items():
+        if rq > WORD:
+            raise PlanError(f"accelerator.engines.{name}.requant_lanes: at most {WORD} (the requant stage writes "
+                            f"one pixel of each lane into its own one of {WORD} byte banks), got {rq!r}")
     engine_of = {n.name: acc["layers"][n.name]["engine"] for n in nodes}
     steps = steps_from_json(acc["schedule"]["steps"])
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),

@@ -222,7 +222,7 @@ def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: i
     return {"units": units, "rd_burst": lanes * plane_words(n.in_size) if whole else words, "fill": fill,
             "emit": max(emit, fill), "bandgrp": n_band * n_grp,
             "wgrp": walk.n_mt * (walk.lanes + walk.n_in * walk.tile_words), "bandout": n_band * walk.n_out,
-            "mac": max(pix, walk.tile_words // walk.kk) * walk.kk, "drain": walk.lanes * owords,
+            "mac": max(pix, walk.tile_words // walk.kk) * walk.kk, "pix": pix, "owords": owords, "lanes": walk.lanes,
             "wr_burst": walk.lanes * out_plane_words(n) if whole else owords, "n_in": walk.n_in, "kk": walk.kk}
 
 
@@ -240,7 +240,6 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
         raise CodegenError(f"engine {eng}: accumulator needs {bits} bits (> 64)")
     til = weights_blob.Tiling(tm, tn, dw_lanes)
     buf = buffers_of(eng, nodes, plan, bounds)
-    rg = _ceil(WORD, rq)
     loops = {n.name: layer_loops(n, weights_blob.conv_walk(n, til), plan.tile(n.name), buf.reuse[n.name],
                                  dw_lanes if n.depthwise else tn) for n in layers}
     std = [loops[n.name] for n in layers if not n.depthwise]
@@ -257,9 +256,11 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
         "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
         # array sizes (at least 1: an engine without standard or depthwise layers still declares both paths)
         "buf": {k: max(1, getattr(buf, k)) for k in ("xband_words", "xband_dw_words", "acc_pixels", "acc_dw_pixels",
-                                                     "kk", "kk_dw")},
+                                                     "kk", "kk_dw")}
+        | {k: max(2 * rq, getattr(buf, k)) for k in ("stage_depth", "stage_dw_depth")},
         "acc_bind": _bind(buf, "acc", "acc"), "acc_dw_bind": _bind(buf, "acc_dw", "acc"),
         "xband_bind": _bind(buf, "xband", "xb", "ram_s2p"), "xband_dw_bind": _bind(buf, "xband_dw", "xb", "ram_s2p"),
+        "stage_bind": _bind(buf, "rq_stage", "st"), "stage_dw_bind": _bind(buf, "rq_stage_dw", "st"),
         "lanes_max": max(tm, tn, dw_lanes), "nt_max": span(every, "n_in")[1],
         "pe_includes": sorted({"pe_local.h", pe.includes(eng)}), "pe_call": pe.call(eng, tm, tn),
         "pe_ws": pe.stationary, "pe_load_call": pe.load_call(eng) if pe.stationary else "",
@@ -269,9 +270,16 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     }
     for key in ("units", "fill", "emit", "bandgrp", "wgrp", "rd_burst", "wr_burst"):
         ctx[f"{key}_min"], ctx[f"{key}_max"] = span(every, key)
-    ctx["drain_min"], ctx["drain_max"] = 1, span(every, "drain", rg)[1]
+    # drain: ceil(lanes / rq) groups x the band's pixels; a requant group loop: its pixels or the previous group's words
+    ctx["drain_max"] = max((_ceil(r["lanes"], rq) * r["pix"] for r in every), default=1)
+    ctx["drain_min"] = 1
+    ctx["rqg_max"] = max((_ceil(r["lanes"], rq) + 1 for r in every), default=2)
+    ctx["rqpx_max"] = max((max(r["pix"], rq * r["owords"]) for r in every), default=1)
     ctx["mac_min"], ctx["mac_max"] = span(std, "mac")
     ctx["dmac_min"], ctx["dmac_max"] = span(dws, "mac")
+    # a first MAC loop also drains the previous output tile: up to ceil(lanes / rq) groups x its band's pixels
+    ctx["mac_max"] = max([ctx["mac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in std])
+    ctx["dmac_max"] = max([ctx["dmac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in dws])
     ctx["bandout_min"], ctx["bandout_max"] = span(std, "bandout")
     ctx["dbandout_min"], ctx["dbandout_max"] = span(dws, "bandout")
     ctx["bandout_all_min"], ctx["bandout_all_max"] = span(every, "bandout")

@@ -10,8 +10,12 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
   channel, per cycle; the window read reads one word and selects the pixel's byte);
 * ``wt`` / ``wd``: the weight tile, ping-pong (the next tile loads during the current MAC loop), one bank per PE (or
   depthwise lane);
-* ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, ``rq`` banks per lane
-  (the requant stage drains ``rq`` consecutive pixels per cycle), in BRAM or URAM (``acc_mem``).
+* ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, one bank per lane (the
+  drain reads ``rq`` lanes of one pixel per cycle), ping-pong per output tile in the bank's two halves (the previous
+  tile drains while the next one accumulates), in BRAM or URAM (``acc_mem``);
+* ``rq_stage`` / ``rq_stage_dw``: the requant stage that transposes ``rq`` channels of one pixel per cycle into words
+  of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
+  banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
 
 :func:`engine_buffers` returns every buffer's banks x depth x width and its BRAM18 / URAM / LUTRAM cost under the
 mapping rules of :func:`memory_blocks` (UG573 block-RAM aspect ratios). Pure Python: ``frontend/accel`` (the model,
@@ -159,6 +163,8 @@ class EngineBuffers:
     kk: int  # largest k * k of the standard layers (weight tile depth)
     kk_dw: int
     reuse: Mapping[str, bool]  # layer -> input band read once per band and group
+    stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
+    stage_dw_depth: int = 0
 
     @property
     def bram18(self) -> int:
@@ -216,14 +222,17 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     if band_key not in memo:
         memo[band_key] = band_depth(std), band_depth(dws)
     (xw, reuse), (xwd, reuse_d) = memo[band_key]
+    sd, sdd = 2 * rq * _ceil(acc_px, WORD), 2 * rq * _ceil(acc_pxd, WORD)
     u = acc_mem == "uram"
     rows = (
         ("xband", tn, 2 * xw, WORD * 8, False),
         ("xband_dw", dw, 2 * xwd, WORD * 8, False),
         ("wt", 2 * tm * tn, kk, weight_bits, False),
         ("wd", 2 * dw, kkd, weight_bits, False),
-        ("acc", tm * rq, _ceil(acc_px, rq), acc_bits, u),
-        ("acc_dw", dw * rq, _ceil(acc_pxd, rq), acc_bits, u),
+        ("acc", tm, 2 * acc_px, acc_bits, u),
+        ("acc_dw", dw, 2 * acc_pxd, acc_bits, u),
+        ("rq_stage", WORD, sd, 8, False),
+        ("rq_stage_dw", WORD, sdd, 8, False),
     )
     xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
     bufs = []
@@ -233,4 +242,4 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         lut_bits = xlut if name.startswith("xband") else lutram_max_bits
         mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d)
+    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)

@@ -223,7 +223,6 @@ class EngineModel:
         reuse = np.asarray(reuse, bool)
         R, kk = node.out_size, node.kernel**2
         in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
-        rg = _ceil(WORD, rq)
         lat, io, beat = T.lat, T.io, T.beat
         if node.depthwise:  # dw-lane channel tiles, each its own walk group (no reuse)
             C = node.out_ch
@@ -238,6 +237,7 @@ class EngineModel:
             u_band = n_out
             emit_k = np.ones_like(dw)
             reuse = np.zeros_like(reuse)
+            out_tiles = [(n_out - 1, dw), (np.ones_like(dw), C - (n_out - 1) * dw)]  # (count, channels) per band
         else:
             G = node.groups
             cg, mg = node.in_ch // G, node.out_ch // G
@@ -252,13 +252,23 @@ class EngineModel:
             c_first = np.where(reuse, cg, np.minimum(tn, cg))
             u_band = np.where(reuse, G, rep * n_in)
             emit_k = np.where(reuse, n_mt * n_in, 1)  # tiles whose windows one unit emits
+            out_tiles = [(G * (n_mt - 1), tm), (np.full(len(tm), G), mg - (n_mt - 1) * tm)]
         w_tile = kk * ww
-        tiles_band = n_out * n_in  # MAC loops per band
 
         read_x = read_w = pad_x = requant = write = np.zeros(len(tm))
         compute = io + kk * ww - 1.0  # load_w: the first weight tile
         pad_x = np.where(c_first * bl[0].words > 0, io + c_first * bl[0].words - 1, 0).astype(float)
         rd_mult = np.where(reuse, 1, n_mt)  # input band re-read per output tile without reuse
+        (n_full, m_full), (n_last, m_last) = out_tiles  # per band: full output tiles, then per group its last one
+
+        def mac_loop(trip):  # one MAC loop (compute_std's mac / compute_dw's dw_mac)
+            return d_mac + (trip - 1) * pe_ii
+
+        # The drains (one output tile's ceil(mv / rq) groups x its band's pixels, one group's rq lanes of one pixel
+        # per cycle) run inside the next output tile's first MAC loop (trip: the longest of the MACs, the next weight
+        # tile's words and the drain); the layer's last tile drains on its own. d_prev: the drain of the previous
+        # band's last tile, d_before: of the tile before the layer's last one.
+        d_prev = d_before = np.zeros(len(tm))
         for b, band in enumerate(bl):
             pix = band.rows * R
             ow = _ceil(pix, WORD)
@@ -273,15 +283,28 @@ class EngineModel:
             fills = sum(cnt * np.maximum(e, ch * band.words) for cnt, ch in units)
             pad_x = pad_x + u_band * (io - 1) + fills - np.maximum(e, c_first * band.words) + \
                 np.maximum(e, c_first * nxt)
-            compute = compute + tiles_band * (d_mac - 1 + (np.maximum(pix, ww) * kk - 1) * pe_ii + 1) \
-                + n_out * (io - 1) + c_out * ow * rg
-            requant = requant + n_out * (io + lanes - 1 + T.rq - 1) + c_out * ow * rg
+            # requant_out per output tile of mv channels (nq = ceil(mv / rq) groups): the lanes' records, then per
+            # group a loop over its pixels (the previous group's rq ow words leave inside it) and one loop more for
+            # the last group's words
+            for cnt, mv in out_tiles:
+                nq = _ceil(mv, rq)
+                requant = requant + cnt * ((io + lanes - 1) + (nq + 1) * (T.rq - 1) + pix
+                                           + (nq - 1) * np.maximum(pix, rq * ow) + (mv - (nq - 1) * rq) * ow)
+            mac = np.maximum(pix, ww) * kk
+            d_full, d_last = _ceil(m_full, rq) * pix, _ceil(m_last, rq) * pix
+            compute = compute + n_out * (n_in - 1) * mac_loop(mac) + n_full * mac_loop(np.maximum(mac, d_full)) \
+                + (n_last - 1) * mac_loop(np.maximum(mac, d_last)) + mac_loop(np.maximum(mac, d_prev))
+            d_before = np.where(n_full > 0, d_full, np.where(n_last > 1, d_last, d_prev))
+            d_prev = d_last
             if ow == out_cs:  # one burst per output tile
                 write = write + n_out * (lat + io - beat) + c_out * out_cs * beat
             else:
                 write = write + c_out * (lat + io + (ow - 1) * beat)
-        pix_l = bl[-1].rows * R  # the last MAC loop loads no next weight tile
-        compute = compute - (np.maximum(pix_l, ww) - pix_l) * kk * pe_ii
+        compute = compute + io + d_prev - 1  # the last tile's drain
+        # the last MAC loop loads no next weight tile; it drains the tile before when it is a first loop (n_in = 1)
+        pix_l = bl[-1].rows * R
+        d_x = np.where(n_in == 1, d_before, 0)
+        compute = compute - (np.maximum(np.maximum(pix_l, ww) * kk, d_x) - np.maximum(pix_l * kk, d_x)) * pe_ii
         if node.depthwise:
             d_mac = T.dw
         return region([(read_x, lat + io), (read_w, lat + io), (pad_x, io), (compute, d_mac), (requant, T.rq),

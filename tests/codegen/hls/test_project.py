@@ -190,6 +190,10 @@ def test_accelerator_section_is_read_and_checked(searched_section):
     wide["axi_bytes_per_cycle"] = 32.0  # a 256-bit port's bandwidth: more than the 128-bit engines can move
     with pytest.raises(PlanError, match=r"axi_bytes_per_cycle: at most 16 .* got 32\.0"):
         make_plan({"accelerator": wide}, nodes)
+    many = copy.deepcopy(acc)
+    many["engines"]["conv"]["requant_lanes"] = 17  # the requant stage has 16 byte banks
+    with pytest.raises(PlanError, match=r"accelerator\.engines\.conv\.requant_lanes: at most 16 .* got 17"):
+        make_plan({"accelerator": many}, nodes)
     throttled = copy.deepcopy(acc)
     throttled["axi_bytes_per_cycle"] = 6.0  # DDR-limited bandwidth per port: the same code, priced slower
     assert make_plan({"accelerator": throttled}, nodes).axi_bytes_per_cycle == 6.0
@@ -283,13 +287,13 @@ def test_engines_are_word_bursts_and_dataflow_regions(rendered):
             assert not re.search(r"\b(u?int8_t|u?int64_t)\s*\*", text), f"{which}/{f}: a byte or int64 pointer"
         for e in ("conv", "shift", "adder"):
             text = (src / f"engine_{e}.cpp").read_text()
-            for region, pad, compute in (("run_standard", "pad_x_std", "compute_std"),
-                                         ("run_depthwise", "pad_x_dw", "compute_dw")):
+            for region, pad, compute, requant in (("run_standard", "pad_x_std", "compute_std", "requant_std"),
+                                                  ("run_depthwise", "pad_x_dw", "compute_dw", "requant_dw")):
                 body = text[text.index(f"void {region}("):]
                 body = body[:body.index("\n}\n")]
                 assert "#pragma HLS DATAFLOW" in body
                 calls = re.findall(r"^  (\w+)(?:<[\w, ]+>)?\(", body, re.M)
-                assert calls == ["read_x", "read_w", pad, compute, "requant_out", "write_out"]
+                assert calls == ["read_x", "read_w", pad, compute, requant, "write_out"]
             for loop in ("mac:", "dw_mac:"):
                 head = text[text.index(loop):].splitlines()[1:4]
                 assert "for (int i = 0; i < trip; ++i)" in head[0] and "PIPELINE II=1" in head[2]

@@ -58,19 +58,29 @@ def test_engine_buffers_by_hand():
     # a: 1 input tile x 9 words; b: 2 input tiles x 4 words (8 x 8 map, one band)
     assert buf.xband_words == 9 and buf.acc_pixels == 8 * 16 and buf.kk == 9
     by = {x.name: x for x in buf.buffers}
-    assert set(by) == {"xband", "wt", "acc"}  # no depthwise layer
+    assert set(by) == {"xband", "wt", "acc", "rq_stage"}  # no depthwise layer
     # one bank of 128-bit words per lane (tn = 8), both halves of 9 words: 18 deep, distributed RAM (<= 64 words),
     # ceil(18 / 64) x 128 = 128 LUT a bank (the 2 x 8 x 16 byte banks of 9 x 8 bits it replaces: 256 x 8 = 2048 LUT)
     assert (by["xband"].banks, by["xband"].depth, by["xband"].width_bits) == (8, 18, 128)
     assert (by["xband"].memory, by["xband"].lut, by["xband"].bram18) == ("lutram", 8 * 128, 0)
-    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (16, 64, 32)
-    assert by["acc"].memory == "bram" and by["acc"].bram18 == 16  # 64 x 32 = 2 Kbit > 1 Kbit: one BRAM18 a bank
-    assert buf.bram36 == 8
+    # one accumulator bank per lane (the drain reads 2 lanes of one pixel per cycle) holding two halves (ping-pong
+    # per output tile) of the band's 128 pixels
+    assert (by["acc"].banks, by["acc"].depth, by["acc"].width_bits) == (8, 256, 32)
+    assert by["acc"].memory == "bram" and by["acc"].bram18 == 8  # 256 x 32 = 8 Kbit > 1 Kbit: one BRAM18 a bank
+    # the requant stage: 16 byte banks of 2 halves x 2 lanes x 8 words (128 pixels / 16) = 32 bytes: 256 bits each,
+    # distributed RAM of ceil(32 / 64) x 8 = 8 LUTs a bank
+    stage = by["rq_stage"]
+    assert (stage.banks, stage.depth, stage.width_bits, stage.memory, stage.lut) == (16, 32, 8, "lutram", 128)
+    assert buf.stage_depth == 32 and buf.stage_dw_depth == 0
+    assert buf.bram36 == 4  # the 8 accumulator BRAM18
     uram = engine_buffers([a, b], {"a": 8, "b": 8}, 8, 8, 8, 2, acc_mem="uram")
-    assert uram.bram36 == 0 and uram.uram == 16
-    # a smaller tile: bands of 4 rows -> 64 accumulators a lane, 32 a bank: distributed RAM
+    assert uram.bram36 == 0 and uram.uram == 8  # one URAM a lane
+    # a smaller tile: bands of 4 rows -> 64 accumulators a lane and half, 4 Kbit: still one BRAM18 a lane; 16
+    # pixels (a 2 x 8 band: 2 x 16 x 32 = 1 Kbit) is the largest band whose accumulators stay in distributed RAM
     small = engine_buffers([a, b], {"a": 4, "b": 4}, 8, 8, 8, 2)
-    assert small.acc_pixels == 64 and small.bram36 == 0
+    assert small.acc_pixels == 64 and small.bram36 == 4
+    tiny = engine_buffers([b], {"b": 2}, 8, 8, 8, 2)
+    assert tiny.acc_pixels == 16 and tiny.bram36 == 0 and {x.memory for x in tiny.buffers} == {"lutram"}
 
 
 def test_reuse_needs_the_buffer():

@@ -16,7 +16,9 @@ PW = Node("pw", "conv", "conv", ("input",), 16, 32, 8, 8, kernel=1, stride=1, pa
 DW = Node("dw", "conv", "conv", ("input",), 32, 32, 8, 8, kernel=3, stride=1, padding=1, groups=32, role="depthwise")
 # tm=16, tn=8, dw lanes=16, buffer tile 8, 4 requant lanes, BRAM accumulators
 CFG = Configs.from_rows([(16, 8, 16, 8, 4, 0)])
-# The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2: a
+# The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2 (the drain
+# and requant terms re-derived by hand for the one-bank-per-lane ping-pong accumulators, the drain inside the next
+# tile's first MAC loop and the requant stage, issue 13): a
 # pipelined loop costs depth + (trip - 1) x II, a loop over an m_axi pointer adds the DDR round trip (64 on the
 # kv260), a DATAFLOW region its slowest process + the fill of the others. Depths (cost table): io 2, requant 5,
 # depthwise lane 3, misc 3, accumulator add 1. 8x8 maps: 4 words per channel plane.
@@ -38,23 +40,28 @@ def test_pointwise_latency_hand_worked():
     read_x = 2 * (64 + 2 + (8 * 4 - 1))  # 194: whole-map band: per input tile one burst of its 8 planes
     read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one band x one group: one burst of records + weight tiles
     pad_x = (2 + 16 * 4 - 1) + (2 + 2 * 2 * 64 - 1)  # 322: first fill (16 lanes x 4 words), emit 4 tiles x 64 px
-    mac = 4 * (6 + 64 - 1)  # 276: 4 MAC loops of 64 pixels (the next weight tile, 8 words, loads inside)
-    drain = 2 * (2 + 16 * 4 * 4 - 1)  # 514: per output tile 16 channels x 4 words x 4 groups
-    compute = (2 + 8 - 1) + mac + drain  # 799: + load_w of the first weight tile
-    requant = 2 * ((2 + 16 - 1) + (5 + 16 * 4 * 4 - 1))  # 554: scale records + requant loop
+    # 4 MAC loops of 64 pixels (the next weight tile, 8 words, loads inside); output tile 0 drains (4 groups of 4
+    # lanes x 64 pixels, one pixel per cycle) inside output tile 1's first MAC loop, which then runs 256 cycles;
+    # output tile 1 drains on its own at the end
+    mac = 3 * (6 + 64 - 1) + (6 + 256 - 1)  # 468
+    drain = 2 + 4 * 64 - 1  # 257
+    compute = (2 + 8 - 1) + mac + drain  # 734: + load_w of the first weight tile
+    # requant per output tile: 16 scale records, then 4 groups of 4 channels, each a loop over its 64 pixels (the
+    # previous group's 4 x 4 words leave inside it), and one loop more for the last group's 16 words
+    requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618
     write = 2 * (64 + 2 + (16 * 4 - 1))  # 258: whole-map band: per output tile one burst of its 16 planes
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # the other processes' start-up (readers: the DDR round trip)
     cyc, tile = _engine([PW]).layer_cycles(CFG)
-    assert cyc[0, 0] == compute + fills == 940
+    assert cyc[0, 0] == compute + fills == 875
     assert tile[0, 0] == 8
 
 
 def test_ddr_latency_term_hand_worked():
     # The same layer with a 0-cycle round trip: compute is still the slowest process, so only the two DDR readers'
-    # fills (the exposed first loads) lose their 64 cycles each: 940 - 2 x 64.
+    # fills (the exposed first loads) lose their 64 cycles each: 875 - 2 x 64.
     cyc, _ = _engine([PW], board=_no_latency_board()).layer_cycles(CFG)
-    assert cyc[0, 0] == 940 - 2 * 64 == 812
+    assert cyc[0, 0] == 875 - 2 * 64 == 747
 
 
 def test_depthwise_latency_hand_worked():
@@ -63,25 +70,28 @@ def test_depthwise_latency_hand_worked():
     read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258: per tile one burst of its 16 planes
     read_w = 2 * (64 + 2 + (16 + 9 * 1 - 1))  # 180: per band and group one burst (16 records + 9 weight words)
     pad_x = (2 + 64 - 1) + 2 * (2 + 64 * 9 - 1)  # 1219: first fill, then per tile 64 px x 9 window positions
-    per_tile = (3 + 64 * 9 - 1) + (2 + 16 * 4 * 4 - 1)  # 835: MAC (next weights inside), drain
-    compute = (2 + 9 - 1) + 2 * per_tile  # 1680: + load_w of the first tile
-    requant = 2 * ((2 + 16 - 1) + (5 + 256 - 1))  # 554
+    # per tile one MAC loop of 576 (tile 0: the next weights inside; tile 1: tile 0's drain of 4 groups x 64 px
+    # inside), then tile 1's drain on its own
+    compute = (2 + 9 - 1) + 2 * (3 + 64 * 9 - 1) + (2 + 4 * 64 - 1)  # 1423: + load_w of the first tile
+    requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618: as the pointwise layer
     write = 2 * (64 + 2 + (16 * 4 - 1))  # 258
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     cyc, tile = _engine([DW]).layer_cycles(CFG)
-    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 1821
+    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 1564
     assert tile[0, 0] == 8
 
 
 def test_row_bands_hand_worked():
     """Tile 4 on the 8x8 pointwise layer: 2 bands of 4 rows (32 pixels, 2 words per plane, not whole planes), so
     every input and output channel plane is its own burst per band, each paying the 64-cycle round trip: write_out
-    becomes the slowest process and the whole-map band (940, above) is faster."""
+    becomes the slowest process and the whole-map band (875, above) is faster."""
     read_x = 2 * 16 * (64 + 2 + (2 - 1))  # 2144: per band 16 plane bursts of 2 words (read once: reuse)
     read_w = 2 * (64 + 2 + (64 - 1))  # 258: the weights are re-read per band
     pad_x = (2 + 16 * 2 - 1) + 2 * (2 + 4 * 32 - 1)  # 291: emit 4 tiles x 32 px per band, next band's fill inside
-    compute = (2 + 8 - 1) + 2 * (4 * (6 + 32 - 1) + 2 * (2 + 16 * 2 * 4 - 1))  # 821
-    requant = 2 * 2 * ((2 + 16 - 1) + (5 + 16 * 2 * 4 - 1))  # 596
+    # per band 4 MAC loops of 32 px; every output tile's first loop but the layer's first drains the previous tile
+    # (4 groups x 32 px: 128 cycles), the last tile drains on its own
+    compute = (2 + 8 - 1) + 5 * (6 + 32 - 1) + 3 * (6 + 128 - 1) + (2 + 128 - 1)  # 722
+    requant = 2 * 2 * ((2 + 16 - 1) + 4 * (5 + 32 - 1) + (5 + 4 * 2 - 1))  # 692: last group 4 channels x 2 words
     write = 2 * 32 * (64 + 2 + (2 - 1))  # 4288: per band 32 plane bursts of 2 words
     assert write == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 6 + 5  # read_x, read_w, pad_x, compute (MAC depth), requant
@@ -99,10 +109,47 @@ def test_no_input_reuse_rereads_the_band():
     assert not em.engine_buffers(cfg.row(0)).reuse["pw"]
     read_x = 4 * (64 + 2 + (8 * 256 - 1))  # 8452: per (output tile, input tile) one burst of 8 planes
     pad_x = (2 + 8 * 256 - 1) + 4 * (2 + 4096 - 1)  # 18437: each fill (2048 words) hides under a 4096-px emit
-    compute = (2 + 8 - 1) + 4 * (6 + 4096 - 1) + 2 * (2 + 16 * 256 * 4 - 1)  # 49183
+    # 4 MAC loops of 4096 px, output tile 0's drain (4 groups x 4096 px) inside output tile 1's first, tile 1's alone
+    compute = (2 + 8 - 1) + 3 * (6 + 4096 - 1) + (6 + 4 * 4096 - 1) + (2 + 4 * 4096 - 1)  # 45086
     assert compute > max(read_x, pad_x)
     cyc, _ = em.layer_cycles(cfg)
-    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 49324
+    assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 45227
+
+
+def test_partial_requant_group_hand_worked():
+    """Re-derived by hand for the one-bank-per-lane accumulators (issue 13): pointwise 8 -> 20 on a 4 x 4 map
+    (one band of 16 pixels, one word per plane), tm 16, 8 requant lanes: the output tiles have 16 and 4 channels,
+    i.e. 2 + 1 groups of 8 lanes (the last group 4 lanes wide, its other 4 lanes idle). With a 0-cycle round trip
+    requant_out is the slowest process."""
+    pw = Node("pw2", "conv", "conv", ("input",), 8, 20, 4, 4, kernel=1, stride=1, padding=0, role="project")
+    cfg = Configs.from_rows([(16, 8, 16, 4, 8, 0)])
+
+    def by_hand(lat: int) -> tuple[list[int], int]:
+        read_x = lat + 2 + (8 - 1)  # one input tile, whole map: one burst of its 8 planes
+        read_w = lat + 2 + (2 * (16 + 8) - 1)  # 2 output tiles x (16 records + 1 weight tile of 8 words)
+        pad_x = (2 + 8 - 1) + (2 + 2 * 16 - 1)  # first fill (8 lanes x 1 word), emit 2 tiles x 16 px (reuse)
+        # 2 MAC loops of 16 pixels: the first loads the next 8 weight words inside, the second drains tile 0 (2
+        # groups x 16 px) inside; then tile 1's drain (1 group x 16 px) on its own
+        mac = (6 + 16 - 1) + (6 + 2 * 16 - 1)
+        drain = 2 + 1 * 16 - 1
+        compute = (2 + 8 - 1) + mac + drain  # 84
+        # per tile: 16 records; tile of 16: group 0 (16 px), group 1 (16 px, group 0's 8 words inside), group 1's
+        # 8 words; tile of 4: group 0 (16 px), its 4 words
+        requant = ((2 + 16 - 1) + 2 * (5 + 16 - 1) + (5 + 8 - 1)) + ((2 + 16 - 1) + (5 + 16 - 1) + (5 + 4 - 1))
+        write = 2 * (lat + 2 - 1) + 20  # per output tile one burst of its planes (1 word each)
+        procs = [read_x, read_w, pad_x, compute, requant, write]
+        fills = [lat + 2, lat + 2, 2, 6, 5, 2]
+        k = procs.index(max(procs))
+        return procs, max(procs) + sum(fills) - fills[k]
+
+    procs, total = by_hand(64)
+    assert procs == [73, 113, 42, 84, 114, 150] and total == 295  # write_out the slowest
+    cyc, _ = _engine([pw]).layer_cycles(cfg)
+    assert cyc[0, 0] == total
+    procs, total = by_hand(0)
+    assert max(procs) == procs[4] == 114 and total == 128  # requant_out the slowest
+    cyc, _ = _engine([pw], board=_no_latency_board()).layer_cycles(cfg)
+    assert cyc[0, 0] == total
 
 
 def test_misc_unit_hand_worked():
@@ -121,15 +168,16 @@ def test_misc_unit_hand_worked():
 
 
 def test_calibrated_pe_timing_changes_latency(tmp_path):
-    # A record with latency 9 and II 2 for the 16x8 conv array: the MAC loop of each input tile becomes
-    # (9 + 1) + (64 - 1) x 2 = 136 instead of 69, so compute = 9 + 4 x 136 + 514 = 1067; + fills 141 = 1208.
+    # A record with latency 9 and II 2 for the 16x8 conv array: a 64-pixel MAC loop becomes (9 + 1) + (64 - 1) x 2
+    # = 136 instead of 69, the one with the drain inside (256 cycles) 10 + 255 x 2 = 520, so compute = 9 + 3 x 136 +
+    # 520 + 257 (the last drain) = 1194; + fills 141 = 1335.
     p = tmp_path / "pe_arrays.json"
     p.write_text(json.dumps({"source": "cocotb+icarus",
                              "records": [{"engine": "conv", "tm": 16, "tn": 8, "latency": 9, "ii": 2}]}))
     pe = load_pe_timing(p)
     assert pe.calibrated and "cocotb+icarus" in pe.source
     cyc, tile = _engine([PW], pe).layer_cycles(CFG)
-    assert cyc[0, 0] == 1208 and tile[0, 0] == 8
+    assert cyc[0, 0] == 1335 and tile[0, 0] == 8
 
 
 def test_conv_resources_one_dsp_per_mac():
