@@ -94,10 +94,17 @@ def check_fit(splits, arch: dict, space_name: str) -> None:
 
 
 # ---- training (cached) -----------------------------------------------------------------------------------------------
+# Every benchmark training also records the accuracy of an exponential moving average of its weights (decay per
+# optimizer step; about 50 steps, 2 epochs of 1500 images, of memory). It does not change the training or
+# ``val_acc``; it lets the noise study compare both ground truths on the same trainings (docs/search.md).
+BENCH_EMA_DECAY = 0.98
+
+
 def _train_one(job: tuple) -> dict:
     """Worker: train one architecture with one seed and return its record (the caller caches it: a cluster's workers
-    need not share this machine's disk)."""
-    arch, dataset, data_root, epochs, train_seed, device, train_images = job
+    need not share this machine's disk). ``order_seed`` (None: the training seed) seeds the batch order only; the
+    training seed seeds the initialisation."""
+    arch, dataset, data_root, epochs, train_seed, device, train_images, order_seed = job
     import torch
 
     torch.set_num_threads(1)
@@ -106,13 +113,17 @@ def _train_one(job: tuple) -> dict:
 
     splits = _cached_splits(dataset, data_root, arch["input_size"], train_images)
     t0 = time.time()
-    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device=device, **BENCH_TRAIN)
+    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device=device,
+                      order_seed=order_seed, ema_decay=BENCH_EMA_DECAY, **BENCH_TRAIN)
     torch.manual_seed(train_seed)
     res = train_model(build_model(arch), splits, cfg)
-    rec = {"arch": arch, "val_acc": float(res["float_acc"]), "epochs": epochs, "train_seed": train_seed,
+    rec = {"arch": arch, "val_acc": float(res["float_acc"]), "val_acc_ema": float(res["ema_acc"]),
+           "ema_decay": BENCH_EMA_DECAY, "epochs": epochs, "train_seed": train_seed,
            "dataset": dataset, "train_images": len(splits.x_train), "device": device,
            "train_seconds": time.time() - t0,
            "final_loss": res["history"][-1]["loss"] if res.get("history") else None}
+    if order_seed is not None:
+        rec["order_seed"] = order_seed
     return rec
 
 
@@ -141,14 +152,18 @@ def train_seeds_for(seed: int, n: int) -> list[int]:
 
 def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[int], cache_dir: Path,
               executor: Executor | None = None, data_root: str | None = None, progress: bool = True,
-              device: str = "cpu", train_images: int | None = None) -> list[list[dict]]:
+              device: str = "cpu", train_images: int | None = None,
+              order_seeds: list[int] | None = None) -> list[list[dict]]:
     """Train every architecture once per seed (cached in ``cache_dir``) on ``executor`` (default: serial); returns,
     in the order of ``archs``, the records of its seeds in the order of ``train_seeds``. With ``progress`` each
-    accuracy is printed as it arrives."""
+    accuracy is printed as it arrives. ``order_seeds`` (one per training seed) decouples the batch order from the
+    initialisation (the noise study); by default both come from the training seed."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = data_tag(dataset, data_root, archs[0]["input_size"] if archs else 0, train_images)
     cells = [(i, j) for i in range(len(archs)) for j in range(len(train_seeds))]
-    paths = {(i, j): cache_dir / f"{tag}_e{epochs}_s{train_seeds[j]}_{arch_hash(archs[i])}.json" for i, j in cells}
+    orders = order_seeds or [None] * len(train_seeds)
+    names = [f"s{s}" if o is None or o == s else f"s{s}_o{o}" for s, o in zip(train_seeds, orders, strict=True)]
+    paths = {(i, j): cache_dir / f"{tag}_e{epochs}_{names[j]}_{arch_hash(archs[i])}.json" for i, j in cells}
     records: list[list[dict | None]] = [[None] * len(train_seeds) for _ in archs]
     todo = []
     for i, j in cells:
@@ -160,15 +175,16 @@ def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[in
             except json.JSONDecodeError:
                 p.unlink()
         todo.append((i, j))
-    jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images) for i, j in todo]
+    jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images, orders[j]) for i, j in todo]
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="train", unit="run", disable=not progress)
     if jobs:
         for (i, j), rec in zip(todo, (executor or SerialExecutor()).map(_train_one, jobs), strict=True):
             atomic_write_text(paths[i, j], json.dumps(rec, indent=1))  # each as it arrives: a rerun continues here
             records[i][j] = rec
             if progress:
-                bar.write(f"arch {i + 1:3d} {arch_hash(archs[i])} seed {train_seeds[j]}: {rec['val_acc']:5.1f} % "
-                          f"({rec['train_seconds']:.0f} s)")
+                order = "" if orders[j] is None else f" order {orders[j]}"
+                bar.write(f"arch {i + 1:3d} {arch_hash(archs[i])} seed {train_seeds[j]}{order}: "
+                          f"{rec['val_acc']:5.1f} % ({rec['train_seconds']:.0f} s)")
             bar.update()
     bar.close()
     return records  # type: ignore[return-value]
@@ -284,7 +300,9 @@ def noise_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict:
     over seed pairs when there are more), with a percentile bootstrap 95% interval over the architectures.
 
     ``acc_by_seed``: [architectures][seeds]. A proxy cannot be expected to beat this tau against one training run;
-    the benchmark's ground truth is the mean over seeds, whose own reliability is higher."""
+    the benchmark's ground truth is the mean over seeds, whose own reliability is higher: ``split_half`` measures it
+    for the mean of half the seeds (4 seeds or more, :func:`split_half_ceiling`), and ``mean_of_seeds_estimate``
+    estimates it for the mean of all of them (:func:`mean_of_k_tau`, an extrapolation)."""
     a = np.asarray(acc_by_seed, dtype=np.float64)
     n_seeds = a.shape[1]
     if n_seeds < 2:
@@ -297,9 +315,54 @@ def noise_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict:
     cols = tuple(a[:, j] for j in range(n_seeds))
     ci = paired_bootstrap(cols, mean_pair_tau, n_boot, seed).confidence_interval
     diffs = np.abs(a[:, :, None] - a[:, None, :])[:, [i for i, _ in pairs], [j for _, j in pairs]]
-    return {"seeds": n_seeds, "kendall_tau": mean_pair_tau(*cols), "tau_ci": [float(ci.low), float(ci.high)],
+    tau = mean_pair_tau(*cols)
+    return {"seeds": n_seeds, "kendall_tau": tau, "tau_ci": [float(ci.low), float(ci.high)],
             "spearman_rho": float(np.mean([spearman(a[:, i], a[:, j]) for i, j in pairs])),
-            "mean_abs_seed_difference": float(diffs.mean()), "max_abs_seed_difference": float(diffs.max())}
+            "mean_abs_seed_difference": float(diffs.mean()), "max_abs_seed_difference": float(diffs.max()),
+            "split_half": split_half_ceiling(a, n_boot, seed), "mean_of_seeds_estimate": mean_of_k_tau(tau, n_seeds)}
+
+
+def split_half_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict | None:
+    """How well a ground truth that is the mean of k seeds ranks itself, measured: with 2k >= 4 seeds per
+    architecture, the Kendall tau between the means of two disjoint halves of k seeds, averaged over the ways of
+    splitting the first 2k seeds in two (3 for k = 2), with a percentile bootstrap 95% interval over the
+    architectures. ``None`` with fewer than 4 seeds."""
+    from itertools import combinations
+
+    a = np.asarray(acc_by_seed, dtype=np.float64)
+    k = a.shape[1] // 2
+    if k < 2:
+        return None
+    seeds = range(2 * k)
+    splits = [(h, tuple(j for j in seeds if j not in h)) for h in combinations(seeds, k) if 0 in h]
+
+    def mean_split_tau(*cols):
+        m = np.stack(cols, 1)
+        return float(np.mean([kendall(m[:, list(h)].mean(1), m[:, list(g)].mean(1)) for h, g in splits]))
+
+    cols = tuple(a[:, j] for j in seeds)
+    ci = paired_bootstrap(cols, mean_split_tau, n_boot, seed).confidence_interval
+    return {"k": k, "splits": len(splits), "kendall_tau": mean_split_tau(*cols),
+            "tau_ci": [float(ci.low), float(ci.high)]}
+
+
+def mean_of_k_tau(tau: float, k: float) -> float | None:
+    """Estimate, not a measurement: the Kendall tau between two independent k-seed mean accuracies, from the
+    one-seed tau between seeds. Assumes bivariate-normal accuracies (Greiner: r = sin(pi tau / 2)) and independent
+    seed noise (Spearman-Brown: r_k = k r / (1 + (k - 1) r)). ``None`` when the one-seed tau is not positive."""
+    r = math.sin(math.pi * tau / 2)
+    if r <= 0:
+        return None
+    return 2 / math.pi * math.asin(k * r / (1 + (k - 1) * r))
+
+
+def seeds_for(tau: float, target: float = 0.8) -> float | None:
+    """Estimate, the inverse of :func:`mean_of_k_tau`: how many seeds per architecture two independent k-seed means
+    need to rank each other at Kendall tau ``target``, from the one-seed tau."""
+    r, rt = math.sin(math.pi * tau / 2), math.sin(math.pi * target / 2)
+    if r <= 0:
+        return None
+    return rt * (1 - r) / (r * (1 - rt))
 
 
 def correlation_table(scores: dict[str, list[float]], acc: list[float], n_boot: int = 1000, seed: int = 0,

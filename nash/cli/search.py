@@ -205,6 +205,13 @@ def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train
     if c["kendall_tau"] is not None:
         click.echo(f"noise ceiling (tau between seeds): {c['kendall_tau']:.3f} "
                    f"[{c['tau_ci'][0]:.3f}, {c['tau_ci'][1]:.3f}]")
+        if c["split_half"]:
+            h = c["split_half"]
+            click.echo(f"ground truth's own ceiling (mean of {h['k']} seeds vs mean of {h['k']}, measured): "
+                       f"{h['kendall_tau']:.3f} [{h['tau_ci'][0]:.3f}, {h['tau_ci'][1]:.3f}]")
+        if c["mean_of_seeds_estimate"] is not None:
+            click.echo(f"estimate for the mean of all {c['seeds']} seeds vs another such mean: "
+                       f"{c['mean_of_seeds_estimate']:.3f} (extrapolated, docs/search.md)")
     click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'/ceil':>6s} {'rho':>6s} {'top-k tau':>9s} "
                f"{'top10%hit':>9s}")
     for name, t in sorted(rep["proxies"].items(), key=lambda kv: -kv[1]["kendall_tau"]):

@@ -16,9 +16,12 @@ from nash.frontend.nas import proxy_bench
 from nash.frontend.nas.proxy_bench import (
     bootstrap_ci,
     kendall,
+    mean_of_k_tau,
     noise_ceiling,
     run_proxy_bench,
+    seeds_for,
     spearman,
+    split_half_ceiling,
     top_hit_rate,
     top_k_tau,
 )
@@ -57,6 +60,39 @@ def test_hit_rate_and_noise_ceiling_hand_made():
     c3 = noise_ceiling([[1.0, 1.0, 1.0], [2.0, 2.0, 3.0], [3.0, 3.0, 2.0], [4.0, 4.0, 4.0]], n_boot=50)
     assert c3["kendall_tau"] == pytest.approx((1 + 4 / 6 + 4 / 6) / 3)
     assert noise_ceiling([[1.0], [2.0]])["kendall_tau"] is None
+
+
+def test_split_half_ceiling_hand_made():
+    """4 seeds of 4 architectures; the middle two trade places from seed to seed. The 3 ways to split the seeds in
+    two halves of 2: {0,1}|{2,3} ties both middle means (2.5 / 2.5), so only the 5 untied pairs count and tau-b is 1;
+    {0,2}|{1,3} swaps them (tau (5 - 1) / 6); {0,3}|{1,2} ties them again (1). Mean (1 + 4/6 + 1) / 3."""
+    acc = [[1.0, 1.0, 1.0, 1.0], [2.0, 3.0, 2.0, 3.0], [3.0, 2.0, 3.0, 2.0], [4.0, 4.0, 4.0, 4.0]]
+    h = split_half_ceiling(acc, n_boot=50)
+    assert h["k"] == 2 and h["splits"] == 3 and h["kendall_tau"] == pytest.approx((1 + 4 / 6 + 1) / 3)
+    assert h["tau_ci"][0] <= h["tau_ci"][1] <= 1.0
+    assert noise_ceiling(acc, n_boot=50)["split_half"]["kendall_tau"] == pytest.approx(h["kendall_tau"])
+    assert split_half_ceiling([[1.0, 2.0, 3.0]] * 3) is None  # fewer than 4 seeds: nothing to split
+
+
+def test_mean_of_k_estimate_by_hand():
+    # tau 0.5 -> r = sin(pi / 4) = 0.70711; 2 seeds: 2r / (1 + r) = 0.82843; tau = 2 / pi * asin(0.82843) = 0.62160
+    assert mean_of_k_tau(0.5, 2) == pytest.approx(0.62160, abs=1e-4)
+    assert mean_of_k_tau(0.5, 1) == pytest.approx(0.5)
+    assert mean_of_k_tau(-0.1, 4) is None and seeds_for(0.0) is None
+    # tau 0.8 needs r_k = sin(0.4 pi) = 0.95106 = k r / (1 + (k - 1) r), i.e. k = 0.95106 (1 - r) / (r 0.04894)
+    assert seeds_for(0.5) == pytest.approx(0.95106 * (1 - 0.70711) / (0.70711 * 0.04894), rel=1e-3)
+
+
+def test_order_seed_trainings_are_cached_apart_and_record_the_weight_average(tmp_path):
+    arch = proxy_bench.sample_archs(proxy_bench.bench_space("digits"), 1, 0)
+    plain = proxy_bench.train_all(arch, "digits", 1, [3], tmp_path, progress=False, train_images=128)
+    mixed = proxy_bench.train_all(arch, "digits", 1, [3], tmp_path, progress=False, train_images=128,
+                                  order_seeds=[4])
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(names) == 2 and any("_s3_o4_" in n for n in names)
+    assert mixed[0][0]["order_seed"] == 4 and "order_seed" not in plain[0][0]
+    assert plain[0][0]["final_loss"] != mixed[0][0]["final_loss"]  # another batch order, another trajectory
+    assert 0 <= plain[0][0]["val_acc_ema"] <= 100 and plain[0][0]["ema_decay"] == proxy_bench.BENCH_EMA_DECAY
 
 
 def _cifar_folder(root, per_file: int = 16):
