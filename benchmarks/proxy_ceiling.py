@@ -117,6 +117,42 @@ def measure(data_root: str, seed: int, k: int, budget: tuple[int, int, int], cac
     return row
 
 
+SEED_CHOICES = (2, 4, 6, 8)
+TARGET = 0.8
+
+
+def ground_truth_ceiling(row: dict, k: int) -> tuple[float | None, str]:
+    """The ceiling of a k-seed mean ground truth from a row with 4 seeds: measured (split-half) for k = 2, estimated
+    from the one-seed tau above."""
+    if k == 2 and row.get("split_half"):
+        return row["split_half"]["kendall_tau"], "measured"
+    return mean_of_k_tau(row["ceiling"]["kendall_tau"], k), "estimate"
+
+
+def choose_budget(dev: list[dict], difficulty: tuple[dict, float] | None = None) -> dict:
+    """The round-3 rule of docs/search.md, applied to the development rows (4 seeds each, final weights, the EMA on
+    the seeds that recorded it) and the textures row at the pilot's difficulty D* (2 seeds) with D*:
+
+    - the averaged weights only if their one-seed tau beats the final weights' on the same trainings on every set;
+    - the smallest k in SEED_CHOICES whose ground-truth ceiling (measured for k = 2, else estimated) is >= 0.8 on
+      every set, else the largest;
+    - D* for textures only if its one-seed tau beats D = 1's on the same architectures and first two seeds."""
+    ema = all("ema" in r and r["ema"]["averaged_weights"]["ceiling"]["kendall_tau"]
+              > r["ema"]["final_weights"]["ceiling"]["kendall_tau"] for r in dev)
+    ceilings = {k: [ground_truth_ceiling(r, k)[0] for r in dev] for k in SEED_CHOICES}
+    reach = [k for k in SEED_CHOICES if all(c is not None and c >= TARGET for c in ceilings[k])]
+    out = {"weights": "ema" if ema else "final", "train_seeds": reach[0] if reach else SEED_CHOICES[-1],
+           "reaches_target": bool(reach), "ceilings_by_k": {str(k): v for k, v in ceilings.items()},
+           "textures_difficulty": 1.0}
+    if difficulty:
+        hard, d = difficulty
+        base = next(r for r in dev if r["data"].startswith("textures"))
+        base_tau = kendall(np.array(base["acc_by_seed"])[:, 0], np.array(base["acc_by_seed"])[:, 1])
+        out["textures_difficulty"] = d if hard["ceiling"]["kendall_tau"] > base_tau else 1.0
+        out["difficulty_taus"] = {"1": base_tau, str(d): hard["ceiling"]["kendall_tau"]}
+    return out
+
+
 def _key(row: dict) -> tuple:
     return (row["data"], row["seed"], row["archs"], row["epochs"], row["input_size"], row["train_images"],
             len(row.get("train_seeds", [0, 0])))

@@ -155,7 +155,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
               help="Training epochs per run (the default is the documented budget, docs/search.md).")
 @click.option("--train-seeds", type=click.IntRange(1), default=2, show_default=True,
               help="Trainings per architecture (seeds SEED, SEED+1000, ...): the ground truth is their mean accuracy "
-                   "and their tau is the noise ceiling (needs >= 2).")
+                   "and their tau is the noise ceiling (needs >= 2); with >= 4 the ceiling of a k-seed mean is "
+                   "measured too (split-half). Cached: raising it trains only the new seeds.")
 @click.option("--train-images", type=click.IntRange(1), default=None,
               help="Train on the first N images of the training split (default: all).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
