@@ -33,6 +33,12 @@ BENCH_TRAIN = {"batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "label_smooth
 # at 16x16, and the seed-to-seed ceiling did not rise further per CPU-second (docs/search.md, "Noise ceiling
 # against the budget").
 BENCH_EPOCHS = 8
+# Default seeds per architecture and the weights whose accuracy is the ground truth, chosen by the round-3 rule
+# (docs/search.md): 8 seeds (no smaller count reached a ceiling of 0.8 on both development sets, by the Spearman-Brown
+# estimate), and the weight average, which ranked seeds more alike than the final weights on both.
+BENCH_TRAIN_SEEDS = 8
+ACCURACY_KEYS = {"averaged": "val_acc_ema", "final": "val_acc"}
+BENCH_WEIGHTS = "averaged"
 
 
 def arch_hash(arch: dict) -> str:
@@ -153,11 +159,13 @@ def train_seeds_for(seed: int, n: int) -> list[int]:
 def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[int], cache_dir: Path,
               executor: Executor | None = None, data_root: str | None = None, progress: bool = True,
               device: str = "cpu", train_images: int | None = None,
-              order_seeds: list[int] | None = None) -> list[list[dict]]:
+              order_seeds: list[int] | None = None, need: str = "val_acc") -> list[list[dict]]:
     """Train every architecture once per seed (cached in ``cache_dir``) on ``executor`` (default: serial); returns,
     in the order of ``archs``, the records of its seeds in the order of ``train_seeds``. With ``progress`` each
     accuracy is printed as it arrives. ``order_seeds`` (one per training seed) decouples the batch order from the
-    initialisation (the noise study); by default both come from the training seed."""
+    initialisation (the noise study); by default both come from the training seed. A cached record without the
+    accuracy ``need`` (trained before the weight average was recorded) is trained again: the training is seeded, so
+    it reproduces its ``val_acc`` and adds the missing field."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = data_tag(dataset, data_root, archs[0]["input_size"] if archs else 0, train_images)
     cells = [(i, j) for i in range(len(archs)) for j in range(len(train_seeds))]
@@ -170,10 +178,13 @@ def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[in
         p = paths[i, j]
         if p.exists():
             try:
-                records[i][j] = json.loads(p.read_text())
-                continue
+                rec = json.loads(p.read_text())
             except json.JSONDecodeError:
                 p.unlink()
+            else:
+                if need in rec:
+                    records[i][j] = rec
+                    continue
         todo.append((i, j))
     jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images, orders[j]) for i, j in todo]
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="train", unit="run", disable=not progress)
@@ -418,13 +429,15 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
                     space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
                     score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
                     n_boot: int = 1000, progress: bool = True, train_only: bool = False,
-                    scheduler: str | None = None, train_seeds: int = 2, device: str = "cpu",
-                    input_size: int | None = None, train_images: int | None = None) -> dict:
+                    scheduler: str | None = None, train_seeds: int = BENCH_TRAIN_SEEDS, device: str = "cpu",
+                    input_size: int | None = None, train_images: int | None = None,
+                    weights: str = BENCH_WEIGHTS) -> dict:
     """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report.
 
-    Every architecture is trained with ``train_seeds`` seeds; the ground truth is the mean validation accuracy and
-    the tau between seeds is the noise ceiling. Trainings and scorings run in ``workers`` local processes, or on the
-    workers of the Dask scheduler at ``scheduler`` (``tcp://host:8786``) when given.
+    Every architecture is trained with ``train_seeds`` seeds; the ground truth is the mean validation accuracy of
+    the ``weights`` ("averaged": the EMA of the weights, "final") and the tau between seeds is the noise ceiling.
+    Trainings and scorings run in ``workers`` local processes, or on the workers of the Dask scheduler at
+    ``scheduler`` (``tcp://host:8786``) when given.
     """
     from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
 
@@ -440,7 +453,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         recs = train_all(arch_list, dataset, epochs, seeds, cache / "train", executor, data_root, progress, device,
-                         train_images)
+                         train_images, need=ACCURACY_KEYS[weights])
         train_s = time.time() - t0
         if train_only:
             return {"records": recs}
@@ -450,7 +463,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, executor, progress)
         score_s = time.time() - t1
     scores = {n: (combine_group(n, base) if n in GROUP_METRICS else [b[n] for b in base]) for n in names}
-    acc_by_seed = [[r["val_acc"] for r in rs] for rs in recs]
+    acc_by_seed = [[r[ACCURACY_KEYS[weights]] for r in rs] for rs in recs]
     acc = [float(np.mean(a)) for a in acc_by_seed]
     ceiling = noise_ceiling(acc_by_seed, n_boot, seed)
     table = correlation_table(scores, acc, n_boot=n_boot, seed=seed, ceiling=ceiling["kendall_tau"])
@@ -462,7 +475,8 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         "proxy_version": PROXY_VERSION,
         "train": {"optimizer": "SGD nesterov, cosine", **BENCH_TRAIN, "qat": False, "device": device,
                   "train_images": len(splits.x_train), "val_images": len(splits.x_val)},
-        "ground_truth": "mean validation accuracy over the training seeds",
+        "ground_truth": f"mean validation accuracy over the training seeds, {weights} weights", "weights": weights,
+        "ema_decay": BENCH_EMA_DECAY if weights == "averaged" else None,
         "accuracy": {"mean": float(np.mean(acc)), "min": float(np.min(acc)), "max": float(np.max(acc)),
                      "std": float(np.std(acc))},
         "top_k_fraction": 0.2, "hit_rate_fraction": 0.1, "bootstrap": n_boot,
@@ -470,6 +484,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
                     "train_sum_per_run": float(sum(r["train_seconds"] for rs in recs for r in rs)),
                     "score": score_s},
         "results": [{"hash": arch_hash(a), "val_acc": acc[i], "val_acc_by_seed": acc_by_seed[i],
+                     "final_weights_acc_by_seed": [r["val_acc"] for r in recs[i]],
                      "stats": _short_stats(a), "scores": {n: scores[n][i] for n in names},
                      "base_scores": base[i]}
                     for i, a in enumerate(arch_list)],

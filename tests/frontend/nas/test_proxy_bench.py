@@ -116,7 +116,8 @@ def test_cli_digits_space_on_rgb_data_is_adapted(tmp_path):
     root = _cifar_folder(tmp_path / "data")
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["proxy-bench", "--dataset", "cifar10", "--data-root", str(root), "--space",
-                                  "digits", "--archs", "3", "--epochs", "1", "--workers", "1", "--proxies",
+                                  "digits", "--archs", "3", "--epochs", "1", "--train-seeds", "2", "--workers", "1",
+                                  "--proxies",
                                   "nash,ours,params", "--bootstrap", "20", "--out", str(out)])
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "proxy_bench.json").read_text())
@@ -182,7 +183,7 @@ def test_cli_unreachable_scheduler_fails_before_out_is_touched(tmp_path):
 @pytest.mark.slow  # trains 7 small networks (~40 s on 2 shared cores)
 def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     kw = dict(dataset="digits", archs=3, epochs=1, seed=0, out=tmp_path, workers=1, proxies=["nash", "ours", "params"],
-              n_boot=50, progress=False)
+              n_boot=50, progress=False, train_seeds=2)
     rep = run_proxy_bench(**kw)
     assert rep["archs"] == 3 and set(rep["proxies"]) == {"nash", "ours", "params"}
     for t in rep["proxies"].values():
@@ -209,3 +210,21 @@ def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     # seeded training: the retrained architecture gets the same accuracy, so the report is unchanged
     assert [r["val_acc"] for r in rep2["results"]] == [r["val_acc"] for r in rep["results"]]
     assert rep2["proxies"] == rep["proxies"]
+
+    # the ground truth is the weight average's accuracy by default; the final weights' on request
+    recs = [json.loads(p.read_text()) for p in sorted((tmp_path / "cache" / "train").glob("*.json"))]
+    by_hash = {proxy_bench.arch_hash(r["arch"]): r for r in recs if r["train_seed"] == 0}
+    for res in rep["results"]:
+        assert res["val_acc_by_seed"][0] == by_hash[res["hash"]]["val_acc_ema"]
+        assert res["final_weights_acc_by_seed"][0] == by_hash[res["hash"]]["val_acc"]
+    assert rep["weights"] == "averaged"
+    # a record from before the weight average was recorded: reused for the final weights, retrained for the average
+    old = sorted((tmp_path / "cache" / "train").glob("*.json"))[0]
+    rec = json.loads(old.read_text())
+    del rec["val_acc_ema"]
+    old.write_text(json.dumps(rec))
+    calls.clear()
+    final = run_proxy_bench(**kw, weights="final")
+    assert not calls and [r["val_acc_by_seed"] for r in final["results"]] == [
+        r["final_weights_acc_by_seed"] for r in rep["results"]]
+    assert run_proxy_bench(**kw)["proxies"] == rep["proxies"] and len(calls) == 1
