@@ -215,15 +215,18 @@ def _score_one(job: tuple) -> dict:
 
 def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, batch: dict | None,
               executor: Executor | None = None, progress: bool = True) -> list[dict[str, float]]:
-    """Per-architecture base proxy scores (cached per architecture and proxy-version tag), computed on ``executor``
-    (default: serial)."""
+    """Per-architecture base proxy scores (cached per architecture, proxy version, score seed and data batch: the
+    same architecture on another dataset, or on the same images at another difficulty, is scored again), computed
+    on ``executor`` (default: serial)."""
     from nash.frontend.nas.proxies import PROXY_VERSION
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     out: list[dict | None] = [None] * len(archs)
     todo = []
+    data = "nodata" if batch is None else hashlib.sha1(
+        np.ascontiguousarray(batch["x"]).tobytes() + np.ascontiguousarray(batch["y"]).tobytes()).hexdigest()[:8]
     for i, a in enumerate(archs):
-        p = cache_dir / f"v{PROXY_VERSION}_s{seed}_{arch_hash(a)}.json"
+        p = cache_dir / f"v{PROXY_VERSION}_s{seed}_{data}_{arch_hash(a)}.json"
         if p.exists():
             d = json.loads(p.read_text())
             if all(n in d["scores"] for n in names):

@@ -83,6 +83,17 @@ def test_mean_of_k_estimate_by_hand():
     assert seeds_for(0.5) == pytest.approx(0.95106 * (1 - 0.70711) / (0.70711 * 0.04894), rel=1e-3)
 
 
+def test_scores_are_cached_per_data_batch(tmp_path):
+    """The data-dependent proxies see the batch: the same architecture on other images is scored again."""
+    arch = proxy_bench.sample_archs(proxy_bench.bench_space("digits"), 1, 0)
+    g = np.random.default_rng(0)
+    batches = [{"x": g.random((16, 1, 16, 16), dtype=np.float32), "y": g.integers(0, 10, 16)} for _ in range(2)]
+    a = proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[0], progress=False)
+    b = proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[1], progress=False)
+    assert len(list(tmp_path.glob("*.json"))) == 2 and a[0]["trainability"] != b[0]["trainability"]
+    assert proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[0], progress=False) == a
+
+
 def test_order_seed_trainings_are_cached_apart_and_record_the_weight_average(tmp_path):
     arch = proxy_bench.sample_archs(proxy_bench.bench_space("digits"), 1, 0)
     plain = proxy_bench.train_all(arch, "digits", 1, [3], tmp_path, progress=False, train_images=128)
