@@ -47,7 +47,8 @@ class TrainConfig:
     progress: bool = True
     # Opt-in, float training only (the proxy benchmark's noise study): the batch order's seed when it should differ
     # from ``seed`` (the caller seeds the initialisation), and an exponential moving average of the weights over the
-    # optimizer steps with this decay, whose float accuracy is reported as ``ema_acc`` (it does not change training).
+    # optimizer steps with this decay, whose float accuracy is reported as ``ema_acc`` (it does not change training;
+    # it is not checkpointed, so a resumed run averages from the resumed weights on).
     order_seed: int | None = None
     ema_decay: float | None = None
 
