@@ -16,6 +16,7 @@ Kinds (what the label depends on, and what is random nuisance):
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import shutil
@@ -50,7 +51,7 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i])
 
 
-def _textures(label: int, rng: np.random.Generator) -> np.ndarray:
+def _textures(label: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     orient, band = divmod(label, 2)
     theta = orient * np.pi / 5 + rng.uniform(-np.pi / 40, np.pi / 40)
     cycles = rng.uniform(2.0, 3.5) if band == 0 else rng.uniform(5.0, 7.0)  # cycles across the image
@@ -64,10 +65,10 @@ def _textures(label: int, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:  # an occluder hides part of the texture
         cy, cx, r = rng.uniform(4, 28), rng.uniform(4, 28), rng.uniform(3, 7)
         _paint(img, (_YY - cy) ** 2 + (_XX - cx) ** 2 < r * r, rng.uniform(0, 1, 3))
-    return _noise(img, rng, 0.06)
+    return img, 0.06
 
 
-def _counts(label: int, rng: np.random.Generator) -> np.ndarray:
+def _counts(label: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     n = label + 1
     bg = rng.uniform(0, 1, 3)
     ramp = rng.uniform(-0.2, 0.2) * (_XX - SIZE / 2) / SIZE + rng.uniform(-0.2, 0.2) * (_YY - SIZE / 2) / SIZE
@@ -91,7 +92,7 @@ def _counts(label: int, rng: np.random.Generator) -> np.ndarray:
         else:
             mask = (np.abs(_YY - cy) < r * 0.9) & (np.abs(_XX - cx) < r * 0.9)
         _paint(img, mask, colour)
-    return _noise(img, rng, 0.04)
+    return img, 0.04
 
 
 def _shape_mask(shape: int, cy: float, cx: float, r: float) -> np.ndarray:
@@ -109,7 +110,7 @@ def _shape_mask(shape: int, cy: float, cx: float, r: float) -> np.ndarray:
     return (dist < r) & (dist > r * 0.55)  # ring
 
 
-def _colour_form(label: int, rng: np.random.Generator) -> np.ndarray:
+def _colour_form(label: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     shape, family = divmod(label, 2)
     img = np.full((3, SIZE, SIZE), rng.uniform(0.2, 0.8)) + rng.uniform(-0.08, 0.08, (3, 1, 1))  # greyish
     for _ in range(2):  # low-saturation distractors
@@ -120,10 +121,11 @@ def _colour_form(label: int, rng: np.random.Generator) -> np.ndarray:
     r = rng.uniform(6, 11)
     cy, cx = rng.uniform(r, SIZE - r, 2)
     _paint(img, _shape_mask(shape, cy, cx, r), colour)
-    return _noise(img, rng, 0.05)
+    return img, 0.05
 
 
-KINDS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
+# Each kind draws one clean image and returns it with its pixel-noise sigma; the noise is drawn last, by ``generate``.
+KINDS: dict[str, Callable[[int, np.random.Generator], tuple[np.ndarray, float]]] = {
     "textures": _textures, "counts": _counts, "colour-form": _colour_form,
 }
 LABEL_NAMES = {
@@ -133,14 +135,24 @@ LABEL_NAMES = {
 }
 
 
-def generate(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` images of ``kind`` as uint8 [n, 3, 32, 32] and int64 labels, classes balanced (round robin, shuffled)."""
+def generate(kind: str, n: int, seed: int, difficulty: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` images of ``kind`` as uint8 [n, 3, 32, 32] and int64 labels, classes balanced (round robin, shuffled).
+
+    ``difficulty`` multiplies the kind's pixel-noise sigma. The random draws stay the same, so difficulty 1 gives the
+    bytes of earlier versions and another difficulty changes only the noise amplitude of the same images."""
     if kind not in KINDS:
         raise UserInputError(f"option '--kind': unknown dataset kind {kind!r}; expected one of {sorted(KINDS)}")
+    if not (math.isfinite(difficulty) and difficulty >= 0):
+        raise UserInputError(f"option '--difficulty': expected a finite number >= 0, got {difficulty}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % CLASSES)
     draw = KINDS[kind]
-    images = np.stack([draw(int(y), rng) for y in labels]) if n else np.zeros((0, 3, SIZE, SIZE))
+
+    def one(y: int) -> np.ndarray:
+        img, sigma = draw(y, rng)
+        return _noise(img, rng, sigma * difficulty)
+
+    images = np.stack([one(int(y)) for y in labels]) if n else np.zeros((0, 3, SIZE, SIZE))
     return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
@@ -151,7 +163,7 @@ def _batch(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
 
 
 def write_dataset(out: str | os.PathLike, kind: str, seed: int, train: int = 5000, test: int = 1000,
-                  force: bool = False) -> Path:
+                  force: bool = False, difficulty: float = 1.0) -> Path:
     """Generate ``kind`` and write ``out/cifar-10-batches-py/`` (``data_batch_1..5``, ``test_batch``,
     ``batches.meta``); returns that folder. The folder appears complete or not at all (written beside, renamed).
 
@@ -164,8 +176,8 @@ def write_dataset(out: str | os.PathLike, kind: str, seed: int, train: int = 500
         raise UserInputError(f"{target} exists; pass --force to replace it")
     ss = np.random.SeedSequence(seed)
     s_train, s_test = (int(s.generate_state(1)[0]) for s in ss.spawn(2))
-    x_tr, y_tr = generate(kind, train, s_train)
-    x_te, y_te = generate(kind, test, s_test)
+    x_tr, y_tr = generate(kind, train, s_train, difficulty)
+    x_te, y_te = generate(kind, test, s_test, difficulty)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", dir=target.parent))
     try:
@@ -175,7 +187,8 @@ def write_dataset(out: str | os.PathLike, kind: str, seed: int, train: int = 500
         files["test_batch"] = _batch(x_te, y_te, "testing batch 1 of 1")
         files["batches.meta"] = {b"label_names": [s.encode() for s in LABEL_NAMES[kind]],
                                  b"num_cases_per_batch": int(bounds[1] - bounds[0]), b"num_vis": 3 * SIZE * SIZE,
-                                 b"nash_kind": kind.encode(), b"nash_seed": int(seed)}
+                                 b"nash_kind": kind.encode(), b"nash_seed": int(seed),
+                                 **({b"nash_difficulty": float(difficulty)} if difficulty != 1.0 else {})}
         for name, d in files.items():
             with open(tmp / name, "wb") as f:
                 pickle.dump(d, f, protocol=2)  # the protocol of the published CIFAR files

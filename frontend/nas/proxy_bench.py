@@ -33,6 +33,12 @@ BENCH_TRAIN = {"batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "label_smooth
 # at 16x16, and the seed-to-seed ceiling did not rise further per CPU-second (docs/search.md, "Noise ceiling
 # against the budget").
 BENCH_EPOCHS = 8
+# Default seeds per architecture and the weights whose accuracy is the ground truth, chosen by the round-3 rule
+# (docs/search.md): 8 seeds (no smaller count reached a ceiling of 0.8 on both development sets, by the Spearman-Brown
+# estimate), and the weight average, which ranked seeds more alike than the final weights on both.
+BENCH_TRAIN_SEEDS = 8
+ACCURACY_KEYS = {"averaged": "val_acc_ema", "final": "val_acc"}
+BENCH_WEIGHTS = "averaged"
 
 
 def arch_hash(arch: dict) -> str:
@@ -94,10 +100,17 @@ def check_fit(splits, arch: dict, space_name: str) -> None:
 
 
 # ---- training (cached) -----------------------------------------------------------------------------------------------
+# Every benchmark training also records the accuracy of an exponential moving average of its weights (decay per
+# optimizer step; about 50 steps, 2 epochs of 1500 images, of memory). It does not change the training or
+# ``val_acc``; it lets the noise study compare both ground truths on the same trainings (docs/search.md).
+BENCH_EMA_DECAY = 0.98
+
+
 def _train_one(job: tuple) -> dict:
     """Worker: train one architecture with one seed and return its record (the caller caches it: a cluster's workers
-    need not share this machine's disk)."""
-    arch, dataset, data_root, epochs, train_seed, device, train_images = job
+    need not share this machine's disk). ``order_seed`` (None: the training seed) seeds the batch order only; the
+    training seed seeds the initialisation."""
+    arch, dataset, data_root, epochs, train_seed, device, train_images, order_seed = job
     import torch
 
     torch.set_num_threads(1)
@@ -106,13 +119,17 @@ def _train_one(job: tuple) -> dict:
 
     splits = _cached_splits(dataset, data_root, arch["input_size"], train_images)
     t0 = time.time()
-    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device=device, **BENCH_TRAIN)
+    cfg = TrainConfig(epochs=epochs, qat=False, seed=train_seed, progress=False, device=device,
+                      order_seed=order_seed, ema_decay=BENCH_EMA_DECAY, **BENCH_TRAIN)
     torch.manual_seed(train_seed)
     res = train_model(build_model(arch), splits, cfg)
-    rec = {"arch": arch, "val_acc": float(res["float_acc"]), "epochs": epochs, "train_seed": train_seed,
+    rec = {"arch": arch, "val_acc": float(res["float_acc"]), "val_acc_ema": float(res["ema_acc"]),
+           "ema_decay": BENCH_EMA_DECAY, "epochs": epochs, "train_seed": train_seed,
            "dataset": dataset, "train_images": len(splits.x_train), "device": device,
            "train_seconds": time.time() - t0,
            "final_loss": res["history"][-1]["loss"] if res.get("history") else None}
+    if order_seed is not None:
+        rec["order_seed"] = order_seed
     return rec
 
 
@@ -141,34 +158,44 @@ def train_seeds_for(seed: int, n: int) -> list[int]:
 
 def train_all(archs: list[dict], dataset: str, epochs: int, train_seeds: list[int], cache_dir: Path,
               executor: Executor | None = None, data_root: str | None = None, progress: bool = True,
-              device: str = "cpu", train_images: int | None = None) -> list[list[dict]]:
+              device: str = "cpu", train_images: int | None = None,
+              order_seeds: list[int] | None = None, need: str = "val_acc") -> list[list[dict]]:
     """Train every architecture once per seed (cached in ``cache_dir``) on ``executor`` (default: serial); returns,
     in the order of ``archs``, the records of its seeds in the order of ``train_seeds``. With ``progress`` each
-    accuracy is printed as it arrives."""
+    accuracy is printed as it arrives. ``order_seeds`` (one per training seed) decouples the batch order from the
+    initialisation (the noise study); by default both come from the training seed. A cached record without the
+    accuracy ``need`` (trained before the weight average was recorded) is trained again: the training is seeded, so
+    it reproduces its ``val_acc`` and adds the missing field."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = data_tag(dataset, data_root, archs[0]["input_size"] if archs else 0, train_images)
     cells = [(i, j) for i in range(len(archs)) for j in range(len(train_seeds))]
-    paths = {(i, j): cache_dir / f"{tag}_e{epochs}_s{train_seeds[j]}_{arch_hash(archs[i])}.json" for i, j in cells}
+    orders = order_seeds or [None] * len(train_seeds)
+    names = [f"s{s}" if o is None or o == s else f"s{s}_o{o}" for s, o in zip(train_seeds, orders, strict=True)]
+    paths = {(i, j): cache_dir / f"{tag}_e{epochs}_{names[j]}_{arch_hash(archs[i])}.json" for i, j in cells}
     records: list[list[dict | None]] = [[None] * len(train_seeds) for _ in archs]
     todo = []
     for i, j in cells:
         p = paths[i, j]
         if p.exists():
             try:
-                records[i][j] = json.loads(p.read_text())
-                continue
+                rec = json.loads(p.read_text())
             except json.JSONDecodeError:
                 p.unlink()
+            else:
+                if need in rec:
+                    records[i][j] = rec
+                    continue
         todo.append((i, j))
-    jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images) for i, j in todo]
+    jobs = [(archs[i], dataset, data_root, epochs, train_seeds[j], device, train_images, orders[j]) for i, j in todo]
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="train", unit="run", disable=not progress)
     if jobs:
         for (i, j), rec in zip(todo, (executor or SerialExecutor()).map(_train_one, jobs), strict=True):
             atomic_write_text(paths[i, j], json.dumps(rec, indent=1))  # each as it arrives: a rerun continues here
             records[i][j] = rec
             if progress:
-                bar.write(f"arch {i + 1:3d} {arch_hash(archs[i])} seed {train_seeds[j]}: {rec['val_acc']:5.1f} % "
-                          f"({rec['train_seconds']:.0f} s)")
+                order = "" if orders[j] is None else f" order {orders[j]}"
+                bar.write(f"arch {i + 1:3d} {arch_hash(archs[i])} seed {train_seeds[j]}{order}: "
+                          f"{rec['val_acc']:5.1f} % ({rec['train_seconds']:.0f} s)")
             bar.update()
     bar.close()
     return records  # type: ignore[return-value]
@@ -188,15 +215,18 @@ def _score_one(job: tuple) -> dict:
 
 def score_all(archs: list[dict], names: list[str], seed: int, cache_dir: Path, batch: dict | None,
               executor: Executor | None = None, progress: bool = True) -> list[dict[str, float]]:
-    """Per-architecture base proxy scores (cached per architecture and proxy-version tag), computed on ``executor``
-    (default: serial)."""
+    """Per-architecture base proxy scores (cached per architecture, proxy version, score seed and data batch: the
+    same architecture on another dataset, or on the same images at another difficulty, is scored again), computed
+    on ``executor`` (default: serial)."""
     from nash.frontend.nas.proxies import PROXY_VERSION
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     out: list[dict | None] = [None] * len(archs)
     todo = []
+    data = "nodata" if batch is None else hashlib.sha1(
+        np.ascontiguousarray(batch["x"]).tobytes() + np.ascontiguousarray(batch["y"]).tobytes()).hexdigest()[:8]
     for i, a in enumerate(archs):
-        p = cache_dir / f"v{PROXY_VERSION}_s{seed}_{arch_hash(a)}.json"
+        p = cache_dir / f"v{PROXY_VERSION}_s{seed}_{data}_{arch_hash(a)}.json"
         if p.exists():
             d = json.loads(p.read_text())
             if all(n in d["scores"] for n in names):
@@ -284,7 +314,9 @@ def noise_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict:
     over seed pairs when there are more), with a percentile bootstrap 95% interval over the architectures.
 
     ``acc_by_seed``: [architectures][seeds]. A proxy cannot be expected to beat this tau against one training run;
-    the benchmark's ground truth is the mean over seeds, whose own reliability is higher."""
+    the benchmark's ground truth is the mean over seeds, whose own reliability is higher: ``split_half`` measures it
+    for the mean of half the seeds (4 seeds or more, :func:`split_half_ceiling`), and ``mean_of_seeds_estimate``
+    estimates it for the mean of all of them (:func:`mean_of_k_tau`, an extrapolation)."""
     a = np.asarray(acc_by_seed, dtype=np.float64)
     n_seeds = a.shape[1]
     if n_seeds < 2:
@@ -297,9 +329,54 @@ def noise_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict:
     cols = tuple(a[:, j] for j in range(n_seeds))
     ci = paired_bootstrap(cols, mean_pair_tau, n_boot, seed).confidence_interval
     diffs = np.abs(a[:, :, None] - a[:, None, :])[:, [i for i, _ in pairs], [j for _, j in pairs]]
-    return {"seeds": n_seeds, "kendall_tau": mean_pair_tau(*cols), "tau_ci": [float(ci.low), float(ci.high)],
+    tau = mean_pair_tau(*cols)
+    return {"seeds": n_seeds, "kendall_tau": tau, "tau_ci": [float(ci.low), float(ci.high)],
             "spearman_rho": float(np.mean([spearman(a[:, i], a[:, j]) for i, j in pairs])),
-            "mean_abs_seed_difference": float(diffs.mean()), "max_abs_seed_difference": float(diffs.max())}
+            "mean_abs_seed_difference": float(diffs.mean()), "max_abs_seed_difference": float(diffs.max()),
+            "split_half": split_half_ceiling(a, n_boot, seed), "mean_of_seeds_estimate": mean_of_k_tau(tau, n_seeds)}
+
+
+def split_half_ceiling(acc_by_seed, n_boot: int = 1000, seed: int = 0) -> dict | None:
+    """How well a ground truth that is the mean of k seeds ranks itself, measured: with 2k >= 4 seeds per
+    architecture, the Kendall tau between the means of two disjoint halves of k seeds, averaged over the ways of
+    splitting the first 2k seeds in two (3 for k = 2), with a percentile bootstrap 95% interval over the
+    architectures. ``None`` with fewer than 4 seeds."""
+    from itertools import combinations
+
+    a = np.asarray(acc_by_seed, dtype=np.float64)
+    k = a.shape[1] // 2
+    if k < 2:
+        return None
+    seeds = range(2 * k)
+    splits = [(h, tuple(j for j in seeds if j not in h)) for h in combinations(seeds, k) if 0 in h]
+
+    def mean_split_tau(*cols):
+        m = np.stack(cols, 1)
+        return float(np.mean([kendall(m[:, list(h)].mean(1), m[:, list(g)].mean(1)) for h, g in splits]))
+
+    cols = tuple(a[:, j] for j in seeds)
+    ci = paired_bootstrap(cols, mean_split_tau, n_boot, seed).confidence_interval
+    return {"k": k, "splits": len(splits), "kendall_tau": mean_split_tau(*cols),
+            "tau_ci": [float(ci.low), float(ci.high)]}
+
+
+def mean_of_k_tau(tau: float, k: float) -> float | None:
+    """Estimate, not a measurement: the Kendall tau between two independent k-seed mean accuracies, from the
+    one-seed tau between seeds. Assumes bivariate-normal accuracies (Greiner: r = sin(pi tau / 2)) and independent
+    seed noise (Spearman-Brown: r_k = k r / (1 + (k - 1) r)). ``None`` when the one-seed tau is not positive."""
+    r = math.sin(math.pi * tau / 2)
+    if r <= 0:
+        return None
+    return 2 / math.pi * math.asin(k * r / (1 + (k - 1) * r))
+
+
+def seeds_for(tau: float, target: float = 0.8) -> float | None:
+    """Estimate, the inverse of :func:`mean_of_k_tau`: how many seeds per architecture two independent k-seed means
+    need to rank each other at Kendall tau ``target``, from the one-seed tau."""
+    r, rt = math.sin(math.pi * tau / 2), math.sin(math.pi * target / 2)
+    if r <= 0:
+        return None
+    return rt * (1 - r) / (r * (1 - rt))
 
 
 def correlation_table(scores: dict[str, list[float]], acc: list[float], n_boot: int = 1000, seed: int = 0,
@@ -355,13 +432,15 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
                     space: str | None = None, ops=None, workers: int = 2, proxies: list[str] | None = None,
                     score_seed: int = 0, data_root: str | None = None, cache_dir: Path | None = None,
                     n_boot: int = 1000, progress: bool = True, train_only: bool = False,
-                    scheduler: str | None = None, train_seeds: int = 2, device: str = "cpu",
-                    input_size: int | None = None, train_images: int | None = None) -> dict:
+                    scheduler: str | None = None, train_seeds: int = BENCH_TRAIN_SEEDS, device: str = "cpu",
+                    input_size: int | None = None, train_images: int | None = None,
+                    weights: str = BENCH_WEIGHTS) -> dict:
     """The whole benchmark; writes ``out/proxy_bench.json`` and ``out/proxy_bench.png`` and returns the report.
 
-    Every architecture is trained with ``train_seeds`` seeds; the ground truth is the mean validation accuracy and
-    the tau between seeds is the noise ceiling. Trainings and scorings run in ``workers`` local processes, or on the
-    workers of the Dask scheduler at ``scheduler`` (``tcp://host:8786``) when given.
+    Every architecture is trained with ``train_seeds`` seeds; the ground truth is the mean validation accuracy of
+    the ``weights`` ("averaged": the EMA of the weights, "final") and the tau between seeds is the noise ceiling.
+    Trainings and scorings run in ``workers`` local processes, or on the workers of the Dask scheduler at
+    ``scheduler`` (``tcp://host:8786``) when given.
     """
     from nash.frontend.nas.proxies import GROUP_METRICS, PROXY_VERSION, base_names, combine_group
 
@@ -377,7 +456,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         recs = train_all(arch_list, dataset, epochs, seeds, cache / "train", executor, data_root, progress, device,
-                         train_images)
+                         train_images, need=ACCURACY_KEYS[weights])
         train_s = time.time() - t0
         if train_only:
             return {"records": recs}
@@ -387,7 +466,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         base = score_all(arch_list, base_names(names), score_seed, cache / "scores", batch, executor, progress)
         score_s = time.time() - t1
     scores = {n: (combine_group(n, base) if n in GROUP_METRICS else [b[n] for b in base]) for n in names}
-    acc_by_seed = [[r["val_acc"] for r in rs] for rs in recs]
+    acc_by_seed = [[r[ACCURACY_KEYS[weights]] for r in rs] for rs in recs]
     acc = [float(np.mean(a)) for a in acc_by_seed]
     ceiling = noise_ceiling(acc_by_seed, n_boot, seed)
     table = correlation_table(scores, acc, n_boot=n_boot, seed=seed, ceiling=ceiling["kendall_tau"])
@@ -399,7 +478,8 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
         "proxy_version": PROXY_VERSION,
         "train": {"optimizer": "SGD nesterov, cosine", **BENCH_TRAIN, "qat": False, "device": device,
                   "train_images": len(splits.x_train), "val_images": len(splits.x_val)},
-        "ground_truth": "mean validation accuracy over the training seeds",
+        "ground_truth": f"mean validation accuracy over the training seeds, {weights} weights", "weights": weights,
+        "ema_decay": BENCH_EMA_DECAY if weights == "averaged" else None,
         "accuracy": {"mean": float(np.mean(acc)), "min": float(np.min(acc)), "max": float(np.max(acc)),
                      "std": float(np.std(acc))},
         "top_k_fraction": 0.2, "hit_rate_fraction": 0.1, "bootstrap": n_boot,
@@ -407,6 +487,7 @@ def run_proxy_bench(dataset: str = "digits", archs: int = 40, epochs: int = BENC
                     "train_sum_per_run": float(sum(r["train_seconds"] for rs in recs for r in rs)),
                     "score": score_s},
         "results": [{"hash": arch_hash(a), "val_acc": acc[i], "val_acc_by_seed": acc_by_seed[i],
+                     "final_weights_acc_by_seed": [r["val_acc"] for r in recs[i]],
                      "stats": _short_stats(a), "scores": {n: scores[n][i] for n in names},
                      "base_scores": base[i]}
                     for i, a in enumerate(arch_list)],

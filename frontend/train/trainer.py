@@ -45,6 +45,12 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks CUDA when present
     checkpoint: str | None = None  # file path; resumes from it when it exists
     progress: bool = True
+    # Opt-in, float training only (the proxy benchmark's noise study): the batch order's seed when it should differ
+    # from ``seed`` (the caller seeds the initialisation), and an exponential moving average of the weights over the
+    # optimizer steps with this decay, whose float accuracy is reported as ``ema_acc`` (it does not change training;
+    # it is not checkpointed, so a resumed run averages from the resumed weights on).
+    order_seed: int | None = None
+    ema_decay: float | None = None
 
 
 def pick_device(name: str) -> torch.device:
@@ -153,8 +159,10 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
     ``float_acc`` is measured at the end of the float phase (a QAT-trained network evaluated without quantization is not
     a meaningful float baseline); ``qat_acc`` and ``int_acc`` on the final network.
     """
+    if cfg.ema_decay is not None and (cfg.qat or not 0.0 < cfg.ema_decay < 1.0):
+        raise ValueError(f"ema_decay {cfg.ema_decay}: expected a decay in (0, 1) and float training (qat=False)")
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed if cfg.order_seed is None else cfg.order_seed)
     dist = distributed.context()
     check_batch(cfg.batch_size, len(splits.x_train), dist.world)
     dev = distributed.device(dist, pick_device(cfg.device))
@@ -172,6 +180,7 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
         torch.set_rng_state(ck["torch_rng"])
         start = ck["epoch"]
     history = []
+    ema = [p.detach().clone() for p in net.parameters()] if cfg.ema_decay is not None else None
     model = distributed.wrap(net, dist)
     bar = tqdm(range(start, cfg.epochs), desc="train", disable=not (cfg.progress and dist.main), unit="epoch")
     float_acc = None
@@ -194,6 +203,10 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for e, p in zip(ema, net.parameters(), strict=True):
+                        e.mul_(cfg.ema_decay).add_(p.detach(), alpha=1.0 - cfg.ema_decay)
             total += distributed.sum_over_ranks(float(loss.detach()), dist) * n / dist.world
             seen += n
         history.append({"epoch": epoch + 1, "mode": mode, "loss": total / max(1, seen)})
@@ -214,6 +227,8 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
             recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
             float_acc = accuracy(net, splits.x_val, splits.y_val, "float")
     result = {"float_acc": float_acc, "history": history, "config": asdict(cfg)}
+    if ema is not None:
+        result["ema_acc"] = _averaged_accuracy(net, [t.cpu() for t in ema], splits)
     if cfg.qat:
         recalibrate_bn(net, calibration_batches(splits.x_train), mode="qat")
         im = integer_model(net)
@@ -221,6 +236,19 @@ def train_model(net: HybridNet, splits: Splits, cfg: TrainConfig) -> dict:
         result["int_acc"] = integer_accuracy(im, splits.x_val, splits.y_val)
         result["integer_model"] = im
     return result
+
+
+def _averaged_accuracy(net: HybridNet, weights: list[torch.Tensor], splits: Splits) -> float:
+    """Float validation accuracy with ``weights`` in place of the parameters (BN statistics re-estimated for them);
+    ``net`` is left as it was."""
+    saved = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        for p, w in zip(net.parameters(), weights, strict=True):
+            p.copy_(w)
+    recalibrate_bn(net, calibration_batches(splits.x_train), mode="float")
+    acc = accuracy(net, splits.x_val, splits.y_val, "float")
+    net.load_state_dict(saved)
+    return acc
 
 
 def train_provenance(dataset: str, split_seed: int, result: dict) -> dict:
@@ -232,5 +260,6 @@ def train_provenance(dataset: str, split_seed: int, result: dict) -> dict:
     acc = {"float": result["float_acc"]}
     if result["config"]["qat"]:
         acc.update(fake_quant=result["qat_acc"], integer=result["int_acc"])
-    config = {k: v for k, v in result["config"].items() if k not in ("checkpoint", "progress")}
+    config = {k: v for k, v in result["config"].items()
+              if k not in ("checkpoint", "progress") and not (k in ("order_seed", "ema_decay") and v is None)}
     return {"dataset": dataset, "split_seed": int(split_seed), "accuracy": acc, "config": config}

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nash.frontend.data import READERS
-from nash.frontend.nas.proxy_bench import BENCH_EPOCHS
+from nash.frontend.nas.proxy_bench import ACCURACY_KEYS, BENCH_EPOCHS, BENCH_TRAIN_SEEDS, BENCH_WEIGHTS
 from nash.frontend.nas.search_space import SPACES
 
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
@@ -153,9 +153,13 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
 @click.option("--archs", type=click.IntRange(3), default=40, show_default=True)
 @click.option("--epochs", type=click.IntRange(1), default=BENCH_EPOCHS, show_default=True,
               help="Training epochs per run (the default is the documented budget, docs/search.md).")
-@click.option("--train-seeds", type=click.IntRange(1), default=2, show_default=True,
+@click.option("--train-seeds", type=click.IntRange(1), default=BENCH_TRAIN_SEEDS, show_default=True,
               help="Trainings per architecture (seeds SEED, SEED+1000, ...): the ground truth is their mean accuracy "
-                   "and their tau is the noise ceiling (needs >= 2).")
+                   "and their tau is the noise ceiling (needs >= 2); with >= 4 the ceiling of a k-seed mean is "
+                   "measured too (split-half). Cached: raising it trains only the new seeds.")
+@click.option("--weights", type=click.Choice(sorted(ACCURACY_KEYS)), default=BENCH_WEIGHTS, show_default=True,
+              help="Whose accuracy is the ground truth: the weights' moving average (decay 0.98 per step) or the "
+                   "final weights (docs/search.md, round 3).")
 @click.option("--train-images", type=click.IntRange(1), default=None,
               help="Train on the first N images of the training split (default: all).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
@@ -169,8 +173,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
               help="Where finished trainings and scores are cached (default OUT/cache); reruns continue from it.")
 @click.option("--bootstrap", type=click.IntRange(10), default=1000, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train_seeds, train_images, device, seed,
-                score_seed, proxies, workers, scheduler, cache_dir, bootstrap, out):
+def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train_seeds, weights, train_images, device,
+                seed, score_seed, proxies, workers, scheduler, cache_dir, bootstrap, out):
     """Train K sampled architectures briefly (each with several seeds) and correlate every zero-shot proxy with
     their mean accuracy.
 
@@ -198,13 +202,20 @@ def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train
     rep = run_proxy_bench(dataset=dataset, archs=archs, epochs=epochs, seed=seed, out=out, space=space,
                           ops=_ops(ops), workers=workers, proxies=names, score_seed=score_seed, data_root=data_root,
                           cache_dir=cache_dir, n_boot=bootstrap, scheduler=scheduler, train_seeds=train_seeds,
-                          device=device, input_size=input_size, train_images=train_images)
+                          device=device, input_size=input_size, train_images=train_images, weights=weights)
     c = rep["noise_ceiling"]
     click.echo(f"{rep['archs']} architectures ({rep['space']} space, input {'x'.join(map(str, rep['input']))}), "
                f"mean accuracy over {c['seeds']} seeds {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
     if c["kendall_tau"] is not None:
         click.echo(f"noise ceiling (tau between seeds): {c['kendall_tau']:.3f} "
                    f"[{c['tau_ci'][0]:.3f}, {c['tau_ci'][1]:.3f}]")
+        if c["split_half"]:
+            h = c["split_half"]
+            click.echo(f"ground truth's own ceiling (mean of {h['k']} seeds vs mean of {h['k']}, measured): "
+                       f"{h['kendall_tau']:.3f} [{h['tau_ci'][0]:.3f}, {h['tau_ci'][1]:.3f}]")
+        if c["mean_of_seeds_estimate"] is not None:
+            click.echo(f"estimate for the mean of all {c['seeds']} seeds vs another such mean: "
+                       f"{c['mean_of_seeds_estimate']:.3f} (extrapolated, docs/search.md)")
     click.echo(f"{'proxy':12s} {'tau':>6s} {'tau 95% CI':>16s} {'/ceil':>6s} {'rho':>6s} {'top-k tau':>9s} "
                f"{'top10%hit':>9s}")
     for name, t in sorted(rep["proxies"].items(), key=lambda kv: -kv[1]["kendall_tau"]):

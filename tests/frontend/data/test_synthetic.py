@@ -104,3 +104,42 @@ def test_existing_folder_needs_force_and_bad_kind_is_one_line(tmp_path):
     r = CliRunner().invoke(main, ["dataset", "generate", "--kind", "counts", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "--force" in r.output
     assert not (tmp_path / "x").exists()
+
+
+# sha256 (first 16 hex digits) of generate(kind, 30, 3)'s images and labels, computed with the generator as it was
+# before the difficulty knob existed (commit f69005b): the default must keep regenerating old files identically
+_BEFORE_DIFFICULTY = {"textures": "f90f7f1215aeba2a", "counts": "6ba25729717c638f", "colour-form": "b7158967d95662ee"}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_default_difficulty_gives_the_bytes_of_earlier_versions(kind):
+    import hashlib
+
+    x, y = generate(kind, 30, 3)
+    assert hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()[:16] == _BEFORE_DIFFICULTY[kind]
+
+
+@pytest.mark.parametrize("kind, sigma", [("textures", 0.06), ("counts", 0.04), ("colour-form", 0.05)])
+def test_difficulty_scales_only_the_pixel_noise(kind, sigma):
+    """The same draws at difficulty 3: the images differ from difficulty 1 by twice the noise, sigma (D - 1)."""
+    x1, y1 = generate(kind, 40, 9)
+    x3, y3 = generate(kind, 40, 9, difficulty=3.0)
+    assert np.array_equal(y1, y3)
+    inside = (x1 > 0) & (x1 < 255) & (x3 > 0) & (x3 < 255)  # neither clipped
+    diff = (x3.astype(np.float64) - x1)[inside] / 255.0
+    assert abs(diff.mean()) < 0.01 and diff.std() == pytest.approx(2 * sigma, rel=0.1)
+    x0, _ = generate(kind, 40, 9, difficulty=0.0)  # no noise: the clean images, still valid
+    assert x0.dtype == np.uint8 and not np.array_equal(x0, x1)
+
+
+def test_bad_difficulty_is_one_line_and_writes_nothing(tmp_path):
+    with pytest.raises(UserInputError, match="--difficulty"):
+        generate("textures", 10, 0, difficulty=float("nan"))
+    r = CliRunner().invoke(main, ["dataset", "generate", "--kind", "textures", "--difficulty", "-1",
+                                  "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--difficulty" in r.output and not (tmp_path / "x").exists()
+    r = CliRunner().invoke(main, ["dataset", "generate", "--kind", "textures", "--difficulty", "2", "--train", "10",
+                                  "--test", "2", "--out", str(tmp_path / "y")])
+    assert r.exit_code == 0 and "difficulty 2" in r.output
+    with open(tmp_path / "y" / FOLDER / "batches.meta", "rb") as f:
+        assert pickle.load(f, encoding="bytes")[b"nash_difficulty"] == 2.0

@@ -16,9 +16,12 @@ from nash.frontend.nas import proxy_bench
 from nash.frontend.nas.proxy_bench import (
     bootstrap_ci,
     kendall,
+    mean_of_k_tau,
     noise_ceiling,
     run_proxy_bench,
+    seeds_for,
     spearman,
+    split_half_ceiling,
     top_hit_rate,
     top_k_tau,
 )
@@ -59,6 +62,50 @@ def test_hit_rate_and_noise_ceiling_hand_made():
     assert noise_ceiling([[1.0], [2.0]])["kendall_tau"] is None
 
 
+def test_split_half_ceiling_hand_made():
+    """4 seeds of 4 architectures; the middle two trade places from seed to seed. The 3 ways to split the seeds in
+    two halves of 2: {0,1}|{2,3} ties both middle means (2.5 / 2.5), so only the 5 untied pairs count and tau-b is 1;
+    {0,2}|{1,3} swaps them (tau (5 - 1) / 6); {0,3}|{1,2} ties them again (1). Mean (1 + 4/6 + 1) / 3."""
+    acc = [[1.0, 1.0, 1.0, 1.0], [2.0, 3.0, 2.0, 3.0], [3.0, 2.0, 3.0, 2.0], [4.0, 4.0, 4.0, 4.0]]
+    h = split_half_ceiling(acc, n_boot=50)
+    assert h["k"] == 2 and h["splits"] == 3 and h["kendall_tau"] == pytest.approx((1 + 4 / 6 + 1) / 3)
+    assert h["tau_ci"][0] <= h["tau_ci"][1] <= 1.0
+    assert noise_ceiling(acc, n_boot=50)["split_half"]["kendall_tau"] == pytest.approx(h["kendall_tau"])
+    assert split_half_ceiling([[1.0, 2.0, 3.0]] * 3) is None  # fewer than 4 seeds: nothing to split
+
+
+def test_mean_of_k_estimate_by_hand():
+    # tau 0.5 -> r = sin(pi / 4) = 0.70711; 2 seeds: 2r / (1 + r) = 0.82843; tau = 2 / pi * asin(0.82843) = 0.62160
+    assert mean_of_k_tau(0.5, 2) == pytest.approx(0.62160, abs=1e-4)
+    assert mean_of_k_tau(0.5, 1) == pytest.approx(0.5)
+    assert mean_of_k_tau(-0.1, 4) is None and seeds_for(0.0) is None
+    # tau 0.8 needs r_k = sin(0.4 pi) = 0.95106 = k r / (1 + (k - 1) r), i.e. k = 0.95106 (1 - r) / (r 0.04894)
+    assert seeds_for(0.5) == pytest.approx(0.95106 * (1 - 0.70711) / (0.70711 * 0.04894), rel=1e-3)
+
+
+def test_scores_are_cached_per_data_batch(tmp_path):
+    """The data-dependent proxies see the batch: the same architecture on other images is scored again."""
+    arch = proxy_bench.sample_archs(proxy_bench.bench_space("digits"), 1, 0)
+    g = np.random.default_rng(0)
+    batches = [{"x": g.random((16, 1, 16, 16), dtype=np.float32), "y": g.integers(0, 10, 16)} for _ in range(2)]
+    a = proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[0], progress=False)
+    b = proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[1], progress=False)
+    assert len(list(tmp_path.glob("*.json"))) == 2 and a[0]["trainability"] != b[0]["trainability"]
+    assert proxy_bench.score_all(arch, ["trainability"], 0, tmp_path, batches[0], progress=False) == a
+
+
+def test_order_seed_trainings_are_cached_apart_and_record_the_weight_average(tmp_path):
+    arch = proxy_bench.sample_archs(proxy_bench.bench_space("digits"), 1, 0)
+    plain = proxy_bench.train_all(arch, "digits", 1, [3], tmp_path, progress=False, train_images=128)
+    mixed = proxy_bench.train_all(arch, "digits", 1, [3], tmp_path, progress=False, train_images=128,
+                                  order_seeds=[4])
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(names) == 2 and any("_s3_o4_" in n for n in names)
+    assert mixed[0][0]["order_seed"] == 4 and "order_seed" not in plain[0][0]
+    assert plain[0][0]["final_loss"] != mixed[0][0]["final_loss"]  # another batch order, another trajectory
+    assert 0 <= plain[0][0]["val_acc_ema"] <= 100 and plain[0][0]["ema_decay"] == proxy_bench.BENCH_EMA_DECAY
+
+
 def _cifar_folder(root, per_file: int = 16):
     """A small CIFAR-10 folder in the python-pickle format (random images: only shapes matter here)."""
     d = root / "cifar-10-batches-py"
@@ -80,7 +127,8 @@ def test_cli_digits_space_on_rgb_data_is_adapted(tmp_path):
     root = _cifar_folder(tmp_path / "data")
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["proxy-bench", "--dataset", "cifar10", "--data-root", str(root), "--space",
-                                  "digits", "--archs", "3", "--epochs", "1", "--workers", "1", "--proxies",
+                                  "digits", "--archs", "3", "--epochs", "1", "--train-seeds", "2", "--workers", "1",
+                                  "--proxies",
                                   "nash,ours,params", "--bootstrap", "20", "--out", str(out)])
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "proxy_bench.json").read_text())
@@ -146,7 +194,7 @@ def test_cli_unreachable_scheduler_fails_before_out_is_touched(tmp_path):
 @pytest.mark.slow  # trains 7 small networks (~40 s on 2 shared cores)
 def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     kw = dict(dataset="digits", archs=3, epochs=1, seed=0, out=tmp_path, workers=1, proxies=["nash", "ours", "params"],
-              n_boot=50, progress=False)
+              n_boot=50, progress=False, train_seeds=2)
     rep = run_proxy_bench(**kw)
     assert rep["archs"] == 3 and set(rep["proxies"]) == {"nash", "ours", "params"}
     for t in rep["proxies"].values():
@@ -173,3 +221,21 @@ def test_bench_runs_and_resumes_from_cache(tmp_path, monkeypatch):
     # seeded training: the retrained architecture gets the same accuracy, so the report is unchanged
     assert [r["val_acc"] for r in rep2["results"]] == [r["val_acc"] for r in rep["results"]]
     assert rep2["proxies"] == rep["proxies"]
+
+    # the ground truth is the weight average's accuracy by default; the final weights' on request
+    recs = [json.loads(p.read_text()) for p in sorted((tmp_path / "cache" / "train").glob("*.json"))]
+    by_hash = {proxy_bench.arch_hash(r["arch"]): r for r in recs if r["train_seed"] == 0}
+    for res in rep["results"]:
+        assert res["val_acc_by_seed"][0] == by_hash[res["hash"]]["val_acc_ema"]
+        assert res["final_weights_acc_by_seed"][0] == by_hash[res["hash"]]["val_acc"]
+    assert rep["weights"] == "averaged"
+    # a record from before the weight average was recorded: reused for the final weights, retrained for the average
+    old = sorted((tmp_path / "cache" / "train").glob("*.json"))[0]
+    rec = json.loads(old.read_text())
+    del rec["val_acc_ema"]
+    old.write_text(json.dumps(rec))
+    calls.clear()
+    final = run_proxy_bench(**kw, weights="final")
+    assert not calls and [r["val_acc_by_seed"] for r in final["results"]] == [
+        r["final_weights_acc_by_seed"] for r in rep["results"]]
+    assert run_proxy_bench(**kw)["proxies"] == rep["proxies"] and len(calls) == 1
