@@ -137,10 +137,15 @@ def _dw_choices(em: EngineModel) -> tuple[int, ...]:
     return DW_CHOICES if em.has_dw else (0,)
 
 
+def _memories(board: Board) -> tuple[int, ...]:
+    """The accumulator memories a board offers: BRAM (0), and URAM (1) where it has some."""
+    return (0, 1) if board.resources["uram"] > 0 else (0,)
+
+
 def full_space(em: EngineModel, board: Board) -> list[tuple]:
     """Every configuration of one engine."""
-    mems = (0, 1) if board.resources["uram"] > 0 else (0,)
-    return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), tile_choices(em), RQ_CHOICES, mems))
+    return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), tile_choices(em), RQ_CHOICES,
+                                  _memories(board)))
 
 
 def space_size(ctx: AccelContext) -> int:
@@ -157,11 +162,12 @@ def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
     return min(DW_CHOICES, key=lambda d: abs(math.log2(d) - math.log2(max(want, 1e-9))))
 
 
-def coarse_space(em: EngineModel) -> list[tuple]:
-    """Array shapes on a power-of-two grid with balanced depthwise lanes, small / medium / large tiles, BRAM buffers."""
+def coarse_space(em: EngineModel, mems: tuple[int, ...] = (0,)) -> list[tuple]:
+    """Array shapes on a power-of-two grid with balanced depthwise lanes, small / medium / large tiles, the
+    accumulators in each memory of ``mems`` (with one bank per lane they decide whether BRAM or URAM runs out)."""
     tiles = sorted({min(t, int(em.R.max())) for t in COARSE_TILES if t in em.tile_sides()}) or tile_choices(em)
-    return [(tm, tn, _balanced_dw(em, tm, tn), t, min(COARSE_RQ, tm), 0)
-            for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles]
+    return [(tm, tn, _balanced_dw(em, tm, tn), t, min(COARSE_RQ, tm), m)
+            for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles for m in mems]
 
 
 def _neighbours(choices: tuple[int, ...], v: int, radius: int = 1) -> list[int]:
@@ -285,7 +291,7 @@ def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     nothing, one round uses the wide one, and the descent stops only when that gives nothing too (or after
     FINE_ROUNDS rounds)."""
     ctx = ev.ctx
-    mems = (0, 1) if ctx.board.resources["uram"] > 0 else (0,)
+    mems = _memories(ctx.board)
     cur = _make_design(ev, design).period
     wide = False
     for _ in range(FINE_ROUNDS):
@@ -310,7 +316,8 @@ def coarse_to_fine(ctx: AccelContext, fine: bool = True) -> SearchResult:
     """The coarse-to-fine search (``fine=False``: the coarse stage only, for fast NAS screening)."""
     t0 = time.perf_counter()
     ev = Evaluator(ctx)
-    cands = {e: pareto(ev.evaluate(e, coarse_space(em))) for e, em in ctx.engines.items()}
+    mems = _memories(ctx.board)
+    cands = {e: pareto(ev.evaluate(e, coarse_space(em, mems))) for e, em in ctx.engines.items()}
     first = joint_bnb(ev, cands)
     tops = [first] if first is not None else []
     best: Design | None = None
