@@ -41,7 +41,7 @@ ACC_MEMORIES = ("bram", "uram")
 # word bank (both halves) is distributed RAM up to XBAND_LUTRAM_WORDS words (one LUT per bit of width), else block
 # RAM, which costs the same 4 BRAM18 (512 x 36 mode) per bank up to 512 words; so a walk group's band is kept for
 # every output tile (input reuse) while it fits XBAND_REUSE_WORDS words per half.
-XBAND_LUTRAM_WORDS = 64
+XBAND_LUTRAM_WORDS = 128
 XBAND_REUSE_WORDS = 256
 
 

@@ -267,8 +267,8 @@ def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...], wide: boo
     adjacent requant lanes x every tile and memory at the current shape; shapes within SHAPE_RADIUS steps (a conv
     design can trade half its array width for twice the depthwise lanes, two steps away) and every shape with about
     the same PE count (re-unrolling at equal budget), at the current tile, requant lanes and memory. ``wide`` adds
-    every tile side and adjacent requant lanes to the one-step shapes, and every tile and memory to the equal-PE
-    shapes (the moves that change a shape together with its buffers)."""
+    every tile side and adjacent requant lanes to the one-step shapes, and every tile, adjacent requant lanes and
+    memory to the equal-PE shapes (the moves that change a shape together with its buffers and drain rate)."""
     tm, tn, dw, tile, rq, u = row
     dws = _neighbours(DW_CHOICES, dw) if em.has_dw else [0]
     tiles = tile_choices(em)
@@ -281,7 +281,7 @@ def _neighbourhood(em: EngineModel, row: tuple, mems: tuple[int, ...], wide: boo
     shapes = [(a, b) for a in TM_CHOICES for b in TN_CHOICES if 0.6 <= a * b / (tm * tn) <= 1.5]
     same = [(a, b, d, tile, rq, u) for a, b in shapes for d in dws]
     if wide:
-        same += [(a, b, dw, t, rq, m) for a, b in shapes for t in tiles for m in mems]
+        same += [(a, b, dw, t, q, m) for a, b in shapes for t in tiles for q in rqs for m in mems]
     return near + lanes + far + same
 
 

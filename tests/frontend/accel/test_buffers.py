@@ -59,7 +59,7 @@ def test_engine_buffers_by_hand():
     assert buf.xband_words == 9 and buf.acc_pixels == 8 * 16 and buf.kk == 9
     by = {x.name: x for x in buf.buffers}
     assert set(by) == {"xband", "wt", "acc", "rq_stage"}  # no depthwise layer
-    # one bank of 128-bit words per lane (tn = 8), both halves of 9 words: 18 deep, distributed RAM (<= 64 words),
+    # one bank of 128-bit words per lane (tn = 8), both halves of 9 words: 18 deep, distributed RAM (<= 128 words),
     # ceil(18 / 64) x 128 = 128 LUT a bank (the 2 x 8 x 16 byte banks of 9 x 8 bits it replaces: 256 x 8 = 2048 LUT)
     assert (by["xband"].banks, by["xband"].depth, by["xband"].width_bits) == (8, 18, 128)
     assert (by["xband"].memory, by["xband"].lut, by["xband"].bram18) == ("lutram", 8 * 128, 0)
@@ -88,9 +88,8 @@ def test_reuse_needs_the_buffer():
     buf = engine_buffers([big], {"big": 32}, 8, 8, 8, 1)
     assert buf.reuse == {"big": False} and buf.xband_words == 64
     xb = next(b for b in buf.buffers if b.name == "xband")
-    # 2 x 64 words: deeper than the 64 words of distributed RAM, block RAM: 512 x 36 mode, ceil(128 / 36) = 4 BRAM18
-    # a lane (1024 x 18: 8, 2048 x 9: 15)
-    assert (xb.depth, xb.memory, xb.bram18, xb.lut) == (128, "bram", 8 * 4, 0)
+    # 2 x 64 words: at the 128 words of distributed RAM, ceil(128 / 64) x 128 = 256 LUT a lane
+    assert (xb.depth, xb.memory, xb.bram18, xb.lut) == (128, "lutram", 0, 8 * 256)
     with pytest.raises(ValueError, match="acc_mem"):
         engine_buffers([big], {}, 8, 8, 8, 1, acc_mem="dram")
 
@@ -98,11 +97,12 @@ def test_reuse_needs_the_buffer():
 def test_deep_band_maps_to_block_ram_and_lifts_reuse():
     """Pointwise 32 -> 64 on a 32 x 32 map (64 words a plane, one band), tm = tn = 8: 4 input tiles x 64 = 256 words
     fit the 256-word reuse depth, so the band is kept for the 8 output tiles; its bank, 2 x 256 words x 128 bits, is
-    deeper than the 64 words of distributed RAM and maps to block RAM: the 512 x 36 mode, ceil(128 / 36) = 4 BRAM18
+    deeper than the 128 words of distributed RAM and maps to block RAM: the 512 x 36 mode, ceil(128 / 36) = 4 BRAM18
     a lane (1024 x 18 would need 8, 2048 x 9 fifteen). A fifth input tile (40 channels: 320 words) does not fit: no
-    reuse, one tile's 64 words a half, the same 4 BRAM18 a lane. (The byte banks the word banks replace were 2 x 16
-    banks a lane of 256 x 8 bits: 32 BRAM18 a lane, which is why their depth was capped at 128 words.) A band of at
-    most 32 words a half stays in distributed RAM: 2 x 32 words = one LUT per bit of width, 128 LUT a lane."""
+    reuse, one tile's 64 words a half: 2 x 64 words, distributed RAM, ceil(128 / 64) x 128 = 256 LUT a lane. A
+    16 x 16 map with 5 tiles reused: 80 words a half, 160 deep: block RAM again, 4 BRAM18 a lane. (The byte banks
+    the word banks replace were 2 x 16 banks a lane of 256 x 8 bits: 32 BRAM18 a lane, which is why their depth was
+    capped at 128 words.) A band of at most 64 words a half stays in distributed RAM."""
     deep = conv("deep", 32, 64, 32, k=1)
     buf = engine_buffers([deep], {"deep": 32}, 8, 8, 8, 1)
     xb = next(b for b in buf.buffers if b.name == "xband")
@@ -112,7 +112,7 @@ def test_deep_band_maps_to_block_ram_and_lifts_reuse():
     buf = engine_buffers([wide], {"wide": 32}, 8, 8, 8, 1)
     xb = next(b for b in buf.buffers if b.name == "xband")
     assert buf.reuse == {"wide": False} and buf.xband_words == 64
-    assert (xb.depth, xb.memory, xb.bram18, xb.lut) == (128, "bram", 8 * 4, 0)
+    assert (xb.depth, xb.memory, xb.bram18, xb.lut) == (128, "lutram", 0, 8 * 256)
     small = conv("small", 40, 64, 16, k=1)  # 16 x 16: 16 words a plane; 5 input tiles x 16 = 80 words: reused
     buf = engine_buffers([small], {"small": 16}, 8, 8, 8, 1)
     xb = next(b for b in buf.buffers if b.name == "xband")
