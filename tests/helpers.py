@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from nash.frontend.core.graph import lower
 from nash.frontend.models.hybrid_net import HybridNet
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout
+
+
+def load_script(relpath: str) -> ModuleType:
+    """A script of the checkout that is not a package module (``benchmarks/*.py``, ``tools/*.py``), imported by path."""
+    path = REPO / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 ALL_OPS_ARCH = {
     "input_channels": 3, "input_size": 11, "num_classes": 7,

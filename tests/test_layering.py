@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from helpers import REPO
+from helpers import REPO, load_script
 
 # Packages that must import without torch: codegen (csim library loader included), the integer model and reference,
 # the model-file core, the accelerator model and the board runtime. Every submodule is imported, found by walking the
@@ -31,10 +30,7 @@ _IMPORT_ALL = textwrap.dedent("""
 
 
 def _lint_tool():
-    spec = importlib.util.spec_from_file_location("lint_imports", REPO / "tools" / "lint_imports.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/lint_imports.py")
 
 
 def test_lower_layers_import_without_torch():

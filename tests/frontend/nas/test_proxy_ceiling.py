@@ -3,19 +3,14 @@ rows."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def ceiling():
-    spec = importlib.util.spec_from_file_location("proxy_ceiling", REPO / "benchmarks" / "proxy_ceiling.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/proxy_ceiling.py")
 
 
 def _row(data, one_seed, split_half, final2=0.5, ema2=0.4, acc=None):

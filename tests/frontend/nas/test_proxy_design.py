@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from helpers import REPO
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def design():
-    spec = importlib.util.spec_from_file_location("proxy_design", REPO / "benchmarks" / "proxy_design.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/proxy_design.py")
 
 
 def _taus(design, **over):
