@@ -21,17 +21,6 @@ from pathlib import Path
 from nash.codegen.rtl.yosys_synth import synthesize
 
 OUT = Path(__file__).parent / "results" / "xband_mux.json"
-# LUT6 sites of the distributed-RAM primitives (UG574): yosys_synth.parse_stat counts every such cell as one LUT, which
-# is right for the PE arrays (no RAM) but not for a multi-LUT RAM macro
-RAM_LUTS = {"RAM64M8": 8, "RAM32M16": 8, "RAM64M": 4, "RAM32M": 4, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
-            "RAM32X1D": 2, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4}
-
-
-def luts(res: dict) -> float:
-    """LUT6 sites of a synthesized module: parse_stat's count with each RAM macro at its real number of LUTs."""
-    cells = res["cells"]
-    return res["lut"] + sum((RAM_LUTS[c] - 1) * n for c, n in cells.items() if c in RAM_LUTS)
-
 MUX = """// pad_x window read, one lane: 16:1 byte select of a 128-bit band word, zero outside the map / on guard lanes
 module xband_mux(input [127:0] w, input [3:0] s, input en, output [7:0] y);
   assign y = en ? w[8 * s +: 8] : 8'd0;
@@ -67,10 +56,10 @@ def main() -> None:
             v = work / f"{name}.v"
             v.write_text(text)
             r = synthesize(v, top, work / name)
-            out["modules"][name] = {"lut": luts(r.resources), "ff": r.resources["ff"],
+            out["modules"][name] = {"lut": r.resources["lut"], "ff": r.resources["ff"],
                                     "cells": r.resources["cells"], "seconds": round(r.seconds, 2)}
             out["source"] = r.source
-            print(f"{name}: {luts(r.resources)} LUT ({r.resources['cells']})")
+            print(f"{name}: {r.resources['lut']} LUT ({r.resources['cells']})")
     for d in (64, 128):
         m = out["modules"][f"xband_bank_{d}"]
         m["bits_per_lut"] = round(d * 128 / m["lut"], 2)

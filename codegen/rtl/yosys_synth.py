@@ -4,7 +4,8 @@
 One run: ``yosys -p "read_verilog X.v; synth_xilinx -family xcup -top TOP -flatten; tee -q -o stat.json stat -json"``.
 :func:`parse_stat` turns the JSON cell counts into the resources the accelerator model prices:
 
-* ``lut``: LUT1..LUT6 and INV (a LUT1 in Vivado), plus LUTs used as shift registers or distributed RAM (SRL*, RAM*M),
+* ``lut``: LUT1..LUT6 and INV (a LUT1 in Vivado), plus LUTs used as shift registers (SRL*, one LUT each) or
+  distributed RAM (RAM* primitives, each at the number of LUT6 sites it occupies, :data:`RAM_LUTS`, UG574),
 * ``ff``: FDRE/FDSE/FDCE/FDPE (and latches), ``dsp``: DSP48E2,
 * ``carry8``: carry-chain blocks in CARRY8 units. Yosys 0.23 maps carries to CARRY4 even for ``xcup``; one CARRY8 spans
   8 bits, so CARRY4 counts as half a CARRY8.
@@ -32,6 +33,9 @@ FAMILY = "xcup"
 INSTALL = "sudo apt-get install -y yosys (or `make system-deps`)"
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
 LUT_RE = re.compile(r"^(LUT[1-6](_2)?|INV|SRL16E|SRLC16E|SRLC32E|RAM\d+[SMX]\w*)$")
+# LUT6 sites of the distributed-RAM primitives (UG574, "Distributed RAM"); any other RAM cell counts as one
+RAM_LUTS = {"RAM32X1S": 1, "RAM32X1D": 2, "RAM32M": 4, "RAM32M16": 8, "RAM64X1S": 1, "RAM64X1D": 2, "RAM64M": 4,
+            "RAM64M8": 8, "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "RAM256X1D": 8, "RAM512X1S": 8}
 
 
 class YosysError(CheckFailedError):
@@ -88,7 +92,7 @@ def parse_stat(data: dict | str, top: str | None = None) -> dict[str, float]:
     cells = {str(k).lstrip("\\"): int(v) for k, v in entry["num_cells_by_type"].items()}
     carry4, carry8 = cells.get("CARRY4", 0), cells.get("CARRY8", 0)
     return {
-        "lut": sum(n for c, n in cells.items() if LUT_RE.match(c)),
+        "lut": sum(n * RAM_LUTS.get(c, 1) for c, n in cells.items() if LUT_RE.match(c)),
         "ff": sum(cells.get(c, 0) for c in FF_CELLS),
         "dsp": cells.get("DSP48E2", 0),
         "carry4": carry4,

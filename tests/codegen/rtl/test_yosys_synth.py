@@ -30,6 +30,13 @@ def test_parse_stat_counts_inv_srl_and_set_flops():
     assert parse_stat(data, "nash_requant_lane_a24_s41")["lut"] == 311
 
 
+def test_parse_stat_counts_distributed_ram_at_its_lut_sites():
+    """UG574: a RAM64M8 (64 x 7 quad-port) fills a whole SLICEM, 8 LUT6; a RAM64X1D 2; a RAM32M 4. 3 LUT6 + 2 x 8 +
+    1 x 2 + 1 x 4 = 25 LUT."""
+    data = {"design": {"num_cells_by_type": {"LUT6": 3, "RAM64M8": 2, "RAM64X1D": 1, "RAM32M": 1, "FDRE": 5}}}
+    assert parse_stat(data)["lut"] == 25
+
+
 def test_parse_stat_rejects_bad_output():
     with pytest.raises(YosysError, match="not JSON"):
         parse_stat("Number of cells: 3")
