@@ -13,7 +13,6 @@ after its last term. ``ap_ce = 0`` holds the lane.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,8 @@ from pathlib import Path
 import numpy as np
 
 # importing pe_arrays registers the template filter ``sext`` on the one Jinja environment
-from nash.codegen.rtl.pe_arrays import MAX_ACC_BITS, encode_shift_weights
+from nash.codegen.rtl.pe_arrays import MAX_ACC_BITS, EngineOperands, encode_shift_weights
 from nash.codegen.templates import get_template
-from nash.frontend.core.op_registry import PE_ENGINES, SHIFT_EXP_MAX_LIMIT, engine_spec, shift_exp_bits
-from nash.frontend.integer.bounds import signed_bits
 from nash.frontend.integer.reference import adder_acc, conv_acc, patches, shift_acc
 
 TEMPLATE = "hls_templates/pe_arrays/dw_lane.v.j2"
@@ -33,7 +30,7 @@ TB_MODULE = "nash.codegen.rtl.testbench.dw_lane_tb"  # imported by name in the s
 
 
 @dataclass(frozen=True)
-class DwLaneConfig:
+class DwLaneConfig(EngineOperands):
     """One depthwise lane: its engine's op, accumulator width, shift exponent range and whether the conv multiplier
     may use a DSP (``use_dsp=False`` asks for LUT fabric, as ``synth_xilinx -nodsp`` does)."""
 
@@ -43,17 +40,10 @@ class DwLaneConfig:
     use_dsp: bool = True
 
     def __post_init__(self) -> None:
-        if self.engine not in PE_ENGINES:
-            raise ValueError(f"engine: unknown {self.engine!r}; expected one of {PE_ENGINES}")
-        if not 0 <= self.exp_max <= SHIFT_EXP_MAX_LIMIT:
-            raise ValueError(f"exp_max: need 0 <= E <= {SHIFT_EXP_MAX_LIMIT}, got {self.exp_max}")
+        self.check_engine()
         if not self.term_bits <= self.acc_bits <= MAX_ACC_BITS:
             raise ValueError(f"acc_bits: need {self.term_bits} <= ACC_BITS <= {MAX_ACC_BITS} for a {self.engine} "
                              f"lane, got {self.acc_bits}")
-
-    @property
-    def spec(self):
-        return engine_spec(self.engine)
 
     @property
     def name(self) -> str:
@@ -61,22 +51,6 @@ class DwLaneConfig:
         if self.spec.uses_exp_max:
             base += f"_e{self.exp_max}"
         return base if self.use_dsp or self.engine != "conv" else base + "_fabric"
-
-    @property
-    def term_range(self) -> tuple[int, int]:
-        return self.spec.term_range(self.exp_max)
-
-    @property
-    def term_bits(self) -> int:
-        return signed_bits(*self.term_range)
-
-    @property
-    def exp_bits(self) -> int:
-        return shift_exp_bits(self.exp_max)
-
-    @property
-    def weight_bits(self) -> int:
-        return self.spec.code_bits(self.exp_max)
 
     @property
     def latency(self) -> int:
@@ -172,23 +146,14 @@ def run_dw_lane_sim(cfg: DwLaneConfig, data: dict[str, np.ndarray], work_dir: st
                     sim: str = "icarus", seed: int = 1, stalls: bool = True) -> dict:
     """Render and simulate one lane on the stream ``data`` (:func:`lane_vectors`); returns the testbench's
     measurements (outputs checked, latency). AssertionError with the testbench's messages when an output differs."""
-    from nash.codegen.rtl.sim_runner import simulate, simulator_status
+    from nash.codegen.rtl.sim_runner import run_testbench, simulator_status
 
     ok, why = simulator_status(sim)
     if not ok:
         raise RuntimeError(why)
     work = Path(work_dir).resolve() / cfg.name
     verilog = render_dw_lane(cfg, work / "rtl")
-    run_dir = work / f"run_{sim}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(run_dir / "vectors.npz", **data)
-    measure = run_dir / "measure.json"
-    measure.unlink(missing_ok=True)
-    conf = run_dir / "tb_config.json"
-    conf.write_text(json.dumps({"cfg": cfg.as_dict(), "vectors": str(run_dir / "vectors.npz"),
-                                "measure_out": str(measure), "seed": seed, "stalls": stalls}))
-    n_cases = simulate([verilog], cfg.name, TB_MODULE, work / f"sim_build_{sim}", run_dir, conf, sim, seed, None,
-                       True, f"{cfg.name} on {sim}", config_env="NASH_DW_TB_CONFIG")
-    out = json.loads(measure.read_text())
+    out, n_cases = run_testbench([verilog], cfg.name, TB_MODULE, work, sim, data, cfg.as_dict(), {"stalls": stalls},
+                                 sim, seed, None, True, config_env="NASH_DW_TB_CONFIG")
     out.update({"name": cfg.name, "tests": n_cases, "verilog": str(verilog)})
     return out

@@ -84,54 +84,24 @@ class TreeNode:
     b_bits: int
 
 
-@dataclass(frozen=True)
-class PEArrayConfig:
-    """Parameters of one PE array (from the accelerator section: Tm, Tn, accumulator width, shift exponent range)."""
+class EngineOperands:
+    """What every rendered PE and lane derives from its engine and shift exponent range (``engine``, ``exp_max``
+    fields of the dataclass that mixes it in): the checks, the op spec, the weight code and term widths."""
 
     engine: str
-    tm: int
-    tn: int
-    acc_bits: int = 32
-    exp_max: int = 7
+    exp_max: int
 
-    def __post_init__(self) -> None:
+    def check_engine(self) -> None:
         if self.engine not in PE_ENGINES:
             raise ValueError(f"engine: unknown {self.engine!r}; expected one of {PE_ENGINES}")
-        for field, v in (("tm", self.tm), ("tn", self.tn)):
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{field}: need an integer >= 1, got {v!r}")
         if not 0 <= self.exp_max <= SHIFT_EXP_MAX_LIMIT:
             raise ValueError(f"exp_max: need 0 <= E <= {SHIFT_EXP_MAX_LIMIT}, got {self.exp_max}")
-        if not 2 <= self.acc_bits <= MAX_ACC_BITS:
-            raise ValueError(f"acc_bits: need 2 <= ACC_BITS <= {MAX_ACC_BITS}, got {self.acc_bits}")
-        need = self.psum_bits_needed
-        if self.acc_bits < need:
-            lo, hi = self.psum_range
-            raise ValueError(f"acc_bits: {self.engine} psum over tn={self.tn} lies in [{lo}, {hi}], which needs "
-                             f"{need} signed bits; ACC_BITS={self.acc_bits} would overflow")
 
-    # ---- naming -----------------------------------------------------------------------------------------------
     @property
     def spec(self):
         """The op registry's spec of this engine."""
         return engine_spec(self.engine)
 
-    @property
-    def engine_id(self) -> int:
-        return ENGINE_IDS[self.engine]
-
-    @property
-    def engine_legend(self) -> str:
-        """``"0 conv, 1 shift, 2 adder"``: the engine ids the C model's info call reports."""
-        return engine_id_legend(PE_ENGINES)
-
-    @property
-    def name(self) -> str:
-        """Module / C function base name, unique per parameter set."""
-        base = f"{self.spec.verilog_module}_tm{self.tm}_tn{self.tn}_a{self.acc_bits}"
-        return f"{base}_e{self.exp_max}" if self.spec.uses_exp_max else base
-
-    # ---- widths and bounds --------------------------------------------------------------------------------------
     @property
     def exp_bits(self) -> int:
         """Width of the shift code's exponent field: ceil(log2(E + 1)), at least 1."""
@@ -152,6 +122,47 @@ class PEArrayConfig:
     def term_bits(self) -> int:
         return signed_bits(*self.term_range)
 
+
+@dataclass(frozen=True)
+class PEArrayConfig(EngineOperands):
+    """Parameters of one PE array (from the accelerator section: Tm, Tn, accumulator width, shift exponent range)."""
+
+    engine: str
+    tm: int
+    tn: int
+    acc_bits: int = 32
+    exp_max: int = 7
+
+    def __post_init__(self) -> None:
+        self.check_engine()
+        for field, v in (("tm", self.tm), ("tn", self.tn)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{field}: need an integer >= 1, got {v!r}")
+        if not 2 <= self.acc_bits <= MAX_ACC_BITS:
+            raise ValueError(f"acc_bits: need 2 <= ACC_BITS <= {MAX_ACC_BITS}, got {self.acc_bits}")
+        need = self.psum_bits_needed
+        if self.acc_bits < need:
+            lo, hi = self.psum_range
+            raise ValueError(f"acc_bits: {self.engine} psum over tn={self.tn} lies in [{lo}, {hi}], which needs "
+                             f"{need} signed bits; ACC_BITS={self.acc_bits} would overflow")
+
+    # ---- naming -----------------------------------------------------------------------------------------------
+    @property
+    def engine_id(self) -> int:
+        return ENGINE_IDS[self.engine]
+
+    @property
+    def engine_legend(self) -> str:
+        """``"0 conv, 1 shift, 2 adder"``: the engine ids the C model's info call reports."""
+        return engine_id_legend(PE_ENGINES)
+
+    @property
+    def name(self) -> str:
+        """Module / C function base name, unique per parameter set."""
+        base = f"{self.spec.verilog_module}_tm{self.tm}_tn{self.tn}_a{self.acc_bits}"
+        return f"{base}_e{self.exp_max}" if self.spec.uses_exp_max else base
+
+    # ---- widths and bounds --------------------------------------------------------------------------------------
     @property
     def psum_range(self) -> tuple[int, int]:
         """Proven psum bound: tn times the term range (the range holds 0, so every partial sum is inside it too)."""

@@ -214,14 +214,8 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
     rtl_dir = work / "rtl"
     paths = render_pe_array(cfg.engine, cfg.tm, cfg.tn, rtl_dir, cfg.acc_bits, cfg.exp_max)
     if rtl_transform is not None:
-        src = paths["verilog"].read_text()
-        changed = rtl_transform(src)
-        if changed == src:
-            raise ValueError("rtl_transform left the Verilog unchanged")
         paths = dict(paths)
-        paths["verilog"] = work / "mutant" / paths["verilog"].name
-        paths["verilog"].parent.mkdir(parents=True, exist_ok=True)
-        paths["verilog"].write_text(changed)
+        paths["verilog"] = mutate_verilog(paths["verilog"], rtl_transform, work)
     data = make_vectors(cfg, n_random, seed)
     if c_model:
         lib = build_c_model(paths, work / "cmodel")
@@ -231,23 +225,47 @@ def run_pe_sim(cfg: PEArrayConfig, work_dir: str | os.PathLike, sim: str = "icar
             i = int(bad[0])
             raise RuntimeError(f"{cfg.name}: C model != numpy integer reference on {bad.size} vectors, first {i}: "
                                f"{data['cmodel'][i].tolist()} != {data['golden'][i].tolist()}")
-    run_dir = work / (f"run_{sim}" if rtl_transform is None else f"run_{sim}_mutant")
+    tag = "" if rtl_transform is None else "_mutant"
+    out, n_cases = run_testbench([paths["verilog"]], cfg.name, TB_MODULE, work, sim + tag, data, cfg.as_dict(),
+                                 {"n_single": n_single, "skip_stalls": not stalls}, sim, seed, testcases, log_to_file)
+    out.update({"name": cfg.name, "cfg": cfg.as_dict(), "simulator": sim, "vectors": int(data["x"].shape[0]),
+                "c_model_checked": c_model,
+                "tests": n_cases, "paths": {k: str(v) for k, v in paths.items()}})
+    return out
+
+
+def mutate_verilog(path: Path, rtl_transform: Callable[[str], str], work: Path) -> Path:
+    """``path``'s Verilog edited by ``rtl_transform`` (fault injection), written under ``work/mutant``; refuses a
+    transform that changes nothing (a fault test that injects no fault would pass for the wrong reason)."""
+    src = path.read_text()
+    changed = rtl_transform(src)
+    if changed == src:
+        raise ValueError("rtl_transform left the Verilog unchanged")
+    out = work / "mutant" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(changed)
+    return out
+
+
+def run_testbench(sources: list[Path], toplevel: str, test_module: str, work: Path, tag: str,
+                  data: dict[str, np.ndarray], cfg: dict, options: dict, sim: str, seed: int,
+                  testcases: list[str] | None, log_to_file: bool,
+                  config_env: str = "NASH_PE_TB_CONFIG") -> tuple[dict, int]:
+    """Run one cocotb testbench on the stream ``data``: the vectors and the testbench's config (``cfg``, the
+    vectors' path, the measurement file, ``seed`` and ``options``) go to ``work/run_<tag>``, the build to
+    ``work/sim_build_<tag>``; returns (the testbench's measurements, the number of testcases)."""
+    run_dir = work / f"run_{tag}"
     run_dir.mkdir(parents=True, exist_ok=True)
     vec_path = run_dir / "vectors.npz"
     np.savez(vec_path, **data)
     measure = run_dir / "measure.json"
     measure.unlink(missing_ok=True)
     tb_conf = run_dir / "tb_config.json"
-    tb_conf.write_text(json.dumps({"cfg": cfg.as_dict(), "vectors": str(vec_path), "measure_out": str(measure),
-                                   "seed": seed, "n_single": n_single, "skip_stalls": not stalls}, indent=2))
-    build_dir = work / (f"sim_build_{sim}" if rtl_transform is None else f"sim_build_{sim}_mutant")
-    n_cases = simulate([paths["verilog"]], cfg.name, TB_MODULE, build_dir, run_dir, tb_conf, sim, seed, testcases,
-                       log_to_file, f"{cfg.name} on {sim}")
-    out = json.loads(measure.read_text()) if measure.exists() else {}
-    out.update({"name": cfg.name, "cfg": cfg.as_dict(), "simulator": sim, "vectors": int(data["x"].shape[0]),
-                "c_model_checked": c_model,
-                "tests": n_cases, "paths": {k: str(v) for k, v in paths.items()}})
-    return out
+    tb_conf.write_text(json.dumps({"cfg": cfg, "vectors": str(vec_path), "measure_out": str(measure), "seed": seed}
+                                  | options, indent=2))
+    n_cases = simulate(sources, toplevel, test_module, work / f"sim_build_{tag}", run_dir, tb_conf, sim, seed,
+                       testcases, log_to_file, f"{toplevel} on {sim}", config_env=config_env)
+    return (json.loads(measure.read_text()) if measure.exists() else {}), n_cases
 
 
 def simulate(sources: list[Path], toplevel: str, test_module: str, build_dir: Path, run_dir: Path, tb_conf: Path,

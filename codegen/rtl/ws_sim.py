@@ -12,7 +12,6 @@ sequence wrote is not checked (the Verilog's register files start undefined). :f
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from nash.codegen.rtl.pe_arrays import (
     encode_shift_weights,
     render_pe_array,
 )
-from nash.codegen.rtl.sim_runner import _edge_vectors, simulate, simulator_status
+from nash.codegen.rtl.sim_runner import _edge_vectors, mutate_verilog, run_testbench, simulator_status
 from nash.frontend.integer.reference import shift_acc
 
 TB_MODULE = "nash.codegen.rtl.testbench.pe_ws_tb"
@@ -165,14 +164,7 @@ def run_ws_sim(ws: StationaryConfig, work_dir: str | os.PathLike, sim: str = "ic
     top = paths["ws_verilog"]
     tag = ""
     if rtl_transform is not None:
-        src = top.read_text()
-        changed = rtl_transform(src)
-        if changed == src:
-            raise ValueError("rtl_transform left the Verilog unchanged")
-        top = work / "mutant" / top.name
-        top.parent.mkdir(parents=True, exist_ok=True)
-        top.write_text(changed)
-        tag = "_mutant"
+        top, tag = mutate_verilog(top, rtl_transform, work), "_mutant"
     data = make_ws_sequence(ws, n_random, seed)
     model = StationaryModel(build_c_model(paths, work / "cmodel"), ws)
     model.clear()
@@ -183,17 +175,8 @@ def run_ws_sim(ws: StationaryConfig, work_dir: str | os.PathLike, sim: str = "ic
         i = int(np.flatnonzero(chk)[bad[0]])
         raise RuntimeError(f"{ws.name}: C model != numpy integer reference on {bad.size} calls, first {i}: "
                            f"{data['cmodel'][i].tolist()} != {data['golden'][i].tolist()}")
-    run_dir = work / f"run_{sim}{tag}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(run_dir / "calls.npz", **data)
-    measure = run_dir / "measure.json"
-    measure.unlink(missing_ok=True)
-    tb_conf = run_dir / "tb_config.json"
-    tb_conf.write_text(json.dumps({"cfg": ws.as_dict(), "vectors": str(run_dir / "calls.npz"),
-                                   "measure_out": str(measure), "seed": seed, "skip_stalls": not stalls}, indent=2))
-    n_cases = simulate([top, paths["verilog"]], ws.name, TB_MODULE, work / f"sim_build_{sim}{tag}", run_dir, tb_conf,
-                       sim, seed, None, log_to_file, f"{ws.name} on {sim}")
-    out = json.loads(measure.read_text()) if measure.exists() else {}
+    out, n_cases = run_testbench([top, paths["verilog"]], ws.name, TB_MODULE, work, sim + tag, data, ws.as_dict(),
+                                 {"skip_stalls": not stalls}, sim, seed, None, log_to_file)
     out.update({"name": ws.name, "cfg": ws.as_dict(), "simulator": sim, "calls": int(len(chk)),
                 "checked": int(chk.sum()), "tests": n_cases, "paths": {k: str(v) for k, v in paths.items()}})
     return out

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
-from collections import deque
 from pathlib import Path
 
 import cocotb
@@ -26,7 +24,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 from nash.codegen.rtl.pe_arrays import PEArrayConfig, pack_vector, unpack_signed
-from nash.codegen.rtl.testbench.tb_io import record_measurement
+from nash.codegen.rtl.testbench.tb_io import ApChainHarness, record_measurement
 
 
 def _load() -> tuple[dict, PEArrayConfig, dict[str, np.ndarray]]:
@@ -37,13 +35,12 @@ def _load() -> tuple[dict, PEArrayConfig, dict[str, np.ndarray]]:
     return conf, cfg, data
 
 
-class Harness:
-    """Drives the ap_ctrl_chain interface one cycle at a time and checks the protocol on every cycle."""
+class Harness(ApChainHarness):
+    """One PE-array psum per transaction (x, w vectors)."""
 
     def __init__(self, dut, cfg: PEArrayConfig, data: dict[str, np.ndarray], seed: int) -> None:
-        self.dut = dut
+        super().__init__(dut, seed)
         self.cfg = cfg
-        self.rng = random.Random(seed)
         self.x_words = [pack_vector(v, 8) for v in data["x"]]
         self.w_words = [pack_vector(v, cfg.weight_bits) for v in data["w"]]
         self.x, self.w = data["x"], data["w"]
@@ -51,7 +48,6 @@ class Harness:
         self.cmodel = data.get("cmodel")  # absent when the runner skipped the C model (calibration runs)
         self.x_max = (1 << cfg.x_width) - 1
         self.w_max = (1 << cfg.w_width) - 1
-        self.cycle = 0
 
     async def start(self) -> None:
         Clock(self.dut.ap_clk, 10, unit="ns").start()
@@ -87,6 +83,11 @@ class Harness:
     def psum(self) -> np.ndarray:
         return unpack_signed(self.dut.psum.value.to_unsigned(), self.cfg.acc_bits, self.cfg.tm)
 
+    output = psum
+
+    def valids(self) -> list:
+        return [self.dut.psum_ap_vld]
+
     def check(self, idx: int, got: np.ndarray, where: str) -> None:
         want = self.golden[idx]
         assert np.array_equal(got, want), (
@@ -94,58 +95,6 @@ class Harness:
             f"(x={self.x[idx].tolist()}, w={self.w[idx].tolist()}, cfg={self.cfg.as_dict()})")
         assert self.cmodel is None or np.array_equal(got, self.cmodel[idx]), (
             f"{where}: vector {idx}: RTL psum {got.tolist()} != C model {self.cmodel[idx].tolist()}")
-
-    async def run(self, order: list[int], p_start: float = 1.0, p_ce: float = 1.0, p_cont: float = 1.0,
-                  where: str = "stream", max_cycles: int | None = None) -> dict:
-        """Send ``order`` (vector indices); return accept/done cycles. Checks results and protocol every cycle."""
-        d = self.dut
-        pending = deque(order)
-        inflight: deque[tuple[int, int]] = deque()  # (index, accept cycle)
-        accepts: list[int] = []
-        dones: list[int] = []
-        lat: list[int] = []
-        held: np.ndarray | None = None
-        limit = max_cycles or (len(order) * 50 + 100)
-        start_cycle = self.cycle
-        while (pending or inflight) and self.cycle - start_cycle < limit:
-            offer = 1 if pending and self.rng.random() < p_start else 0
-            ce = 1 if self.rng.random() < p_ce else 0
-            cont = 1 if self.rng.random() < p_cont else 0
-            self._drive(offer, ce, cont, pending[0] if offer else None)
-            await ReadOnly()
-            ready = int(d.ap_ready.value)
-            done = int(d.ap_done.value)
-            assert int(d.psum_ap_vld.value) == done, f"{where}: psum_ap_vld != ap_done in cycle {self.cycle}"
-            want_ready = offer and ce and not (done and not cont)
-            assert ready == want_ready, (f"{where}: cycle {self.cycle}: ap_ready={ready} with ap_start={offer} "
-                                         f"ap_ce={ce} ap_done={done} ap_continue={cont}")
-            idle = int(d.ap_idle.value)
-            assert idle == (0 if (offer or inflight) else 1), f"{where}: cycle {self.cycle}: ap_idle={idle}"
-            if held is not None:  # an output not taken last cycle must still be there, unchanged
-                assert done == 1, f"{where}: cycle {self.cycle}: output dropped without ap_continue"
-                assert np.array_equal(self.psum(), held), f"{where}: cycle {self.cycle}: held psum changed"
-            if done:
-                assert inflight, f"{where}: cycle {self.cycle}: ap_done with nothing in flight"
-                got = self.psum()
-                if ce and cont:
-                    idx, acc_cycle = inflight.popleft()
-                    self.check(idx, got, where)
-                    dones.append(self.cycle)
-                    lat.append(self.cycle - acc_cycle)
-                    held = None
-                else:
-                    held = got
-            else:
-                held = None
-            if ready:
-                inflight.append((pending.popleft(), self.cycle))
-                accepts.append(self.cycle)
-            await RisingEdge(d.ap_clk)
-            self.cycle += 1
-        assert not pending and not inflight, (f"{where}: timed out after {limit} cycles with {len(pending)} vectors "
-                                              f"not accepted and {len(inflight)} in flight")
-        self._drive(0, 1, 1, None)
-        return {"accepts": accepts, "dones": dones, "latencies": lat, "cycles": self.cycle - start_cycle}
 
 
 def _ii(cycles: list[int]) -> dict:

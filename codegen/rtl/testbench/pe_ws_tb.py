@@ -3,25 +3,24 @@
 Not a pytest module: the simulator imports it. ``NASH_PE_TB_CONFIG`` names the runner's JSON: the array's parameters,
 an ``.npz`` with the call sequence (``ws_sim.make_ws_sequence``), the numpy-integer-reference psums (``golden``), the
 C model's (``cmodel``) and which calls are checked. Every checked call's psum is compared with both, in order; in
-every cycle the handshake is checked, and when no call is offered every data input carries random values (``we`` =
-1 included), which must not change the register files (a later call would read the damage). Latency and II are
-measured from ``ap_ready`` / ``ap_done`` (cycle convention of ``pe_array_tb``).
+every cycle the handshake is checked (``tb_io.ApChainHarness``: ready, valids, idle, held outputs), and when no
+call is offered every data input carries random values (``we`` = 1 included), which must not change the register
+files (a later call would read the damage). Latency and II are measured from ``ap_ready`` / ``ap_done`` (cycle
+convention of ``pe_array_tb``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-from collections import deque
 from pathlib import Path
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import RisingEdge
 from nash.codegen.rtl.pe_arrays import PEArrayConfig, StationaryConfig, pack_vector, unpack_signed
-from nash.codegen.rtl.testbench.tb_io import record_measurement
+from nash.codegen.rtl.testbench.tb_io import ApChainHarness, record_measurement
 
 FIELDS = ("k", "cbank", "wj", "wk", "we", "wbank")
 
@@ -35,19 +34,18 @@ def _load() -> tuple[dict, StationaryConfig, dict[str, np.ndarray]]:
     return conf, StationaryConfig(PEArrayConfig(**cfg), kk), data
 
 
-class Harness:
-    """Drives one call per accepted cycle and checks results and protocol."""
+class Harness(ApChainHarness):
+    """One call (a register-file write and / or a MAC over the stationary weights) per transaction."""
 
     def __init__(self, dut, ws: StationaryConfig, data: dict[str, np.ndarray], seed: int) -> None:
-        self.dut, self.ws, self.data = dut, ws, data
-        self.rng = random.Random(seed)
+        super().__init__(dut, seed)
+        self.ws, self.data = ws, data
         self.x_words = [pack_vector(v, 8) for v in data["x"]]
         self.w_words = [pack_vector(v, 8) for v in data["wdata"]]
         self.ports = [(getattr(dut, f"psum_{i}"), getattr(dut, f"psum_{i}_ap_vld"), first, rows)
                       for i, (first, rows) in enumerate(ws.psum_ports)]
         self.widths = {"x": ws.pe.x_width, "wdata": ws.word_bits, "k": ws.k_bits, "wk": ws.k_bits,
                        "wj": ws.j_bits, "cbank": 1, "wbank": 1, "we": 1}
-        self.cycle = 0
 
     async def start(self) -> None:
         Clock(self.dut.ap_clk, 10, unit="ns").start()
@@ -82,53 +80,21 @@ class Harness:
             total |= port.value.to_unsigned() << (first * self.ws.pe.acc_bits)
         return unpack_signed(total, self.ws.pe.acc_bits, self.ws.pe.tm)
 
-    def check(self, idx: int, where: str) -> None:
-        got = self.psum()
+    output = psum
+
+    def valids(self) -> list:
+        return [vld for _, vld, _, _ in self.ports]
+
+    def checked(self, idx: int) -> bool:
+        return bool(self.data["check"][idx])
+
+    def check(self, idx: int, got: np.ndarray, where: str) -> None:
         want = self.data["golden"][idx]
         row = {f: int(self.data[f][idx]) for f in FIELDS}
         assert np.array_equal(got, want), (f"{where}: call {idx} {row}: RTL psum {got.tolist()} != numpy integer "
                                            f"reference {want.tolist()} (cfg {self.ws.as_dict()})")
         assert np.array_equal(got, self.data["cmodel"][idx]), (
             f"{where}: call {idx}: RTL psum {got.tolist()} != C model {self.data['cmodel'][idx].tolist()}")
-
-    async def run(self, p_start: float = 1.0, p_ce: float = 1.0, p_cont: float = 1.0, where: str = "stream") -> dict:
-        d = self.dut
-        n = len(self.data["x"])
-        pending = deque(range(n))
-        inflight: deque[tuple[int, int]] = deque()
-        accepts, dones, lat = [], [], []
-        checked = 0
-        start_cycle = self.cycle
-        limit = n * 50 + 100
-        while (pending or inflight) and self.cycle - start_cycle < limit:
-            offer = 1 if pending and self.rng.random() < p_start else 0
-            ce = 1 if self.rng.random() < p_ce else 0
-            cont = 1 if self.rng.random() < p_cont else 0
-            self._drive(offer, ce, cont, pending[0] if offer else None)
-            await ReadOnly()
-            ready, done = int(d.ap_ready.value), int(d.ap_done.value)
-            for _, vld, _, _ in self.ports:
-                assert int(vld.value) == done, f"{where}: a psum ap_vld != ap_done in cycle {self.cycle}"
-            want_ready = offer and ce and not (done and not cont)
-            assert ready == want_ready, (f"{where}: cycle {self.cycle}: ap_ready={ready} with ap_start={offer} "
-                                         f"ap_ce={ce} ap_done={done} ap_continue={cont}")
-            if done and ce and cont:
-                assert inflight, f"{where}: cycle {self.cycle}: ap_done with nothing in flight"
-                idx, acc_cycle = inflight.popleft()
-                if self.data["check"][idx]:
-                    self.check(idx, where)
-                    checked += 1
-                dones.append(self.cycle)
-                lat.append(self.cycle - acc_cycle)
-            if ready:
-                inflight.append((pending.popleft(), self.cycle))
-                accepts.append(self.cycle)
-            await RisingEdge(d.ap_clk)
-            self.cycle += 1
-        assert not pending and not inflight, f"{where}: timed out with {len(pending)} + {len(inflight)} calls left"
-        self._drive(0, 1, 1, None)
-        return {"accepts": accepts, "dones": dones, "latencies": lat, "checked": checked,
-                "cycles": self.cycle - start_cycle}
 
 
 @cocotb.test()
@@ -137,7 +103,7 @@ async def calls_back_to_back(dut) -> None:
     conf, ws, data = _load()
     h = Harness(dut, ws, data, conf["seed"])
     await h.start()
-    res = await h.run(where="back-to-back")
+    res = await h.run(list(range(len(data["x"]))), where="back-to-back")
     assert res["checked"] == int(data["check"].sum())
     assert len(set(res["latencies"])) == 1, f"latency varies: {sorted(set(res['latencies']))}"
     gaps = np.diff(res["accepts"] + [res["accepts"][-1] + 1])
@@ -157,6 +123,6 @@ async def calls_with_stalls(dut) -> None:
         return
     h = Harness(dut, ws, data, conf["seed"] + 1)
     await h.start()
-    res = await h.run(p_start=0.7, p_ce=0.75, p_cont=0.6, where="stalls")
+    res = await h.run(list(range(len(data["x"]))), p_start=0.7, p_ce=0.75, p_cont=0.6, where="stalls")
     assert res["checked"] == int(data["check"].sum())
     record_measurement(conf, "stalls", {"calls": len(data["x"]), "cycles": res["cycles"]})
