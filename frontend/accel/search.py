@@ -2,7 +2,8 @@
 
 Design space per PE engine (conv / shift / adder, for the engines the network uses): array shape tm x tn in
 ``TM_CHOICES`` x ``TN_CHOICES``, depthwise lanes in ``DW_CHOICES``, tile side in ``TILES``
-(capped at the engine's largest map), requant lanes in ``RQ_CHOICES``, accumulator memory BRAM or URAM. Objective: the
+(capped at the engine's largest map), requant lanes in ``RQ_CHOICES``, the array's and the depthwise lanes'
+accumulators each in BRAM or URAM (``buffers.ACC_MEM_CODES``). Objective: the
 schedule period (throughput = clock / period) under the board's usable resources; ties go to the smaller design.
 
 * Coarse: a grid of PE-array shapes with balanced depthwise lanes and default buffers per engine; the joint choice
@@ -66,7 +67,7 @@ class Cands:
 class Design:
     """One complete accelerator design: a configuration per PE engine and its predicted period and resources."""
 
-    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, tile, rq, uram)
+    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, tile, rq, acc_mem code)
     lat: dict[str, np.ndarray]  # engine -> cycles per layer
     tiles: dict[str, np.ndarray]
     period: float
@@ -137,15 +138,19 @@ def _dw_choices(em: EngineModel) -> tuple[int, ...]:
     return DW_CHOICES if em.has_dw else (0,)
 
 
-def _memories(board: Board) -> tuple[int, ...]:
-    """The accumulator memories a board offers: BRAM (0), and URAM (1) where it has some."""
-    return (0, 1) if board.resources["uram"] > 0 else (0,)
+def _memories(em: EngineModel, board: Board) -> tuple[int, ...]:
+    """The accumulator memory codes (``buffers.ACC_MEM_CODES``) that differ for an engine on a board: both in BRAM
+    (0); where the board has URAM, both in URAM (1), and with depthwise layers the array's in URAM and the lanes' in
+    BRAM (2) or the reverse (3) (an engine without depthwise lanes has no ``acc_dw``: 2 and 3 would repeat 1 and 0)."""
+    if board.resources["uram"] <= 0:
+        return (0,)
+    return (0, 1, 2, 3) if em.has_dw else (0, 1)
 
 
 def full_space(em: EngineModel, board: Board) -> list[tuple]:
     """Every configuration of one engine."""
     return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), tile_choices(em), RQ_CHOICES,
-                                  _memories(board)))
+                                  _memories(em, board)))
 
 
 def space_size(ctx: AccelContext) -> int:
@@ -164,7 +169,7 @@ def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
 
 def coarse_space(em: EngineModel, mems: tuple[int, ...] = (0,)) -> list[tuple]:
     """Array shapes on a power-of-two grid with balanced depthwise lanes, small / medium / large tiles, the
-    accumulators in each memory of ``mems`` (with one bank per lane they decide whether BRAM or URAM runs out)."""
+    accumulators in each memory code of ``mems`` (with one bank per lane they decide whether BRAM or URAM runs out)."""
     tiles = sorted({min(t, int(em.R.max())) for t in COARSE_TILES if t in em.tile_sides()}) or tile_choices(em)
     return [(tm, tn, _balanced_dw(em, tm, tn), t, min(COARSE_RQ, tm), m)
             for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles for m in mems]
@@ -291,11 +296,11 @@ def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     nothing, one round uses the wide one, and the descent stops only when that gives nothing too (or after
     FINE_ROUNDS rounds)."""
     ctx = ev.ctx
-    mems = _memories(ctx.board)
     cur = _make_design(ev, design).period
     wide = False
     for _ in range(FINE_ROUNDS):
-        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), mems, wide))
+        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), _memories(ctx.engines[e], ctx.board),
+                                               wide))
               for e, d in design.items()}
         nb = {e: pareto(c, exact=True) for e, c in nb.items()}
         idx = joint_bnb(ev, nb, cur * (1 + 1e-9))
@@ -316,8 +321,7 @@ def coarse_to_fine(ctx: AccelContext, fine: bool = True) -> SearchResult:
     """The coarse-to-fine search (``fine=False``: the coarse stage only, for fast NAS screening)."""
     t0 = time.perf_counter()
     ev = Evaluator(ctx)
-    mems = _memories(ctx.board)
-    cands = {e: pareto(ev.evaluate(e, coarse_space(em, mems))) for e, em in ctx.engines.items()}
+    cands = {e: pareto(ev.evaluate(e, coarse_space(em, _memories(em, ctx.board)))) for e, em in ctx.engines.items()}
     first = joint_bnb(ev, cands)
     tops = [first] if first is not None else []
     best: Design | None = None

@@ -113,11 +113,11 @@ def test_search_never_emits_dsp_packing():
 
     ctx = S.make_context(lower(_arch(["conv", "shift"])), "kv260")
     for em in ctx.engines.values():
-        assert {len(r) for r in S.full_space(em, ctx.board)} == {6}  # tm, tn, dw, tile, rq, uram
+        assert {len(r) for r in S.full_space(em, ctx.board)} == {6}  # tm, tn, dw, tile, rq, acc_mem code
     sec = section_for(lower(_arch(["conv", "adder"])), "kv260")
     for e in ("conv", "adder"):
         assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
-    assert sec["version"] == 3
+    assert sec["version"] == 4
     assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)
 
 
