@@ -148,6 +148,13 @@ def acc_mem_code(acc_mem: str, acc_dw_mem: str) -> int:
     return ACC_MEM_CODES.index((acc_mem, acc_dw_mem))
 
 
+@lru_cache(maxsize=1 << 16)  # immutable and pure: the accelerator search asks for the same bank shapes many times
+def _buffer(name: str, banks: int, depth: int, width: int, uram: bool, lutram_max_bits: float,
+            bits_per_lut: float) -> Buffer:
+    """One buffer row mapped by :func:`memory_blocks`."""
+    return Buffer(name, banks, depth, width, *memory_blocks(banks, depth, width, uram, lutram_max_bits, bits_per_lut))
+
+
 def _layer_part(layers: Sequence[Node], tiles: Mapping[str, int]) -> tuple:
     """What :func:`engine_buffers` needs of the layers and their tiles alone: (tr per layer, standard layers,
     depthwise layers, accumulator pixels per lane of each, largest k * k of each)."""
@@ -249,11 +256,6 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         ("rq_stage_dw", WORD, sdd, 8, False),
     )
     xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
-    bufs = []
-    for name, banks, depth, width, uram in rows:
-        if depth <= 0:
-            continue
-        lut_bits = xlut if name.startswith("xband") else lutram_max_bits
-        mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
-        bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    bufs = tuple(_buffer(name, banks, depth, width, uram, xlut if name.startswith("xband") else lutram_max_bits,
+                         bits_per_lut) for name, banks, depth, width, uram in rows if depth > 0)
+    return EngineBuffers(bufs, xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)

@@ -90,6 +90,16 @@ class SearchResult:
         return self.design is not None
 
 
+def _cycles(em: EngineModel, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`EngineModel.layer_cycles` of configuration rows, computed once per row without its accumulator memory
+    code (the last field): where the accumulators live changes the resources, not the loops or the buffers' depths
+    (the search offers up to four codes per shape; tests/frontend/accel/test_search.py checks the equality)."""
+    keys = {k: i for i, k in enumerate(dict.fromkeys(r[:-1] for r in rows))}
+    lat, tiles = em.layer_cycles(Configs.from_rows([(*k, 0) for k in keys]))
+    idx = np.array([keys[r[:-1]] for r in rows], dtype=np.int64)
+    return lat[idx], tiles[idx]
+
+
 class Evaluator:
     """Evaluates engine configurations (with a cache, so each distinct one is counted once)."""
 
@@ -106,7 +116,7 @@ class Evaluator:
         new = [r for r in rows if r not in cache]
         if new:
             c = Configs.from_rows(new)
-            lat, tiles = em.layer_cycles(c)
+            lat, tiles = _cycles(em, new)
             res = em.resources(c)
             for i, r in enumerate(new):
                 cache[r] = (lat[i], tiles[i], res[i])
@@ -121,7 +131,7 @@ class Evaluator:
         """Uncached bulk evaluation (the exhaustive search)."""
         em = self.ctx.engines[engine]
         c = Configs.from_rows(rows)
-        lat, tiles = em.layer_cycles(c)
+        lat, tiles = _cycles(em, rows)
         self.engine_evals += len(rows)
         return Cands(engine, c, lat, tiles, em.resources(c), -np.sort(-lat, axis=1))
 
@@ -154,7 +164,9 @@ def full_space(em: EngineModel, board: Board) -> list[tuple]:
 
 
 def space_size(ctx: AccelContext) -> int:
-    return math.prod(len(full_space(em, ctx.board)) for em in ctx.engines.values())
+    """The number of designs of the whole space (the product of :func:`full_space`'s lengths, without listing it)."""
+    return math.prod(len(TM_CHOICES) * len(TN_CHOICES) * len(_dw_choices(em)) * len(tile_choices(em))
+                     * len(RQ_CHOICES) * len(_memories(em, ctx.board)) for em in ctx.engines.values())
 
 
 def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
@@ -195,24 +207,34 @@ def pareto(c: Cands, exact: bool = False) -> Cands:
     a feasible design that its dominator does not, so the pruning loses nothing."""
     key = np.concatenate([c.srt, c.res] if exact else [c.srt.sum(axis=1, keepdims=True), c.srt[:, :1], c.res],
                          axis=1)
-    return c.take(np.sort(_undominated(key)))
+    return c.take(np.sort(_undominated(key, head=key.shape[1] - c.res.shape[1])))
 
 
-def _undominated(key: np.ndarray, block: int = 128) -> np.ndarray:
+def _undominated(key: np.ndarray, block: int = 128, head: int = 0) -> np.ndarray:
     """Rows of ``key`` that no earlier row (in order of row sum, ties by index) weakly dominates.
 
     Equal to the sequential filter "keep a row unless a kept row is <= it everywhere": a row dominated by an earlier
     dropped row is also dominated by the earlier kept row that dropped it (transitivity). Vectorised in blocks of
-    rows against every earlier row.
+    rows against every earlier row. ``head``: the first ``head`` columns are compared once per distinct value of
+    them (the cycles, which rows that differ only in their accumulator memories share), the rest per row.
     """
     order = np.argsort(key.sum(axis=1), kind="stable")
-    cols = np.ascontiguousarray(key[order].T)  # one contiguous row per criterion
-    n = cols.shape[1]
+    k = key[order]
+    n = len(k)
+    if head:
+        distinct, inv = np.unique(k[:, :head], axis=0, return_inverse=True)
+        inv = inv.ravel()
+        le_head = np.ones((len(distinct), len(distinct)), dtype=bool)  # [a, b]: distinct head b <= head a
+        for col in distinct.T:
+            le_head &= col[None, :] <= col[:, None]
+    cols = np.ascontiguousarray(k[:, head:].T)  # one contiguous row per criterion
     dropped = np.zeros(n, dtype=bool)
     pos = np.arange(n)
     for b0 in range(0, n, block):
         b1 = min(n, b0 + block)
         le = pos[None, :b1] < pos[b0:b1, None]  # [i, j]: row j is earlier than row i ...
+        if head:
+            le &= le_head[inv[b0:b1]][:, inv[:b1]]
         for col in cols:
             le &= col[None, :b1] <= col[b0:b1, None]  # ... and <= it in every criterion
         dropped[b0:b1] = le.any(axis=1)

@@ -104,6 +104,17 @@ def test_undominated_equals_sequential_filter(seed):
     got = S._undominated(key, block=64)
     assert sorted(got.tolist()) == sorted(keep)
     assert 0 < len(keep) < len(key)
+    # rows sharing their first columns (the cycles of one shape under its accumulator memories) compared once per
+    # distinct head: the same rows survive
+    shared = key.copy()
+    shared[200:260, :2] = shared[0:60, :2]
+    order = np.argsort(shared.sum(axis=1), kind="stable")
+    keep = []
+    for i in order:
+        if not any(np.all(shared[j] <= shared[i]) for j in keep):
+            keep.append(int(i))
+    for head in (1, 2):
+        assert sorted(S._undominated(shared, block=64, head=head).tolist()) == sorted(keep)
 
 
 def test_search_never_emits_dsp_packing():
