@@ -68,6 +68,10 @@ class Configs:
     def row(self, i: int) -> tuple:
         return tuple(int(getattr(self, f.name)[i]) for f in fields(self))
 
+    def rows(self) -> list[tuple]:
+        """Every configuration as a row of Python ints (what :meth:`row` gives, for all at once)."""
+        return list(zip(*(getattr(self, f.name).tolist() for f in fields(self)), strict=True))
+
 
 def config_dict(row: tuple) -> dict:
     """A configuration row as the accelerator section's engine fields."""
@@ -208,8 +212,8 @@ class EngineModel:
         cyc = np.zeros((n, L))
         tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
         reuse = np.zeros((n, L), dtype=bool)
-        for k in range(n):  # one buffer look-up per configuration
-            r = self.engine_buffers(c.row(k)).reuse
+        for k, row in enumerate(c.rows()):  # one buffer look-up per configuration
+            r = self.engine_buffers(row).reuse
             reuse[k] = [r[m.name] for m in self.layers]
         dw = np.maximum(c.dw, 1)
         for side in np.unique(tiles):
@@ -322,8 +326,8 @@ class EngineModel:
         """The engine's on-chip buffers: name -> (banks, depth, width bits, in URAM) per configuration, from
         :meth:`engine_buffers` (the buffers codegen allocates)."""
         out: dict[str, list] = {}
-        for k in range(len(c)):
-            for b in self.engine_buffers(c.row(k)).buffers:
+        for row in c.rows():
+            for b in self.engine_buffers(row).buffers:
                 out.setdefault(b.name, []).append((b.banks, b.depth, b.width_bits, int(b.memory == "uram")))
         return {name: tuple(np.array(v) for v in zip(*rows, strict=True)) for name, rows in out.items()}
 
@@ -343,7 +347,7 @@ class EngineModel:
         ff = ff + c.rq * t["requant.lane_ff"] + t["engine.ctrl_ff"] + t["maxi.ff"]
         b18 = np.full(len(c), 2 * t["maxi.bram36"])
         ur = np.zeros(len(c))
-        bufs = [self.engine_buffers(c.row(k)) for k in range(len(c))]
+        bufs = [self.engine_buffers(row) for row in c.rows()]
         b18 = b18 + np.array([b.bram18 for b in bufs])
         ur = ur + np.array([b.uram for b in bufs])
         lut = lut + np.array([b.lut for b in bufs])
