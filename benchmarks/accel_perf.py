@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nash.frontend.accel.model import engine_of, resources_dict  # noqa: E402
+from nash.frontend.accel.model import config_dict, engine_of, resources_dict  # noqa: E402
 from nash.frontend.accel.search import coarse_to_fine, layer_cycles, make_context, performance  # noqa: E402
 from nash.frontend.core.atomic_io import atomic_write_text  # noqa: E402
 from nash.frontend.core.graph import lower  # noqa: E402
@@ -119,8 +119,7 @@ def evaluate(arch: dict, board: str) -> dict:
             "ops": {o: sum(1 for n in nodes if n.kind == "conv" and n.op == o) for o in ("conv", "shift", "adder")},
             "resources": r, "utilisation": {k: round(r[k] / tot[k], 4) if tot[k] else 0.0 for k in r},
             "budget_share": {k: round(v, 4) for k, v in share.items()}, "limited_by": limit,
-            "engines": {e: dict(zip(("tm", "tn", "dw", "tile", "rq", "uram"), v, strict=True))
-                        for e, v in res.design.rows.items()},
+            "engines": {e: config_dict(v) for e, v in res.design.rows.items()},
             "evaluations": res.evaluations, "search_seconds": round(res.seconds, 3),
             "busy_large_layers": round(busy(large_layers(rows)), 4),
             "dsp_busy_3x3_pointwise": round(busy(std_k13), 4) if std_k13 else None,

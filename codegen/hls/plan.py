@@ -57,7 +57,8 @@ class Plan:
     requant_lanes: dict[str, int] = field(default_factory=dict)  # engine -> requant outputs per cycle (default 1)
     axi_bytes_per_cycle: float = float(WORD)
     tiles: dict[str, int] = field(default_factory=dict)  # conv-kind layer -> output tile side tr (default 8)
-    acc_mem: dict[str, str] = field(default_factory=dict)  # engine -> accumulator memory "bram" | "uram"
+    acc_mem: dict[str, str] = field(default_factory=dict)  # engine -> the array's accumulators "bram" | "uram"
+    acc_dw_mem: dict[str, str] = field(default_factory=dict)  # engine -> the depthwise lanes' accumulators
 
     def lanes(self, engine: str) -> int:
         """Depthwise lanes of an engine (the section's ``dw_lanes``; 0 there means no depthwise layer)."""
@@ -71,9 +72,10 @@ class Plan:
         whole-word row bands, :func:`nash.frontend.accel.buffers.band_rows`)."""
         return self.tiles.get(layer, DEFAULT_TILE)
 
-    def memory(self, engine: str) -> str:
-        """Where an engine's accumulators live (the section's ``engines.<e>.acc_mem``; default BRAM)."""
-        return self.acc_mem.get(engine, "bram")
+    def memory(self, engine: str, buffer: str = "acc") -> str:
+        """Where an engine's accumulators ``buffer`` ("acc": the array's, "acc_dw": the depthwise lanes') live (the
+        section's ``engines.<e>.acc_mem`` / ``acc_dw_mem``; default BRAM)."""
+        return {"acc": self.acc_mem, "acc_dw": self.acc_dw_mem}[buffer].get(engine, "bram")
 
     @property
     def max_offset(self) -> int:
@@ -104,13 +106,14 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
         validate_section(acc, nodes)
     except ModelFileError as e:
         raise PlanError(str(e)) from None
-    pe, dw_lanes, requant_lanes, acc_mem = dict(DEFAULT_TM_TN), {}, {}, {}
+    pe, dw_lanes, requant_lanes, acc_mem, acc_dw_mem = dict(DEFAULT_TM_TN), {}, {}, {}, {}
     for name, cfg in acc["engines"].items():
         if name in DEFAULT_TM_TN and cfg is not None:  # an engine without layers (null) keeps the unused default
             pe[name] = (cfg["tm"], cfg["tn"])
             dw_lanes[name] = cfg["dw_lanes"]
             requant_lanes[name] = cfg["requant_lanes"]
             acc_mem[name] = cfg["acc_mem"]
+            acc_dw_mem[name] = cfg["acc_dw_mem"]
     tiles = {n.name: int(acc["layers"][n.name]["tr"]) for n in nodes if n.kind == "conv"}
     # The model's effective bytes per cycle per port; less than a word is DDR throttling the ports, more is a
     # bandwidth the 128-bit ports of the generated engines cannot reach.
@@ -126,7 +129,8 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     steps = steps_from_json(acc["schedule"]["steps"])
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),
                 "accelerator", "model", dw_lanes=dw_lanes, requant_lanes=requant_lanes,
-                axi_bytes_per_cycle=float(acc["axi_bytes_per_cycle"]), tiles=tiles, acc_mem=acc_mem)
+                axi_bytes_per_cycle=float(acc["axi_bytes_per_cycle"]), tiles=tiles, acc_mem=acc_mem,
+                acc_dw_mem=acc_dw_mem)
 
 
 def make_plan(model_data: dict, nodes: list[Node], schedule: str = "model") -> Plan:

@@ -197,12 +197,14 @@ def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
     acc_bits = 32 if _engine_acc_bits(eng, nodes, plan, bounds) <= 32 else 64
     return buffers.engine_buffers(layers, {n.name: plan.tile(n.name) for n in layers}, tm, tn, plan.lanes(eng),
-                                  plan.requant(eng), acc_bits, 8, plan.memory(eng))
+                                  plan.requant(eng), acc_bits, 8, plan.memory(eng),
+                                  acc_dw_mem=plan.memory(eng, "acc_dw"))
 
 
 def _bind(buf: buffers.EngineBuffers, name: str, variable: str, kind: str = "ram_2p") -> str:
-    """The storage pragma of a buffer: the memory the buffer function maps it to (acc_mem for the accumulators);
-    ``kind``: the RAM type (``ram_s2p`` for the band buffers: one write and one read port)."""
+    """The storage pragma of a buffer: the memory the buffer function maps it to (``acc_mem`` / ``acc_dw_mem`` for
+    the array's / the depthwise lanes' accumulators); ``kind``: the RAM type (``ram_s2p`` for the band buffers: one
+    write and one read port)."""
     b = next((x for x in buf.buffers if x.name == name), None)
     impl = b.memory if b is not None else "lutram"
     return f"#pragma HLS BIND_STORAGE variable={variable} type={kind} impl={impl}"
@@ -430,7 +432,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         ectx = engine_context(eng, nodes, plan, bounds, pe, exp_max)
         engines[eng] = {k: ectx[k] for k in ("tm", "tn", "acc_t", "acc_bits", "n_layers")}
         engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"], "acc_mem": plan.memory(eng),
-                         "buffers": ectx["buffers"]}
+                         "acc_dw_mem": plan.memory(eng, "acc_dw"), "buffers": ectx["buffers"]}
         _write(src / f"{ectx['engine_fn']}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
     mctx = misc_context(nodes)
     _write(src / f"{mctx['engine_fn']}.cpp", _hls("src/engine_misc.cpp.j2", base | mctx), files)

@@ -12,7 +12,8 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
   depthwise lane);
 * ``acc`` / ``acc_dw``: the accumulators of one band of ``tm`` (``dw``) output channels, one bank per lane (the
   drain reads ``rq`` lanes of one pixel per cycle), ping-pong per output tile in the bank's two halves (the previous
-  tile drains while the next one accumulates), in BRAM or URAM (``acc_mem``);
+  tile drains while the next one accumulates), each in BRAM or URAM (``acc_mem`` for ``acc``, ``acc_dw_mem`` for
+  ``acc_dw``: a few wide array lanes fit the URAM that many depthwise lanes would exhaust);
 * ``rq_stage`` / ``rq_stage_dw``: the requant stage that transposes ``rq`` channels of one pixel per cycle into words
   of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
   banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
@@ -37,6 +38,9 @@ URAM_MODE = (72, 4096)  # UG573
 LUTRAM_MAX_BITS = 1024  # cost table lutram.max_bits: smaller banks map to distributed RAM
 LUTRAM_BITS_PER_LUT = 64  # cost table lutram.bits_per_lut: one SLICEM LUT6 = 64 x 1
 ACC_MEMORIES = ("bram", "uram")
+# The accumulator memories of an engine as one small code (the model's Configs.acc_mem): code -> (acc, acc_dw).
+# 0 and 1 keep their earlier meaning (both in BRAM, both in URAM); 2 and 3 split them.
+ACC_MEM_CODES = (("bram", "bram"), ("uram", "uram"), ("uram", "bram"), ("bram", "uram"))
 # The band buffers' rule (docs/accelerator-model.md, "Band buffers", chosen on benchmarks/accel_perf.py): a lane's
 # word bank (both halves) is distributed RAM up to XBAND_LUTRAM_WORDS words (one LUT per bit of width), else block
 # RAM, which costs the same 4 BRAM18 (512 x 36 mode) per bank up to 512 words; so a walk group's band is kept for
@@ -138,6 +142,19 @@ def memory_blocks(banks: int, depth: int, width: int, uram: bool = False,
     return "bram", banks * min(_ceil(width, w) * _ceil(depth, d) for w, d in BRAM18_MODES), 0, 0
 
 
+def acc_mem_code(acc_mem: str, acc_dw_mem: str) -> int:
+    """The code of ACC_MEM_CODES for the memories of the array's (``acc``) and the depthwise lanes' (``acc_dw``)
+    accumulators."""
+    return ACC_MEM_CODES.index((acc_mem, acc_dw_mem))
+
+
+@lru_cache(maxsize=1 << 16)  # immutable and pure: the accelerator search asks for the same bank shapes many times
+def _buffer(name: str, banks: int, depth: int, width: int, uram: bool, lutram_max_bits: float,
+            bits_per_lut: float) -> Buffer:
+    """One buffer row mapped by :func:`memory_blocks`."""
+    return Buffer(name, banks, depth, width, *memory_blocks(banks, depth, width, uram, lutram_max_bits, bits_per_lut))
+
+
 def _layer_part(layers: Sequence[Node], tiles: Mapping[str, int]) -> tuple:
     """What :func:`engine_buffers` needs of the layers and their tiles alone: (tr per layer, standard layers,
     depthwise layers, accumulator pixels per lane of each, largest k * k of each)."""
@@ -190,17 +207,21 @@ class EngineBuffers:
 def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn: int, dw: int, rq: int,
                    acc_bits: int = 32, weight_bits: int = 8, acc_mem: str = "bram",
                    lutram_max_bits: float = LUTRAM_MAX_BITS,
-                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None) -> EngineBuffers:
+                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None, *,
+                   acc_dw_mem: str | None = None) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
-    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators; ``lutram_max_bits`` applies to
+    entry uses its whole map); ``acc_mem``: "bram" or "uram" for the array's accumulators, ``acc_dw_mem`` for the
+    depthwise lanes' (None: the same as ``acc_mem``); ``lutram_max_bits`` applies to
     every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``).
 
     ``memo``: a dict the caller keeps for one (``layers``, ``tiles``, ``lutram_max_bits``); the parts that depend on
     the layers alone and the band part, which depends on (tm, tn, dw) only, are computed once per key there (the
     accelerator search prices thousands of configurations; the result is the same with or without it)."""
-    if acc_mem not in ACC_MEMORIES:
-        raise ValueError(f"acc_mem: expected one of {list(ACC_MEMORIES)}, got {acc_mem!r}")
+    acc_dw_mem = acc_mem if acc_dw_mem is None else acc_dw_mem
+    for what, mem in (("acc_mem", acc_mem), ("acc_dw_mem", acc_dw_mem)):
+        if mem not in ACC_MEMORIES:
+            raise ValueError(f"{what}: expected one of {list(ACC_MEMORIES)}, got {mem!r}")
     dw, rq = max(1, dw), max(1, rq)
     memo = {} if memo is None else memo
     if "layers" not in memo:
@@ -223,23 +244,18 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         memo[band_key] = band_depth(std), band_depth(dws)
     (xw, reuse), (xwd, reuse_d) = memo[band_key]
     sd, sdd = 2 * rq * _ceil(acc_px, WORD), 2 * rq * _ceil(acc_pxd, WORD)
-    u = acc_mem == "uram"
+    u, ud = acc_mem == "uram", acc_dw_mem == "uram"
     rows = (
         ("xband", tn, 2 * xw, WORD * 8, False),
         ("xband_dw", dw, 2 * xwd, WORD * 8, False),
         ("wt", 2 * tm * tn, kk, weight_bits, False),
         ("wd", 2 * dw, kkd, weight_bits, False),
         ("acc", tm, 2 * acc_px, acc_bits, u),
-        ("acc_dw", dw, 2 * acc_pxd, acc_bits, u),
+        ("acc_dw", dw, 2 * acc_pxd, acc_bits, ud),
         ("rq_stage", WORD, sd, 8, False),
         ("rq_stage_dw", WORD, sdd, 8, False),
     )
     xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
-    bufs = []
-    for name, banks, depth, width, uram in rows:
-        if depth <= 0:
-            continue
-        lut_bits = xlut if name.startswith("xband") else lutram_max_bits
-        mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
-        bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    bufs = tuple(_buffer(name, banks, depth, width, uram, xlut if name.startswith("xband") else lutram_max_bits,
+                         bits_per_lut) for name, banks, depth, width, uram in rows if depth > 0)
+    return EngineBuffers(bufs, xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)

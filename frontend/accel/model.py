@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from nash.frontend.accel.array_cost import array_price
 from nash.frontend.accel.board import Board
-from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers
+from nash.frontend.accel.buffers import ACC_MEM_CODES, Band, EngineBuffers, acc_mem_code, bands, engine_buffers
 from nash.frontend.accel.calibration import PeTiming
 from nash.frontend.accel.cost_table import CostTable, unit_scale
 from nash.frontend.core.graph import Node
@@ -50,7 +50,8 @@ class Configs:
     dw: np.ndarray  # depthwise lanes (0 when the engine has no depthwise layer)
     tile: np.ndarray  # largest output tile side the buffers hold
     rq: np.ndarray  # requant lanes
-    uram: np.ndarray  # 1: accumulator buffers in URAM, 0: in BRAM
+    acc_mem: np.ndarray  # accumulator memories, a code of buffers.ACC_MEM_CODES: 0 both BRAM, 1 both URAM,
+    # 2 the array's (acc) in URAM and the depthwise lanes' (acc_dw) in BRAM, 3 the reverse
 
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> Configs:
@@ -67,12 +68,23 @@ class Configs:
     def row(self, i: int) -> tuple:
         return tuple(int(getattr(self, f.name)[i]) for f in fields(self))
 
+    def rows(self) -> list[tuple]:
+        """Every configuration as a row of Python ints (what :meth:`row` gives, for all at once)."""
+        return list(zip(*(getattr(self, f.name).tolist() for f in fields(self)), strict=True))
+
 
 def config_dict(row: tuple) -> dict:
     """A configuration row as the accelerator section's engine fields."""
-    tm, tn, dw, tile, rq, uram = row
-    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "requant_lanes": rq,
-            "acc_mem": "uram" if uram else "bram"}
+    tm, tn, dw, tile, rq, mem = row
+    acc, acc_dw = ACC_MEM_CODES[mem]
+    return {"tm": tm, "tn": tn, "dw_lanes": dw, "tr": tile, "requant_lanes": rq, "acc_mem": acc,
+            "acc_dw_mem": acc_dw}
+
+
+def config_row(cfg: dict) -> tuple:
+    """The configuration row of an accelerator section's engine fields (the inverse of :func:`config_dict`)."""
+    return (cfg["tm"], cfg["tn"], cfg["dw_lanes"], cfg["tr"], cfg["requant_lanes"],
+            acc_mem_code(cfg["acc_mem"], cfg["acc_dw_mem"]))
 
 
 def _ceil(a, b):
@@ -172,18 +184,18 @@ class EngineModel:
         return {n.name: min(int(tile), n.out_size) for n in self.layers}
 
     def engine_buffers(self, row: tuple) -> EngineBuffers:
-        """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, uram): the one buffer
+        """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, acc_mem): the one buffer
         function :func:`nash.frontend.accel.buffers.engine_buffers`, cached per configuration (the search asks for
         the same rows many times)."""
         key = tuple(int(v) for v in row)
         if key not in self._buf_cache:
-            tm, tn, dw, tile, rq, uram = key
+            tm, tn, dw, tile, rq, mem = key
             if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
                 self._buf_memo[tile] = (self.layer_tiles(tile), {})
             tiles, memo = self._buf_memo[tile]
             self._buf_cache[key] = engine_buffers(
-                self.layers, tiles, tm, tn, dw, rq, ACC_BITS, 8, "uram" if uram else "bram",
-                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"], memo=memo)
+                self.layers, tiles, tm, tn, dw, rq, ACC_BITS, 8, ACC_MEM_CODES[mem][0], self.t["lutram.max_bits"],
+                self.t["lutram.bits_per_lut"], memo=memo, acc_dw_mem=ACC_MEM_CODES[mem][1])
         return self._buf_cache[key]
 
     def _bands(self, i: int, tr: int) -> list[Band]:
@@ -200,8 +212,8 @@ class EngineModel:
         cyc = np.zeros((n, L))
         tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
         reuse = np.zeros((n, L), dtype=bool)
-        for k in range(n):  # one buffer look-up per configuration
-            r = self.engine_buffers(c.row(k)).reuse
+        for k, row in enumerate(c.rows()):  # one buffer look-up per configuration
+            r = self.engine_buffers(row).reuse
             reuse[k] = [r[m.name] for m in self.layers]
         dw = np.maximum(c.dw, 1)
         for side in np.unique(tiles):
@@ -314,8 +326,8 @@ class EngineModel:
         """The engine's on-chip buffers: name -> (banks, depth, width bits, in URAM) per configuration, from
         :meth:`engine_buffers` (the buffers codegen allocates)."""
         out: dict[str, list] = {}
-        for k in range(len(c)):
-            for b in self.engine_buffers(c.row(k)).buffers:
+        for row in c.rows():
+            for b in self.engine_buffers(row).buffers:
                 out.setdefault(b.name, []).append((b.banks, b.depth, b.width_bits, int(b.memory == "uram")))
         return {name: tuple(np.array(v) for v in zip(*rows, strict=True)) for name, rows in out.items()}
 
@@ -335,7 +347,7 @@ class EngineModel:
         ff = ff + c.rq * t["requant.lane_ff"] + t["engine.ctrl_ff"] + t["maxi.ff"]
         b18 = np.full(len(c), 2 * t["maxi.bram36"])
         ur = np.zeros(len(c))
-        bufs = [self.engine_buffers(c.row(k)) for k in range(len(c))]
+        bufs = [self.engine_buffers(row) for row in c.rows()]
         b18 = b18 + np.array([b.bram18 for b in bufs])
         ur = ur + np.array([b.uram for b in bufs])
         lut = lut + np.array([b.lut for b in bufs])

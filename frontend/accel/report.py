@@ -55,7 +55,7 @@ def table_text(section: dict, nodes: list[Node]) -> str:
             desc = f"lanes={cfg['lanes']}"
         else:
             desc = (f"{cfg['tm']}x{cfg['tn']} dw={cfg['dw_lanes']} tile={cfg['tr']} rq={cfg['requant_lanes']} "
-                    f"{cfg['acc_mem']}")
+                    f"acc={cfg['acc_mem']} acc_dw={cfg['acc_dw_mem']}")
         r = cfg["resources"]
         lines.append(f"{e:<8}{len(mine):>7}{sum(mine):>13}{100 * sum(mine) / period:>8.1f}  {desc:<44}"
                      + "".join(f"{r[k]:>8}" for k in RES_KEYS))

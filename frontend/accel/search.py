@@ -2,7 +2,8 @@
 
 Design space per PE engine (conv / shift / adder, for the engines the network uses): array shape tm x tn in
 ``TM_CHOICES`` x ``TN_CHOICES``, depthwise lanes in ``DW_CHOICES``, tile side in ``TILES``
-(capped at the engine's largest map), requant lanes in ``RQ_CHOICES``, accumulator memory BRAM or URAM. Objective: the
+(capped at the engine's largest map), requant lanes in ``RQ_CHOICES``, the array's and the depthwise lanes'
+accumulators each in BRAM or URAM (``buffers.ACC_MEM_CODES``). Objective: the
 schedule period (throughput = clock / period) under the board's usable resources; ties go to the smaller design.
 
 * Coarse: a grid of PE-array shapes with balanced depthwise lanes and default buffers per engine; the joint choice
@@ -66,7 +67,7 @@ class Cands:
 class Design:
     """One complete accelerator design: a configuration per PE engine and its predicted period and resources."""
 
-    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, tile, rq, uram)
+    rows: dict[str, tuple]  # engine -> config row (tm, tn, dw, tile, rq, acc_mem code)
     lat: dict[str, np.ndarray]  # engine -> cycles per layer
     tiles: dict[str, np.ndarray]
     period: float
@@ -89,6 +90,16 @@ class SearchResult:
         return self.design is not None
 
 
+def _cycles(em: EngineModel, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`EngineModel.layer_cycles` of configuration rows, computed once per row without its accumulator memory
+    code (the last field): where the accumulators live changes the resources, not the loops or the buffers' depths
+    (the search offers up to four codes per shape; tests/frontend/accel/test_search.py checks the equality)."""
+    keys = {k: i for i, k in enumerate(dict.fromkeys(r[:-1] for r in rows))}
+    lat, tiles = em.layer_cycles(Configs.from_rows([(*k, 0) for k in keys]))
+    idx = np.array([keys[r[:-1]] for r in rows], dtype=np.int64)
+    return lat[idx], tiles[idx]
+
+
 class Evaluator:
     """Evaluates engine configurations (with a cache, so each distinct one is counted once)."""
 
@@ -105,7 +116,7 @@ class Evaluator:
         new = [r for r in rows if r not in cache]
         if new:
             c = Configs.from_rows(new)
-            lat, tiles = em.layer_cycles(c)
+            lat, tiles = _cycles(em, new)
             res = em.resources(c)
             for i, r in enumerate(new):
                 cache[r] = (lat[i], tiles[i], res[i])
@@ -120,7 +131,7 @@ class Evaluator:
         """Uncached bulk evaluation (the exhaustive search)."""
         em = self.ctx.engines[engine]
         c = Configs.from_rows(rows)
-        lat, tiles = em.layer_cycles(c)
+        lat, tiles = _cycles(em, rows)
         self.engine_evals += len(rows)
         return Cands(engine, c, lat, tiles, em.resources(c), -np.sort(-lat, axis=1))
 
@@ -137,19 +148,25 @@ def _dw_choices(em: EngineModel) -> tuple[int, ...]:
     return DW_CHOICES if em.has_dw else (0,)
 
 
-def _memories(board: Board) -> tuple[int, ...]:
-    """The accumulator memories a board offers: BRAM (0), and URAM (1) where it has some."""
-    return (0, 1) if board.resources["uram"] > 0 else (0,)
+def _memories(em: EngineModel, board: Board) -> tuple[int, ...]:
+    """The accumulator memory codes (``buffers.ACC_MEM_CODES``) that differ for an engine on a board: both in BRAM
+    (0); where the board has URAM, both in URAM (1), and with depthwise layers the array's in URAM and the lanes' in
+    BRAM (2) or the reverse (3) (an engine without depthwise lanes has no ``acc_dw``: 2 and 3 would repeat 1 and 0)."""
+    if board.resources["uram"] <= 0:
+        return (0,)
+    return (0, 1, 2, 3) if em.has_dw else (0, 1)
 
 
 def full_space(em: EngineModel, board: Board) -> list[tuple]:
     """Every configuration of one engine."""
     return list(itertools.product(TM_CHOICES, TN_CHOICES, _dw_choices(em), tile_choices(em), RQ_CHOICES,
-                                  _memories(board)))
+                                  _memories(em, board)))
 
 
 def space_size(ctx: AccelContext) -> int:
-    return math.prod(len(full_space(em, ctx.board)) for em in ctx.engines.values())
+    """The number of designs of the whole space (the product of :func:`full_space`'s lengths, without listing it)."""
+    return math.prod(len(TM_CHOICES) * len(TN_CHOICES) * len(_dw_choices(em)) * len(tile_choices(em))
+                     * len(RQ_CHOICES) * len(_memories(em, ctx.board)) for em in ctx.engines.values())
 
 
 def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
@@ -164,7 +181,7 @@ def _balanced_dw(em: EngineModel, tm: int, tn: int) -> int:
 
 def coarse_space(em: EngineModel, mems: tuple[int, ...] = (0,)) -> list[tuple]:
     """Array shapes on a power-of-two grid with balanced depthwise lanes, small / medium / large tiles, the
-    accumulators in each memory of ``mems`` (with one bank per lane they decide whether BRAM or URAM runs out)."""
+    accumulators in each memory code of ``mems`` (with one bank per lane they decide whether BRAM or URAM runs out)."""
     tiles = sorted({min(t, int(em.R.max())) for t in COARSE_TILES if t in em.tile_sides()}) or tile_choices(em)
     return [(tm, tn, _balanced_dw(em, tm, tn), t, min(COARSE_RQ, tm), m)
             for tm in COARSE_SHAPES for tn in COARSE_SHAPES for t in tiles for m in mems]
@@ -190,24 +207,34 @@ def pareto(c: Cands, exact: bool = False) -> Cands:
     a feasible design that its dominator does not, so the pruning loses nothing."""
     key = np.concatenate([c.srt, c.res] if exact else [c.srt.sum(axis=1, keepdims=True), c.srt[:, :1], c.res],
                          axis=1)
-    return c.take(np.sort(_undominated(key)))
+    return c.take(np.sort(_undominated(key, head=key.shape[1] - c.res.shape[1])))
 
 
-def _undominated(key: np.ndarray, block: int = 128) -> np.ndarray:
+def _undominated(key: np.ndarray, block: int = 128, head: int = 0) -> np.ndarray:
     """Rows of ``key`` that no earlier row (in order of row sum, ties by index) weakly dominates.
 
     Equal to the sequential filter "keep a row unless a kept row is <= it everywhere": a row dominated by an earlier
     dropped row is also dominated by the earlier kept row that dropped it (transitivity). Vectorised in blocks of
-    rows against every earlier row.
+    rows against every earlier row. ``head``: the first ``head`` columns are compared once per distinct value of
+    them (the cycles, which rows that differ only in their accumulator memories share), the rest per row.
     """
     order = np.argsort(key.sum(axis=1), kind="stable")
-    cols = np.ascontiguousarray(key[order].T)  # one contiguous row per criterion
-    n = cols.shape[1]
+    k = key[order]
+    n = len(k)
+    if head:
+        distinct, inv = np.unique(k[:, :head], axis=0, return_inverse=True)
+        inv = inv.ravel()
+        le_head = np.ones((len(distinct), len(distinct)), dtype=bool)  # [a, b]: distinct head b <= head a
+        for col in distinct.T:
+            le_head &= col[None, :] <= col[:, None]
+    cols = np.ascontiguousarray(k[:, head:].T)  # one contiguous row per criterion
     dropped = np.zeros(n, dtype=bool)
     pos = np.arange(n)
     for b0 in range(0, n, block):
         b1 = min(n, b0 + block)
         le = pos[None, :b1] < pos[b0:b1, None]  # [i, j]: row j is earlier than row i ...
+        if head:
+            le &= le_head[inv[b0:b1]][:, inv[:b1]]
         for col in cols:
             le &= col[None, :b1] <= col[b0:b1, None]  # ... and <= it in every criterion
         dropped[b0:b1] = le.any(axis=1)
@@ -291,11 +318,11 @@ def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     nothing, one round uses the wide one, and the descent stops only when that gives nothing too (or after
     FINE_ROUNDS rounds)."""
     ctx = ev.ctx
-    mems = _memories(ctx.board)
     cur = _make_design(ev, design).period
     wide = False
     for _ in range(FINE_ROUNDS):
-        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), mems, wide))
+        nb = {e: ev.evaluate(e, _neighbourhood(ctx.engines[e], d.cfgs.row(0), _memories(ctx.engines[e], ctx.board),
+                                               wide))
               for e, d in design.items()}
         nb = {e: pareto(c, exact=True) for e, c in nb.items()}
         idx = joint_bnb(ev, nb, cur * (1 + 1e-9))
@@ -316,8 +343,7 @@ def coarse_to_fine(ctx: AccelContext, fine: bool = True) -> SearchResult:
     """The coarse-to-fine search (``fine=False``: the coarse stage only, for fast NAS screening)."""
     t0 = time.perf_counter()
     ev = Evaluator(ctx)
-    mems = _memories(ctx.board)
-    cands = {e: pareto(ev.evaluate(e, coarse_space(em, mems))) for e, em in ctx.engines.items()}
+    cands = {e: pareto(ev.evaluate(e, coarse_space(em, _memories(em, ctx.board)))) for e, em in ctx.engines.items()}
     first = joint_bnb(ev, cands)
     tops = [first] if first is not None else []
     best: Design | None = None

@@ -1,11 +1,11 @@
 """The model file's ``accelerator`` section: built from a searched design, validated when read.
 
-Schema (version 1; docs/accelerator-model.md explains every field)::
+Schema (docs/accelerator-model.md explains every field)::
 
-    {"version": 2, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
+    {"version": 4, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
      "usable_fraction": {"dsp", "lut", "ff", "bram", "uram"}, "axi_bytes_per_cycle": 16.0,
      "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "tr", "requant_lanes", "acc_mem",
-                                              "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
+                                              "acc_dw_mem", "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
                                              | null,
                  "misc": {"lanes", "resources"}},
      "layers": {"<node>": {"engine", "tr", "cycles"}},

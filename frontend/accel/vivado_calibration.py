@@ -28,7 +28,7 @@ import numpy as np
 from nash.frontend.accel.board import load_board
 from nash.frontend.accel.calibration import CalibrationError, PeTiming
 from nash.frontend.accel.cost_table import SCALE_RESOURCES, SCALE_UNITS, CostTable, scale_key
-from nash.frontend.accel.model import AccelContext, Configs, shell_resources
+from nash.frontend.accel.model import AccelContext, Configs, config_row, shell_resources
 from nash.frontend.core.graph import Node
 from nash.frontend.core.op_registry import MISC_ENGINE, PE_ENGINES
 
@@ -64,9 +64,9 @@ def unscaled(table: CostTable) -> CostTable:
 
 
 def engine_row(section: dict, engine: str) -> tuple:
-    """An engine's configuration row (tm, tn, dw, tile, requant lanes, uram) from the accelerator section."""
-    e = section["engines"][engine]
-    return (e["tm"], e["tn"], e["dw_lanes"], e["tr"], e["requant_lanes"], int(e["acc_mem"] == "uram"))
+    """An engine's configuration row (tm, tn, dw, tile, requant lanes, accumulator memory code) from the accelerator
+    section."""
+    return config_row(section["engines"][engine])
 
 
 def predicted_units(nodes: list[Node], section: dict, table: CostTable) -> dict[str, np.ndarray]:

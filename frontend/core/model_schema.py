@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 FORMAT = "nash-hls-model"
 VERSION = 2
 # 2: engines without dsp_packing; 3: without tc (row bands span the whole width). Implemented nowhere: removed.
-ACCEL_SECTION_VERSION = 3
+# 4: the engines' acc_dw_mem (the depthwise lanes' accumulators in their own memory; earlier: acc_mem for both).
+ACCEL_SECTION_VERSION = 4
 # Engines of the accelerator: one PE engine per op type plus the misc unit (add, pooling, classifier).
 ENGINE_NAMES = ENGINES
 
@@ -118,7 +119,8 @@ class PeEngine(Section):
     dw_lanes: Annotated[int, Field(ge=0, le=4096)] = Field(description="0: the engine runs no depthwise layer")
     tr: ArrayDim
     requant_lanes: ArrayDim
-    acc_mem: Literal["bram", "uram"]
+    acc_mem: Literal["bram", "uram"] = Field(description="memory of the PE array's accumulators (acc)")
+    acc_dw_mem: Literal["bram", "uram"] = Field(description="memory of the depthwise lanes' accumulators (acc_dw)")
     pe_latency: ArrayDim
     pe_ii: ArrayDim
     buffers: dict[str, Buffer]
@@ -211,13 +213,14 @@ def migrate_accelerator(acc: Any) -> Any:
 
     Version 1 -> 2: the engines' ``dsp_packing`` is dropped (no code implements DSP packing, so the model and the
     search no longer offer it). Version 2 -> 3: the engines' and layers' ``tc`` (column tile) is dropped (the
-    engines' row bands span the whole width; ``tr`` stays). The section's cycles and FPS stay those of the model that
-    wrote it; ``nash accel`` recomputes them.
+    engines' row bands span the whole width; ``tr`` stays). Version 3 -> 4: each engine's ``acc_dw_mem`` (the
+    depthwise lanes' accumulators) is its ``acc_mem``, which placed both accumulators before. The section's cycles and
+    FPS stay those of the model that wrote it; ``nash accel`` recomputes them.
     """
-    if not isinstance(acc, dict) or acc.get("version") not in (1, 2):
+    if not isinstance(acc, dict) or acc.get("version") not in (1, 2, 3):
         return acc
     acc = dict(acc)
-    drop = {"dsp_packing", "tc"} if acc["version"] == 1 else {"tc"}
+    drop = {1: {"dsp_packing", "tc"}, 2: {"tc"}, 3: set()}[acc["version"]]
 
     def without(entries: Any, keys: set[str]) -> Any:
         if not isinstance(entries, dict):
@@ -226,6 +229,9 @@ def migrate_accelerator(acc: Any) -> Any:
                 for n, c in entries.items()}
 
     acc["engines"] = without(acc.get("engines"), drop)
+    if isinstance(acc["engines"], dict):
+        acc["engines"] = {n: ({**c, "acc_dw_mem": c["acc_mem"]} if isinstance(c, dict) and "acc_mem" in c
+                              and "acc_dw_mem" not in c else c) for n, c in acc["engines"].items()}
     if "layers" in acc:
         acc["layers"] = without(acc["layers"], {"tc"})
     acc["version"] = ACCEL_SECTION_VERSION

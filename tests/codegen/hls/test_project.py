@@ -355,3 +355,30 @@ int main(int argc, char**) {
     assert subprocess.run([str(exe)], capture_output=True, text=True).stdout == "ok\n"
     r = subprocess.run([str(exe), "x"], capture_output=True, text=True)
     assert r.returncode != 0 and "read from an empty stream" in r.stderr
+
+
+def test_accumulators_bound_to_their_own_memories(tmp_path):
+    """acc_mem and acc_dw_mem of the section each bind their own accumulator array: the array's in compute_std, the
+    depthwise lanes' in compute_dw (here: URAM and BRAM on the shift engine, the reverse on the adder engine). The
+    section's tiles are raised to the whole map so that both accumulators are deeper than distributed RAM (shift:
+    11 x 11 maps, 2 x 121 x 32 bits a bank; adder: 6 x 6, 2 x 36 x 32 bits, both above 1 Kbit)."""
+    arch = copy.deepcopy(ALL_OPS_ARCH)
+    rim = integer_model(randomized_net(arch, 1))
+    rmf = new_model("split", arch)
+    acc = accel_section(arch, {"shift": {"acc_mem": "uram", "acc_dw_mem": "bram"},
+                               "adder": {"acc_mem": "bram", "acc_dw_mem": "uram"}})
+    for ent in acc["layers"].values():  # whole-map bands: the largest accumulators
+        if ent["engine"] != "misc":
+            ent["tr"] = acc["engines"][ent["engine"]]["tr"] = 32
+    rmf.data["accelerator"] = acc
+    out = generate_from(rmf, rim, tmp_path / "split").out
+    engines = json.loads((out / "project.json").read_text())["engines"]
+    for e, (m, md) in (("shift", ("uram", "bram")), ("adder", ("bram", "uram"))):
+        assert (engines[e]["acc_mem"], engines[e]["acc_dw_mem"]) == (m, md)
+        bufs = engines[e]["buffers"]
+        assert (bufs["acc"]["memory"], bufs["acc_dw"]["memory"]) == (m, md)
+        text = (out / "src" / f"engine_{e}.cpp").read_text()
+        for fn, impl in (("compute_std", m), ("compute_dw", md)):
+            body = text[text.index(f"void {fn}("):]
+            body = body[:body.index("\n}\n")]
+            assert f"#pragma HLS BIND_STORAGE variable=acc type=ram_2p impl={impl}" in body

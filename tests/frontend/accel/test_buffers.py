@@ -150,7 +150,44 @@ def test_searched_designs_fit_the_board_memory(space):
             layers = [n for n in nodes if n.kind == "conv" and engine_of(n) == e]
             buf = engine_buffers(layers, {n.name: acc["layers"][n.name]["tr"] for n in layers}, cfg["tm"], cfg["tn"],
                                  cfg["dw_lanes"], cfg["requant_lanes"], 32, 8, cfg["acc_mem"],
-                                 table["lutram.max_bits"], table["lutram.bits_per_lut"])
+                                 table["lutram.max_bits"], table["lutram.bits_per_lut"], acc_dw_mem=cfg["acc_dw_mem"])
             bram36 += buf.bram36 + table["maxi.bram36"]
             uram += buf.uram
         assert bram36 <= board.resources["bram"] == 144 and uram <= board.resources["uram"] == 64
+
+
+def test_accumulators_each_in_their_own_memory_by_hand():
+    """An engine with a standard and a depthwise layer (16 x 16 maps, bands of 8 rows: 128 pixels a lane, both
+    ping-pong halves 256 x 32 bits = 8 Kbit a bank, above the 1 Kbit of distributed RAM). A bank is one BRAM18 (the
+    512 x 36 mode) or one URAM (72 x 4096). tm = 8 array lanes, dw = 16 depthwise lanes: the array's accumulators
+    are 8 banks, the lanes' 16, and each goes where its own field says; the other buffers do not move."""
+    a = conv("a", 16, 16, 16)
+    d = conv("d", 16, 16, 16, groups=16)
+    assert d.depthwise and not a.depthwise
+    tiles = {"a": 8, "d": 8}
+    by_mem = {(m, md): engine_buffers([a, d], tiles, 8, 8, 16, 2, acc_mem=m, acc_dw_mem=md)
+              for m in ("bram", "uram") for md in ("bram", "uram")}
+    for (m, md), buf in by_mem.items():
+        rows = {x.name: x for x in buf.buffers}
+        assert (rows["acc"].banks, rows["acc"].depth, rows["acc"].width_bits) == (8, 256, 32)
+        assert (rows["acc_dw"].banks, rows["acc_dw"].depth, rows["acc_dw"].width_bits) == (16, 256, 32)
+        assert (rows["acc"].memory, rows["acc_dw"].memory) == (m, md)
+        assert (rows["acc"].bram18, rows["acc"].uram) == ((8, 0) if m == "bram" else (0, 8))
+        assert (rows["acc_dw"].bram18, rows["acc_dw"].uram) == ((16, 0) if md == "bram" else (0, 16))
+    both_bram = by_mem["bram", "bram"]
+    rest = both_bram.bram18 - 8 - 16  # every other buffer's BRAM18, the same in all four
+    assert (by_mem["uram", "bram"].bram18, by_mem["uram", "bram"].uram) == (rest + 16, 8)
+    assert (by_mem["bram", "uram"].bram18, by_mem["bram", "uram"].uram) == (rest + 8, 16)
+    assert (by_mem["uram", "uram"].bram18, by_mem["uram", "uram"].uram) == (rest, 24)
+    # acc_dw_mem left out: the one acc_mem places both (the rule before version 4 of the section)
+    assert engine_buffers([a, d], tiles, 8, 8, 16, 2, acc_mem="uram") == by_mem["uram", "uram"]
+    with pytest.raises(ValueError, match="acc_dw_mem: expected one of"):
+        engine_buffers([a, d], tiles, 8, 8, 16, 2, acc_dw_mem="dram")
+
+
+def test_acc_mem_codes_name_each_pair_once():
+    from nash.frontend.accel.buffers import ACC_MEM_CODES, acc_mem_code
+
+    assert ACC_MEM_CODES[0] == ("bram", "bram") and ACC_MEM_CODES[1] == ("uram", "uram")  # the old 0 / 1
+    assert sorted(ACC_MEM_CODES) == sorted((m, md) for m in ("bram", "uram") for md in ("bram", "uram"))
+    assert [acc_mem_code(*p) for p in ACC_MEM_CODES] == [0, 1, 2, 3]

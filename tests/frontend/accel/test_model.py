@@ -298,3 +298,21 @@ def test_returned_design_within_board(board, arch):
         parts = parts + ctx.engines[e].resources(Configs.from_rows([row]))[0]
     assert np.allclose(parts, r.design.res)
     assert np.all(parts <= budget_vector(b) + 1e-9)
+
+
+def test_accumulator_memory_codes_priced_by_hand():
+    """[PW, DW] on 8 x 8 maps, tile 8: a band is the whole map, 64 pixels, both ping-pong halves 128 x 32 bits = 4 Kbit
+    a bank (above the 1 Kbit of distributed RAM): one BRAM18 (512 x 36) or one URAM (72 x 4096) a bank. 16 array
+    lanes and 8 depthwise lanes: code 0 (both BRAM) 16 + 8 BRAM18; 1 (both URAM) 24 URAM; 2 (array in URAM, lanes in
+    BRAM) 16 URAM + 8 BRAM18; 3 (the reverse) 16 BRAM18 + 8 URAM. Nothing else changes."""
+    from nash.frontend.accel.model import config_dict, config_row
+
+    em = _engine([PW, DW])
+    res = em.resources(Configs.from_rows([(16, 8, 8, 8, 4, m) for m in range(4)]))
+    b18, ur = res[:, 3] - res[0, 3], res[:, 4] - res[0, 4]
+    assert b18.tolist() == [0, -24, -16, -8] and ur.tolist() == [0, 24, 16, 8]
+    assert res[0, 4] == 0  # code 0 has no URAM at all
+    assert np.array_equal(res[:, :3], np.repeat(res[:1, :3], 4, axis=0))  # DSP, LUT, FF unchanged
+    for m, pair in enumerate((("bram", "bram"), ("uram", "uram"), ("uram", "bram"), ("bram", "uram"))):
+        cfg = config_dict((16, 8, 8, 8, 4, m))
+        assert (cfg["acc_mem"], cfg["acc_dw_mem"]) == pair and config_row(cfg) == (16, 8, 8, 8, 4, m)

@@ -1,5 +1,6 @@
 """Coarse-to-fine vs exhaustive, exactness of the reference search, hardware_cost and infeasible requests."""
 
+import dataclasses
 import itertools
 import math
 
@@ -104,6 +105,17 @@ def test_undominated_equals_sequential_filter(seed):
     got = S._undominated(key, block=64)
     assert sorted(got.tolist()) == sorted(keep)
     assert 0 < len(keep) < len(key)
+    # rows sharing their first columns (the cycles of one shape under its accumulator memories) compared once per
+    # distinct head: the same rows survive
+    shared = key.copy()
+    shared[200:260, :2] = shared[0:60, :2]
+    order = np.argsort(shared.sum(axis=1), kind="stable")
+    keep = []
+    for i in order:
+        if not any(np.all(shared[j] <= shared[i]) for j in keep):
+            keep.append(int(i))
+    for head in (1, 2):
+        assert sorted(S._undominated(shared, block=64, head=head).tolist()) == sorted(keep)
 
 
 def test_search_never_emits_dsp_packing():
@@ -113,11 +125,11 @@ def test_search_never_emits_dsp_packing():
 
     ctx = S.make_context(lower(_arch(["conv", "shift"])), "kv260")
     for em in ctx.engines.values():
-        assert {len(r) for r in S.full_space(em, ctx.board)} == {6}  # tm, tn, dw, tile, rq, uram
+        assert {len(r) for r in S.full_space(em, ctx.board)} == {6}  # tm, tn, dw, tile, rq, acc_mem code
     sec = section_for(lower(_arch(["conv", "adder"])), "kv260")
     for e in ("conv", "adder"):
         assert sec["engines"][e] is not None and "dsp_packing" not in sec["engines"][e]
-    assert sec["version"] == 3
+    assert sec["version"] == 4
     assert sec["performance"]["board_peak_gops"] == pytest.approx(2 * ctx.board.budget["dsp"] * 200e6 / 1e9)
 
 
@@ -140,11 +152,8 @@ def test_joint_bnb_equals_full_product_on_random_candidate_sets(seed):
     assert S.joint_bnb(ev, cands, period * (1 - 1e-6)) is None  # nothing beats the optimum
 
 
-@pytest.mark.parametrize("index", [1, 3])
-def test_coarse_stage_sees_uram_accumulators_on_cifar_sized_conv_networks(index):
-    # With one accumulator bank per lane, a large conv-only design runs out of BRAM and its optimum keeps the
-    # accumulators in URAM at the largest tile. A coarse stage that priced BRAM only led the fine descent to a local
-    # optimum 12-14 % slower on these two CIFAR-100-sized architectures (found with benchmarks/accel_perf.py's set).
+def _cifar_conv_twin(index: int) -> dict:
+    """The conv-only twin of the ``index``-th CIFAR-100-sized architecture of benchmarks/accel_perf.py's set."""
     import copy
     import random
 
@@ -157,5 +166,47 @@ def test_coarse_stage_sees_uram_accumulators_on_cifar_sized_conv_networks(index)
     for st in arch["stages"]:
         for b in st["blocks"]:
             b["op"] = "conv"
-    ctx = S.make_context(lower(arch), "kv260")
+    return arch
+
+
+@pytest.mark.parametrize("index", [1, 3])
+def test_coarse_stage_sees_uram_accumulators_on_cifar_sized_conv_networks(index):
+    # With one accumulator bank per lane, a large conv-only design runs out of BRAM and its optimum keeps the
+    # accumulators in URAM at the largest tile. A coarse stage that priced BRAM only led the fine descent to a local
+    # optimum 12-14 % slower on these two CIFAR-100-sized architectures (found with benchmarks/accel_perf.py's set).
+    ctx = S.make_context(lower(_cifar_conv_twin(index)), "kv260")
     assert S.coarse_to_fine(ctx).design.period == pytest.approx(S.exhaustive(ctx).design.period)
+
+
+def test_split_accumulator_memories_on_a_cifar_sized_conv_network():
+    """The array's accumulators in URAM and the depthwise lanes' in BRAM (code 2): where the exhaustive search's
+    optimum of a conv-only CIFAR-100-sized network takes that split (48 x 16 array lanes fit the URAM that 64 more
+    depthwise lanes would exhaust), the coarse-to-fine search reaches the same period with the same split."""
+    from nash.frontend.accel.buffers import ACC_MEM_CODES
+
+    ctx = S.make_context(lower(_cifar_conv_twin(2)), "kv260")
+    ex = S.exhaustive(ctx).design
+    assert ACC_MEM_CODES[ex.rows["conv"][-1]] == ("uram", "bram")
+    c2f = S.coarse_to_fine(ctx).design
+    assert c2f.period == pytest.approx(ex.period) and c2f.rows["conv"][-1] == ex.rows["conv"][-1]
+
+
+def test_memory_codes_offered_per_engine_and_board():
+    """Four accumulator memory codes for an engine with depthwise lanes, two without (no acc_dw buffer: a split would
+    repeat one of them), BRAM only on a board without URAM; the cycles never depend on the code."""
+    ctx = S.make_context(lower(_arch(["conv", "conv"])), "kv260")
+    em = ctx.engines["conv"]
+    assert em.has_dw and S._memories(em, ctx.board) == (0, 1, 2, 3)
+    assert {r[-1] for r in S.full_space(em, ctx.board)} == {0, 1, 2, 3}
+    std_only = S.EngineModel("conv", em.std, ctx.board, ctx.table, ctx.pe, ctx.bw)  # its standard layers alone
+    assert not std_only.has_dw and S._memories(std_only, ctx.board) == (0, 1)
+    no_uram = dataclasses.replace(ctx.board, resources={**ctx.board.resources, "uram": 0})
+    assert S._memories(em, no_uram) == (0,)
+    base = [(16, 8, 16, 8, 4), (32, 16, 64, 16, 8), (8, 8, 4, 4, 2)]
+    rows = [(*b, m) for b in base for m in range(4)]
+    lat, tiles = em.layer_cycles(S.Configs.from_rows(rows))
+    for i in range(len(base)):
+        for m in range(1, 4):
+            assert np.array_equal(lat[4 * i + m], lat[4 * i]) and np.array_equal(tiles[4 * i + m], tiles[4 * i])
+    fast = S._cycles(em, rows)
+    assert np.array_equal(fast[0], lat) and np.array_equal(fast[1], tiles)

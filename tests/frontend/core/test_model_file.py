@@ -286,12 +286,24 @@ def _with_accelerator(tmp_path) -> dict:
     return json.loads(save_model(mf, tmp_path / "acc.json").read_text())
 
 
+def _before_v4(old: dict) -> dict:
+    """Drop the engines' acc_dw_mem from a model file (sections before version 4 had none) and return the
+    accelerator section it must load as: acc_dw_mem equal to the engine's acc_mem, which placed both before."""
+    want = json.loads(json.dumps(old["accelerator"]))
+    for name, cfg in old["accelerator"]["engines"].items():
+        if cfg is not None and "tm" in cfg:
+            del cfg["acc_dw_mem"]
+            want["engines"][name]["acc_dw_mem"] = cfg["acc_mem"]
+    return want
+
+
 def test_accelerator_v1_with_dsp_packing_migrates(tmp_path):
     """A version-1 accelerator section (engines with dsp_packing and tc, which no code implements) loads: the fields
     are dropped and the section becomes the current version; the rest is unchanged."""
     data = _with_accelerator(tmp_path)
     old = json.loads(json.dumps(data))
     old["accelerator"]["version"] = 1
+    want = _before_v4(old)
     for cfg in old["accelerator"]["engines"].values():
         if cfg is not None and "tm" in cfg:
             cfg["dsp_packing"] = True
@@ -299,16 +311,17 @@ def test_accelerator_v1_with_dsp_packing_migrates(tmp_path):
     p = tmp_path / "v1.json"
     p.write_text(json.dumps(old))
     acc = load_model(p).data["accelerator"]
-    assert acc == data["accelerator"]
-    assert acc["version"] == 3 and all("dsp_packing" not in (c or {}) for c in acc["engines"].values())
+    assert acc == want | {"version": 4}
+    assert all("dsp_packing" not in (c or {}) for c in acc["engines"].values())
 
 
 def test_accelerator_v2_with_tc_migrates(tmp_path):
     """A version-2 accelerator section (engines and layers with a column tile tc, which no code implements: the row
-    bands span the whole width) loads with tc dropped and version 3; tr and everything else unchanged."""
+    bands span the whole width) loads with tc dropped and the current version; tr and everything else unchanged."""
     data = _with_accelerator(tmp_path)
     old = json.loads(json.dumps(data))
     old["accelerator"]["version"] = 2
+    want = _before_v4(old)
     for cfg in old["accelerator"]["engines"].values():
         if cfg is not None and "tm" in cfg:
             cfg["tc"] = cfg["tr"]
@@ -317,8 +330,35 @@ def test_accelerator_v2_with_tc_migrates(tmp_path):
     p = tmp_path / "v2.json"
     p.write_text(json.dumps(old))
     acc = load_model(p).data["accelerator"]
-    assert acc == data["accelerator"] and acc["version"] == 3
+    assert acc == want | {"version": 4}
     assert all("tc" not in e for e in acc["layers"].values())
+
+
+def test_accelerator_v3_loads_with_both_accumulators_in_acc_mem(tmp_path):
+    """A version-3 section (one acc_mem for both accumulators of an engine) loads as version 4 with each engine's
+    acc_dw_mem equal to its acc_mem; a URAM engine stays URAM on both sides."""
+    data = _with_accelerator(tmp_path)
+    old = json.loads(json.dumps(data))
+    old["accelerator"]["version"] = 3
+    old["accelerator"]["engines"]["conv"]["acc_mem"] = "uram"
+    want = _before_v4(old)
+    p = tmp_path / "v3.json"
+    p.write_text(json.dumps(old))
+    acc = load_model(p).data["accelerator"]
+    assert acc == want | {"version": 4}
+    assert acc["engines"]["conv"]["acc_mem"] == acc["engines"]["conv"]["acc_dw_mem"] == "uram"
+
+
+@pytest.mark.parametrize("field", ["acc_mem", "acc_dw_mem"])
+def test_bad_accumulator_memory_is_one_line_naming_the_field(tmp_path, field):
+    data = _with_accelerator(tmp_path)
+    data["accelerator"]["engines"]["conv"][field] = "dram"
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=rf"accelerator\.engines\.conv\.{field}") as e:
+        load_model(p)
+    assert "\n" not in str(e.value) and "bram" in str(e.value) and "uram" in str(e.value)
+    assert e.value.exit_code == 2
 
 
 def test_current_accelerator_with_tc_is_refused(tmp_path):
