@@ -121,7 +121,8 @@ def test_screened_search_equals_the_fully_priced_one(tmp_path):
     for rec in screened.archive:  # a screen-priced record holds the screen's figures
         if rec["price"] == "screen":
             assert rec["hw"]["fps"] == pytest.approx(fake_screen(rec["arch"])["fps"])
-    summary = json.loads((tmp_path / "s" / "best.json").read_text())["provenance"]["search"]["search"]["hardware_prices"]
+    prov = json.loads((tmp_path / "s" / "best.json").read_text())["provenance"]["search"]
+    summary = prov["search"]["hardware_prices"]
     assert summary["full"] == len(calls) and summary["screen_bound_misses"] == []
     assert 1.0 <= summary["full_over_screen_max"] <= 1.5
     # the checkpoint keeps the prices: a resumed finished run prices nothing again
