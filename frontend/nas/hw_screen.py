@@ -17,13 +17,14 @@ import numpy as np
 
 
 def must_price(metric: list[float], value: list[float], exact: list[bool], ratio: float, top_k: int) -> list[int]:
-    """Indices of the screen-priced candidates (``exact`` False) whose full price the outputs need.
+    """Indices of the screen-priced candidates (``exact`` False) to price fully next; [] when the outputs need none.
 
     ``metric``: the metric per candidate (NaN / None as -inf, as the ranking does); ``value``: the hardware objective
     (larger is better), the full figure where ``exact``, the screen's (a lower bound) elsewhere; ``ratio``: the
     screen's bound, full <= ratio * screen. Needed: the ``top_k`` by (metric, index), and every candidate that no
     other surely dominates, i.e. none has a metric >= and a lower bound >= this one's upper bound, one of them
-    strictly. Call again after pricing them: exact figures tighten the bounds, until nothing more is needed.
+    strictly. Of those, the ones on the front of the current figures (and the top_k) come first: their full prices
+    raise the bar the others must pass, so fewer are priced in all. Call again after pricing them, until [].
 
     Why the front is then exact: every true front member is never surely dominated, so it gets priced; a candidate
     left at its screen price is truly dominated, hence not on the front, and it cannot knock a priced one off wrongly
@@ -35,21 +36,28 @@ def must_price(metric: list[float], value: list[float], exact: list[bool], ratio
     m = np.array([-math.inf if v is None or math.isnan(float(v)) else float(v) for v in metric])
     lo = np.asarray(value, dtype=float)
     ex = np.asarray(exact, dtype=bool)
-    hi = np.where(ex, lo, np.maximum(lo, lo * ratio))
-    need = np.zeros(n, dtype=bool)
     order = sorted(range(n), key=lambda i: (-m[i], i))
-    need[order[:top_k]] = True
+    top = np.zeros(n, dtype=bool)
+    top[order[:top_k]] = True
+    need = (top | _undominated(m, lo, np.where(ex, lo, np.maximum(lo, lo * ratio)), order)) & ~ex
+    first = need & (top | _undominated(m, lo, lo, order))
+    return [int(k) for k in np.nonzero(first if first.any() else need)[0]]
+
+
+def _undominated(m: np.ndarray, lo: np.ndarray, hi: np.ndarray, order: list[int]) -> np.ndarray:
+    """Candidates whose upper bound ``hi`` no other's lower bound ``lo`` dominates (metric >= and lo >= hi, one of
+    them strictly); ``order``: the candidates by metric, largest first. One pass down the metric."""
+    out = np.zeros(len(m), dtype=bool)
     best_above = -math.inf  # the largest lower bound among candidates with a strictly larger metric
     i = 0
-    while i < n:
+    while i < len(order):
         j = i
-        while j < n and m[order[j]] == m[order[i]]:
+        while j < len(order) and m[order[j]] == m[order[i]]:
             j += 1
         group = order[i:j]
         best_here = max(lo[g] for g in group)
         for g in group:  # dominated by a larger metric with lo >= hi, or by an equal metric with lo > hi
-            if not (best_above >= hi[g] or best_here > hi[g]):
-                need[g] = True
+            out[g] = not (best_above >= hi[g] or best_here > hi[g])
         best_above = max(best_above, best_here)
         i = j
-    return [int(k) for k in np.nonzero(need & ~ex)[0]]
+    return out

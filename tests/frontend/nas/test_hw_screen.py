@@ -64,6 +64,10 @@ def test_must_price_hand_worked():
     # a ratio of 1 (screen = full): only the front and the top_k
     assert must_price(metric, lo, exact, 1.0, 0) == [0, 1, 2, 4]
     assert must_price([1.0, 1.0], [5.0, 5.0], [False, False], 1.0, 0) == [0, 1]  # equal points: neither dominates
+    # the current front first: candidate 1 (screen 9, up to 13.5) waits for candidate 0's full price; 15 settles it
+    assert must_price([2.0, 1.0], [10.0, 9.0], [False, False], 1.5, 0) == [0]
+    assert must_price([2.0, 1.0], [15.0, 9.0], [True, False], 1.5, 0) == []
+    assert must_price([2.0, 1.0], [12.0, 9.0], [True, False], 1.5, 0) == [1]  # 12 < 13.5: it may be on the front
     with pytest.raises(ValueError, match="ratio"):
         must_price(metric, lo, exact, 0.5, 1)
 
