@@ -4,11 +4,15 @@ For each space (digits 16x16, cifar32) it samples architectures with a fixed see
 accelerator model's hardware cost serially in one torch thread (per-core throughput), then times the search's
 evaluation (process pool, one thread per worker: hardware cost + constraint check + scores) on the default metric and
 on the NASH metric, and extrapolates to 1000 candidates. ``--full-search`` also runs a real search of the cifar32
-space, population 100 and 10 generations of 90 children (1000 candidates), and records its wall time.
+space, population 100 and 10 generations of 90 children (1000 candidates), and records its wall time and CPU seconds
+(main process and workers apart), with the hardware screen (the default: coarse-only accelerator search while
+searching, the full price where the outputs need it). ``--compare-full-price`` also runs the same search with every
+candidate fully priced (the search before the screen) and records whether the two give the same outputs.
 Writes benchmarks/results/proxy_speed.json.
 
     .venv/bin/python benchmarks/proxy_speed.py [--archs-digits 16] [--archs-cifar 8] [--workers 2] [--full-search]
     .venv/bin/python benchmarks/proxy_speed.py --full-search-only   # the real search alone, other entries kept
+    .venv/bin/python benchmarks/proxy_speed.py --full-search-only --generations 3 --compare-full-price
 """
 
 from __future__ import annotations
@@ -64,29 +68,55 @@ def pooled(archs: list[dict], metric: str, workers: int) -> dict:
     return {"metric": metric, "workers": workers, "archs_per_s": rate, "search_1000_candidates_s": 1000 / rate}
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds() -> tuple[float, float]:
     """CPU seconds of this process and of its finished children (the search's worker pool, once it has shut down)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def full_search(metric: str, workers: int, generations: int = 10) -> dict:
+def outcome(s) -> dict:
+    """What the search found: best architecture and its figures, the top 10, the Pareto front, the final
+    population (keys), so that two runs of the same seed can be compared."""
+    def item(v, r):
+        return {"key": r["key"], "metric": v, "fps": r["hw"]["fps"], "price": r.get("price", "full")}
+
+    ranked = s.ranked()
+    return {"best": item(*ranked[0]), "top_k": [item(v, r) for v, r in ranked[: s.cfg.top_k]],
+            "pareto": [item(v, r) for v, r in s.pareto()], "population": list(s.population),
+            "population_best_metric": s.history[-1]["best"], "population_mean_metric": s.history[-1]["mean"]}
+
+
+def same_outcome(a: dict, b: dict) -> dict:
+    """Field by field: are two outcomes the same (FPS to 1e-9 relative)?"""
+    def eq(x, y):
+        return [(i["key"], i["metric"]) for i in x] == [(i["key"], i["metric"]) for i in y] and all(
+            abs(i["fps"] - j["fps"]) <= 1e-9 * abs(j["fps"]) for i, j in zip(x, y, strict=True))
+
+    return {"best": eq([a["best"]], [b["best"]]), "top_k": eq(a["top_k"], b["top_k"]),
+            "pareto": eq(a["pareto"], b["pareto"]), "population": a["population"] == b["population"]}
+
+
+def full_search(metric: str, workers: int, generations: int = 10, screen: bool = True) -> dict:
     """A real 1000-candidate search of the cifar32 space (Gaussian data, as without CIFAR files), timed end to end.
     Also its CPU seconds (main process + workers), which other jobs on the cores do not inflate: CPU / workers is the
-    wall time free cores would need at perfect parallelism (a lower bound)."""
+    wall time free cores would need at perfect parallelism (a lower bound). ``screen``: the hardware screen (the
+    search's default); False prices every candidate fully (the search before the screen)."""
     import tempfile
 
-    cfg = SearchConfig(population=100, generations=generations, seed=0, metric=metric, workers=workers)
+    cfg = SearchConfig(population=100, generations=generations, seed=0, metric=metric, workers=workers,
+                       screen_hardware=screen)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        t, c = time.perf_counter(), _cpu_seconds()
+        t, (m0, w0) = time.perf_counter(), _cpu_seconds()
         s = run_search(get_space("cifar32"), cfg, make_cost("accel"), Path(tmp), progress=True)
-        dt, cpu = time.perf_counter() - t, _cpu_seconds() - c
+        dt, (m1, w1) = time.perf_counter() - t, _cpu_seconds()
+    cpu = (m1 - m0) + (w1 - w0)
     n = len(s.archive) + len(s.rejected)
     out = {"space": "cifar32", "metric": metric, "workers": workers, "population": 100, "generations": generations,
-           "evaluated": len(s.archive), "rejected": len(s.rejected), "seconds": dt, "cpu_seconds": cpu,
+           "hardware_screen": screen, "evaluated": len(s.archive), "rejected": len(s.rejected), "seconds": dt,
+           "cpu_seconds": cpu, "cpu_seconds_main": m1 - m0, "cpu_seconds_workers": w1 - w0,
            "cpu_seconds_per_worker": cpu / workers, "load_average_at_start": load,
-           "load_average_at_end": os.getloadavg()[0]}
+           "load_average_at_end": os.getloadavg()[0], "hardware_prices": s.price_summary(), "outcome": outcome(s)}
     if generations != 10:  # a timed share of the 1000 candidates: scaled per candidate, and marked as such
         out["share_of_1000"] = n / 1000
         out["extrapolated_1000"] = {"seconds": dt * 1000 / n, "cpu_seconds_per_worker": cpu / workers * 1000 / n}
@@ -116,6 +146,10 @@ def main() -> None:
                     help="only the real search; the other entries of an existing --out file are kept")
     ap.add_argument("--generations", type=int, default=10,
                     help="generations of the real search (fewer: a timed share of the 1000 candidates, extrapolated)")
+    ap.add_argument("--full-price", action="store_true",
+                    help="the real search with every candidate fully priced (no hardware screen: the search before)")
+    ap.add_argument("--compare-full-price", action="store_true",
+                    help="also run the real search fully priced and record whether it finds the same")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "proxy_speed.json"))
     args = ap.parse_args()
     res = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
@@ -140,10 +174,16 @@ def main() -> None:
             print(f"  search scorer {s['metric']:5s} x{s['workers']} workers: {s['archs_per_s']:.2f} archs/s -> "
                   f"1000 candidates in {s['search_1000_candidates_s'] / 60:.1f} min")
     if args.full_search or args.full_search_only:
-        res["full_search"] = f = full_search(DEFAULT_METRIC, args.workers, args.generations)
+        res["full_search"] = f = full_search(DEFAULT_METRIC, args.workers, args.generations, not args.full_price)
         res["targets"] = search_targets(f)
         print(f"real search cifar32 {f['metric']}: {f['evaluated']} candidates in {f['seconds'] / 60:.1f} min "
-              f"({f['cpu_seconds']:.0f} CPU s, {f['cpu_seconds_per_worker'] / 60:.1f} min per worker)")
+              f"({f['cpu_seconds']:.0f} CPU s, {f['cpu_seconds_per_worker'] / 60:.1f} min per worker); prices: "
+              f"{f['hardware_prices']['full']} full, {f['hardware_prices']['screen']} screen")
+        if args.compare_full_price and not args.full_price:
+            g = full_search(DEFAULT_METRIC, args.workers, args.generations, screen=False)
+            res["full_search_full_price"] = g
+            res["screen_comparison"] = same = same_outcome(f["outcome"], g["outcome"])
+            print(f"fully priced: {g['cpu_seconds']:.0f} CPU s; same outcome with the screen: {same}")
         for t in res["targets"]:
             print(f"target {t['name']}: {t['value']:.0f} (target {t['target']}) {'met' if t['met'] else 'NOT met'}")
     atomic_write_text(args.out, json.dumps(res, indent=1))

@@ -12,6 +12,12 @@ with one torch thread each, or the workers of a Dask cluster), in batches of the
 only on the architecture, the RNG and the score seed, so serial, local-parallel and distributed runs agree. A
 checkpoint (JSON, atomic) is written after every generation; ``resume`` continues from it and gives the same result as
 an uninterrupted run.
+
+A cost may have a cheap *screen* whose objective bounds the full one (the accelerator cost: the coarse stage of the
+accelerator search, against the coarse-to-fine search). With ``SearchConfig.screen_hardware`` (the default) the search
+prices candidates with the screen while it runs, since selection uses only the metric and the screen decides the
+constraints alike; at the end it prices fully the candidates the outputs need (``hw_screen.must_price``: the top_k and
+every possible Pareto member). Each archive record says which price its ``hw`` is (``price``: screen | full).
 """
 
 from __future__ import annotations
@@ -50,6 +56,14 @@ class HardwareCost:
     # (kind, board) of a built-in cost: worker processes rebuild it with ``make_cost`` and evaluate it in parallel;
     # a custom cost (None) is evaluated in the main process.
     spec: tuple[str, str] | None = None
+    # A cheaper price of the same metrics whose objective bounds the full one: screen <= full <= screen_ratio * screen
+    # (only for a maximised, positive objective). None: every candidate gets the full price.
+    screen: Callable[[dict], dict] | None = None
+    screen_ratio: float = 1.0
+
+    def __post_init__(self):
+        if self.screen is not None and (not self.maximize or self.screen_ratio < 1.0):
+            raise ValueError(f"cost {self.name!r}: a screen needs a maximised objective and screen_ratio >= 1")
 
     def __call__(self, arch: dict) -> dict:
         return self.fn(arch)
@@ -67,8 +81,16 @@ def macs_cost(arch: dict) -> dict:
             "shift_ops": s["per_op"]["shift"]["ops"], "adder_ops": s["per_op"]["adder"]["ops"], "feasible": True}
 
 
+# The accelerator screen's bound: the coarse-to-fine FPS over the coarse-only FPS. At least 1 by construction (the
+# fine stage starts from the coarse design and keeps only shorter periods); at most 1.41 measured on the first 640
+# candidates of the seed-0 cifar32 search and 1.43 on the 8 cifar32 networks of docs/accelerator-model.md: 1.5 leaves
+# some margin (docs/search.md, "Speed"). A full price above the bound is recorded (``screen_bound_misses``).
+ACCEL_SCREEN_RATIO = 1.5
+
+
 def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
-    """``macs`` (operations, minimised) or ``accel`` (the accelerator model's FPS, maximised)."""
+    """``macs`` (operations, minimised) or ``accel`` (the accelerator model's FPS, maximised; its screen is the coarse
+    stage of the accelerator search, ``hardware_cost(fast=True)``)."""
     if kind == "macs":
         return HardwareCost("macs", macs_cost, "macs", maximize=False, spec=("macs", board))
     if kind == "accel":
@@ -77,7 +99,11 @@ def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
         def fn(arch: dict, _hc=hardware_cost, _board=board) -> dict:
             return dict(_hc(arch, board=_board))
 
-        return HardwareCost("accel", fn, "fps", maximize=True, spec=("accel", board))
+        def screen(arch: dict, _hc=hardware_cost, _board=board) -> dict:
+            return dict(_hc(arch, board=_board, fast=True))
+
+        return HardwareCost("accel", fn, "fps", maximize=True, spec=("accel", board), screen=screen,
+                            screen_ratio=ACCEL_SCREEN_RATIO)
     raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
 
 
@@ -105,6 +131,17 @@ class Constraints:
                 out.append(f"{key}={v:g} {'<' if lower_bound else '>'} {lim:g}")
         return out
 
+    def need_full_price(self, screened: dict) -> bool:
+        """Whether a screen price (``screened``) cannot decide these constraints as the full price would.
+
+        Feasibility, MACs and parameters are the same under both prices; the full FPS is at least the screen's, so
+        an FPS limit the screen meets holds; the full latency has no such bound, so a latency limit needs the full
+        price."""
+        if self.max_latency_ms is not None:
+            return True
+        return self.min_fps is not None and screened.get("feasible", True) is not False and \
+            float(screened["fps"]) < self.min_fps
+
 
 # ---- configuration ---------------------------------------------------------------------------------------------------
 @dataclass
@@ -121,16 +158,28 @@ class SearchConfig:
     scheduler: str | None = None  # a Dask scheduler address (tcp://host:8786): evaluate on its workers instead
     top_k: int = 10
     max_tries: int = 200  # draws per wanted child / initial member before giving up on the constraint
+    screen_hardware: bool = True  # price with the cost's screen while searching, fully where the outputs need it
     constraints: Constraints = field(default_factory=Constraints)
 
 
 # ---- evaluation pool -------------------------------------------------------------------------------------------------
-def candidate_hw(arch: dict, cost: HardwareCost) -> dict:
-    """The cost function's metrics plus the op counts (always recorded, and usable as constraints)."""
-    hw = dict(cost(arch))
+def candidate_hw(arch: dict, cost: HardwareCost, screen: bool = False) -> dict:
+    """The cost function's metrics (its screen's with ``screen``) plus the op counts (always recorded, and usable as
+    constraints)."""
+    hw = dict(cost.screen(arch) if screen else cost(arch))
     for k, v in macs_cost(arch).items():
         hw.setdefault(k, v)
     return hw
+
+
+def price_candidate(arch: dict, cost: HardwareCost, constraints: Constraints, screen: bool) -> tuple[dict, str]:
+    """(hardware metrics, which price: "screen" | "full"): the screen price where the cost has one, ``screen`` asks
+    for it and it decides the constraints; the full price otherwise."""
+    if screen and cost.screen is not None:
+        hw = candidate_hw(arch, cost, screen=True)
+        if not constraints.need_full_price(hw):
+            return hw, "screen"
+    return candidate_hw(arch, cost), "full"
 
 
 _WORKER_COSTS: dict[tuple, HardwareCost] = {}
@@ -143,17 +192,25 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _eval_job(job: tuple) -> tuple[dict, list[str], dict | None]:
-    """Hardware cost (unless given), constraint check, and scores of a feasible candidate."""
+def _worker_cost(spec: tuple) -> HardwareCost:
+    if spec not in _WORKER_COSTS:
+        _WORKER_COSTS[spec] = make_cost(*spec)
+    return _WORKER_COSTS[spec]
+
+
+def _eval_job(job: tuple) -> tuple[dict, str, list[str], dict | None]:
+    """Hardware cost and its price (unless given), constraint check, and scores of a feasible candidate."""
     from nash.frontend.nas.proxies import score_arch
 
-    arch, hw, spec, constraints, names, seed, data = job
-    if hw is None:
-        if spec not in _WORKER_COSTS:
-            _WORKER_COSTS[spec] = make_cost(*spec)
-        hw = candidate_hw(arch, _WORKER_COSTS[spec])
+    arch, priced, spec, constraints, screen, names, seed, data = job
+    hw, price = priced if priced is not None else price_candidate(arch, _worker_cost(spec), constraints, screen)
     bad = constraints.violations(hw)
-    return hw, bad, (None if bad else score_arch(arch, names, seed=seed, data=data))
+    return hw, price, bad, (None if bad else score_arch(arch, names, seed=seed, data=data))
+
+
+def _full_price_job(job: tuple) -> dict:
+    arch, spec = job
+    return candidate_hw(arch, _worker_cost(spec))
 
 
 class Evaluator:
@@ -161,8 +218,8 @@ class Evaluator:
     processes, or on the workers of the Dask scheduler at ``scheduler``."""
 
     def __init__(self, cost: HardwareCost, constraints: Constraints, names: list[str], seed: int, workers: int,
-                 data=None, scheduler: str | None = None):
-        self.cost, self.constraints = cost, constraints
+                 data=None, scheduler: str | None = None, screen: bool = False):
+        self.cost, self.constraints, self.screen = cost, constraints, screen
         self.names, self.seed, self.workers, self.data = names, seed, workers, data
         self.scheduler = scheduler
         self._executor: Executor | None = None
@@ -187,20 +244,30 @@ class Evaluator:
             torch.set_num_threads(self._threads)
             self._threads = None
 
-    def __call__(self, archs: list[dict]) -> list[tuple[dict, list[str], dict | None]]:
-        """(hardware metrics, constraint violations, scores or None when infeasible) per architecture.
+    def _in_workers(self) -> bool:
+        if self._executor is None:
+            raise RuntimeError("Evaluator is used outside its `with` block")
+        return self.cost.spec is not None and self._executor.parallel
+
+    def __call__(self, archs: list[dict]) -> list[tuple[dict, str, list[str], dict | None]]:
+        """(hardware metrics, their price "screen" | "full", constraint violations, scores or None when infeasible)
+        per architecture.
 
         With parallel workers, a built-in cost runs in the workers next to the scoring, so both use every core; a
         custom cost function (which need not be picklable) and any serial run use ``self.cost`` here.
         """
-        if self._executor is None:
-            raise RuntimeError("Evaluator is used outside its `with` block")
-        spec = self.cost.spec
-        in_workers = spec is not None and self._executor.parallel
-        hws = [None] * len(archs) if in_workers else [candidate_hw(a, self.cost) for a in archs]
-        jobs = [(a, hw, spec, self.constraints, self.names, self.seed, self.data)
-                for a, hw in zip(archs, hws, strict=True)]
+        in_workers = self._in_workers()
+        priced = [None] * len(archs) if in_workers else \
+            [price_candidate(a, self.cost, self.constraints, self.screen) for a in archs]
+        jobs = [(a, p, self.cost.spec, self.constraints, self.screen, self.names, self.seed, self.data)
+                for a, p in zip(archs, priced, strict=True)]
         return list(self._executor.map(_eval_job, jobs))
+
+    def full_price(self, archs: list[dict]) -> list[dict]:
+        """The full hardware price of each architecture (in the workers where the cost is a built-in one)."""
+        if not self._in_workers():
+            return [candidate_hw(a, self.cost) for a in archs]
+        return list(self._executor.map(_full_price_job, [(a, self.cost.spec) for a in archs]))
 
 
 # ---- the search ------------------------------------------------------------------------------------------------------
@@ -213,12 +280,13 @@ class Search:
         self.space, self.cfg, self.cost, self.data = space, cfg, cost, data
         self.names = base_names([cfg.metric])
         self.rng = random.Random(cfg.seed)
-        self.archive: list[dict] = []  # {"arch", "key", "scores", "hw", "generation"}
+        self.archive: list[dict] = []  # {"arch", "key", "scores", "hw", "price", "generation"}
         self.index: dict[str, int] = {}
         self.rejected: dict[str, list[str]] = {}  # key -> constraint violations
         self.population: list[str] = []
         self.generation = 0
         self.history: list[dict] = []
+        self.screen_bound_misses: list[dict] = []
 
     # -- metric over the archive
     def metric_values(self) -> list[float]:
@@ -229,14 +297,14 @@ class Search:
         return combine_group(self.cfg.metric, [r["scores"] for r in self.archive])
 
     def _draw(self, make: Callable[[], dict], want: int, taken: set[str],
-              evaluator: Evaluator) -> list[tuple[dict, dict, dict]]:
-        """Up to ``want`` new feasible architectures from ``make``, with hardware metrics and scores.
+              evaluator: Evaluator) -> list[tuple[dict, dict, str, dict]]:
+        """Up to ``want`` new feasible architectures from ``make``, with hardware metrics, their price and scores.
 
         Candidates are drawn in batches of the number still missing and evaluated together (hardware cost and
         scores in the executor's workers); infeasible ones are recorded as rejected and replaced by the next batch.
         The draw order depends only on the RNG, so runs are reproducible whatever the executor.
         """
-        out: list[tuple[dict, dict, dict]] = []
+        out: list[tuple[dict, dict, str, dict]] = []
         tries, limit = 0, self.cfg.max_tries * max(1, want)
         while len(out) < want and tries < limit:
             batch: list[dict] = []
@@ -251,18 +319,19 @@ class Search:
                     raise AssertionError(f"search produced an invalid architecture: {errs[0]}")
                 taken.add(key)
                 batch.append(a)
-            for a, (hw, bad, scores) in zip(batch, evaluator(batch), strict=True):
+            for a, (hw, price, bad, scores) in zip(batch, evaluator(batch), strict=True):
                 if bad:
                     self.rejected[arch_key(a)] = bad
                 else:
-                    out.append((a, hw, scores))
+                    out.append((a, hw, price, scores))
         return out
 
-    def _add(self, cands: list[tuple[dict, dict, dict]]) -> None:
-        for a, hw, s in cands:
+    def _add(self, cands: list[tuple[dict, dict, str, dict]]) -> None:
+        for a, hw, price, s in cands:
             key = arch_key(a)
             self.index[key] = len(self.archive)
-            self.archive.append({"arch": a, "key": key, "scores": s, "hw": hw, "generation": self.generation})
+            self.archive.append({"arch": a, "key": key, "scores": s, "hw": hw, "price": price,
+                                 "generation": self.generation})
 
     def _select(self, keys: list[str]) -> list[str]:
         vals = self.metric_values()
@@ -275,7 +344,7 @@ class Search:
             raise RuntimeError("no architecture of the space satisfies the hardware constraints "
                                f"(e.g. {next(iter(self.rejected.values()), ['?'])[0]})")
         self._add(cands)
-        self.population = self._select([arch_key(a) for a, _, _ in cands])
+        self.population = self._select([arch_key(c[0]) for c in cands])
         self._log()
 
     def step(self, evaluator: Evaluator) -> None:
@@ -293,7 +362,7 @@ class Search:
                 return mutate(parents[0], self.space, self.rng, self.cfg.mutation_prob)
         crosses = self._draw(cross, self.cfg.crossovers, taken, evaluator)
         self._add(muts + crosses)
-        self.population = self._select(self.population + [arch_key(a) for a, _, _ in muts + crosses])
+        self.population = self._select(self.population + [arch_key(c[0]) for c in muts + crosses])
         self._log()
 
     def _log(self) -> None:
@@ -301,6 +370,34 @@ class Search:
         pop = [vals[self.index[k]] for k in self.population]
         self.history.append({"generation": self.generation, "evaluated": len(self.archive),
                              "best": max(pop), "mean": sum(pop) / len(pop)})
+
+    # -- full prices for the outputs
+    def finalize_prices(self, evaluator: Evaluator) -> None:
+        """Give the full hardware price to every screen-priced candidate the outputs need (the top_k and every
+        possible Pareto member, ``hw_screen.must_price``), in rounds until no more is needed. A full price outside
+        the screen's bound is recorded in ``screen_bound_misses`` (the front may then be inexact)."""
+        from nash.frontend.nas.hw_screen import must_price
+
+        while True:
+            vals = self.metric_values()
+            idx = must_price(vals, [self.cost.value(r["hw"]) for r in self.archive],
+                             [_price(r) == "full" for r in self.archive], self.cost.screen_ratio, self.cfg.top_k)
+            if not idx:
+                return
+            for i, hw in zip(idx, evaluator.full_price([self.archive[i]["arch"] for i in idx]), strict=True):
+                rec = self.archive[i]
+                lo, full = self.cost.value(rec["hw"]), self.cost.value(hw)
+                if not lo <= full <= self.cost.screen_ratio * lo + 1e-9 * abs(lo):
+                    self.screen_bound_misses.append({"key": rec["key"], "screen": lo, "full": full})
+                rec["hw"], rec["price"], rec["screen_value"] = hw, "full", lo
+
+    def price_summary(self) -> dict:
+        """How many candidates carry which price, and the largest full / screen objective ratio seen."""
+        full = [r for r in self.archive if _price(r) == "full"]
+        ratios = [self.cost.value(r["hw"]) / r["screen_value"] for r in full if r.get("screen_value")]
+        return {"full": len(full), "screen": len(self.archive) - len(full), "screen_ratio_bound":
+                self.cost.screen_ratio, "full_over_screen_max": max(ratios, default=None),
+                "screen_bound_misses": list(self.screen_bound_misses)}
 
     # -- results
     def ranked(self) -> list[tuple[float, dict]]:
@@ -329,7 +426,8 @@ class Search:
         return {"format": "nash-search-checkpoint", "version": 1, "generation": self.generation,
                 "config": _cfg_dict(self.cfg), "space": self.space.name, "ops": list(self.space.ops),
                 "cost": self.cost.name, "rng": [st[0], list(st[1]), st[2]], "population": self.population,
-                "archive": self.archive, "rejected": self.rejected, "history": self.history}
+                "archive": self.archive, "rejected": self.rejected, "history": self.history,
+                "screen_bound_misses": self.screen_bound_misses}
 
     def load_state(self, st: dict, path: Path) -> None:
         mine = _cfg_dict(self.cfg)
@@ -348,6 +446,12 @@ class Search:
         self.index = {r["key"]: i for i, r in enumerate(self.archive)}
         self.rejected = dict(st["rejected"])
         self.history = list(st["history"])
+        self.screen_bound_misses = list(st.get("screen_bound_misses", []))
+
+
+def _price(rec: dict) -> str:
+    """An archive record's price (records of checkpoints from before the screen were all fully priced)."""
+    return rec.get("price", "full")
 
 
 def _num(v) -> float:
@@ -373,7 +477,8 @@ def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: P
     ck = out / CHECKPOINT
     s = Search(space, cfg, cost, data)
     # The executor first: an unreachable --scheduler fails before OUT (and its checkpoint) is touched.
-    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data, cfg.scheduler) as evaluator:
+    with Evaluator(cost, cfg.constraints, s.names, cfg.score_seed, cfg.workers, data, cfg.scheduler,
+                   cfg.screen_hardware) as evaluator:
         out.mkdir(parents=True, exist_ok=True)
         if resume and ck.exists():
             s.load_state(json.loads(ck.read_text()), ck)
@@ -394,6 +499,9 @@ def run_search(space: SpaceConfig, cfg: SearchConfig, cost: HardwareCost, out: P
             bar.update()
             bar.set_postfix(evaluated=len(s.archive), best=f"{s.history[-1]['best']:.3f}")
         bar.close()
+        if s.generation >= cfg.generations:
+            s.finalize_prices(evaluator)
+            atomic_write_text(ck, json.dumps(s.state()))
     if s.generation >= cfg.generations:
         write_outputs(s, out, provenance or {}, time.time() - t0)
     return s
@@ -414,7 +522,7 @@ def write_outputs(s: Search, out: Path, provenance: dict, seconds: float) -> Non
         "hardware": {"cost": s.cost.name, "objective": s.cost.objective, **best["hw"]},
         "search": {**_cfg_dict(s.cfg), "generations": s.cfg.generations, "evaluated": len(s.archive),
                    "rejected_by_constraints": len(s.rejected), "space": s.space.name, "ops": list(s.space.ops),
-                   "seconds_last_call": seconds},
+                   "seconds_last_call": seconds, "hardware_prices": s.price_summary()},
         "stats": arch_stats(best["arch"]),
     }
     # The search writes only its own sections; `nash accel` searches and writes the accelerator section.
@@ -448,8 +556,10 @@ def plot_pareto(s: Search, front: list, path: Path) -> None:
     obj = s.cost.objective
     sign = 1 if s.cost.maximize else -1
     fig, ax = plt.subplots(figsize=(6, 4.2))
+    screened = sum(_price(r) == "screen" for r in s.archive)
+    note = f"; {screened} at the screen's lower bound" if screened else ""
     ax.scatter([sign * s.cost.value(r["hw"]) for r in s.archive], [_num(v) for v in vals], s=6, c="0.7",
-               label=f"evaluated ({len(s.archive)})")
+               label=f"evaluated ({len(s.archive)}{note})")
     ax.plot([sign * s.cost.value(r["hw"]) for _, r in front], [_num(v) for v, _ in front], "o-", c="tab:red", ms=4,
             label=f"Pareto front ({len(front)})")
     ax.set_xlabel(f"{obj} ({'higher' if s.cost.maximize else 'lower'} is better)")
