@@ -17,6 +17,10 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
   of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
   banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
 
+With a design batch of B images per task (the section's ``batch``), a layer whose band is small beside these buffers
+(sized by the engine's largest layer) folds several images into one pass (:func:`images_per_pass`): one weight tile
+then serves ``nb`` images' band pixels. The buffers do not grow with B.
+
 :func:`engine_buffers` returns every buffer's banks x depth x width and its BRAM18 / URAM / LUTRAM cost under the
 mapping rules of :func:`memory_blocks` (UG573 block-RAM aspect ratios). Pure Python: ``frontend/accel`` (the model,
 with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
@@ -25,7 +29,7 @@ with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from math import gcd
 
@@ -165,6 +169,7 @@ class EngineBuffers:
     reuse: Mapping[str, bool]  # layer -> input band read once per band and group
     stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
     stage_dw_depth: int = 0
+    images: Mapping[str, int] = field(default_factory=dict)  # layer -> images per pass nb (1 when batch = 1)
 
     @property
     def bram18(self) -> int:
@@ -187,14 +192,26 @@ class EngineBuffers:
             "total": {"bram36": self.bram36, "uram": self.uram, "lut": self.lut}}
 
 
+def images_per_pass(node: Node, tr: int, tiles_kept: int, batch: int, acc_pixels: int, band_half_words: int) -> int:
+    """Images of a batch one pass of a layer handles (nb): the most images, at most ``batch``, whose band pixels fit
+    the engine's ``acc_pixels`` accumulators per lane and whose band words (x the ``tiles_kept`` input tiles the band
+    buffer keeps) fit its ``band_half_words`` words per lane and half. The requant stage and write_out go image by
+    image, so they bound nothing; 1 when even two images do not fit."""
+    pix = band_rows(node.out_size, tr) * node.out_size
+    words = band_words(node, tr) * tiles_kept
+    return max(1, min(batch, acc_pixels // max(pix, 1), band_half_words // max(words, 1)))
+
+
 def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn: int, dw: int, rq: int,
                    acc_bits: int = 32, weight_bits: int = 8, acc_mem: str = "bram",
                    lutram_max_bits: float = LUTRAM_MAX_BITS,
-                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None) -> EngineBuffers:
+                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None,
+                   batch: int = 1) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
     entry uses its whole map); ``acc_mem``: "bram" or "uram" for the accumulators; ``lutram_max_bits`` applies to
-    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``).
+    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``);
+    ``batch``: images per task of the design (``images``: each layer's images per pass, :func:`images_per_pass`).
 
     ``memo``: a dict the caller keeps for one (``layers``, ``tiles``, ``lutram_max_bits``); the parts that depend on
     the layers alone and the band part, which depends on (tm, tn, dw) only, are computed once per key there (the
@@ -242,4 +259,9 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         lut_bits = xlut if name.startswith("xband") else lutram_max_bits
         mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    images = {}
+    for n in std + dws:
+        kept = walk_tiles(n, tm, tn, dw)[0] if (reuse | reuse_d)[n.name] else 1
+        images[n.name] = images_per_pass(n, tr[n.name], kept, batch, acc_pxd if n.depthwise else acc_px,
+                                         xwd if n.depthwise else xw)
+    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd, images)

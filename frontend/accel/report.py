@@ -64,7 +64,8 @@ def table_text(section: dict, nodes: list[Node]) -> str:
     lines.append(f"{'board':<8}{'':>7}{'':>13}{'':>8}  {'':<44}" + "".join(f"{avail[k]:>8}" for k in RES_KEYS))
     s = section["schedule"]
     lines += ["", f"schedule: {len(s['steps'])} steps, period {s['period_cycles']} cycles, "
-              f"max image offset {s['max_image_offset']}, per-image latency {s['latency_cycles']} cycles"]
+              f"max image offset {s['max_image_offset']}, batch {section.get('batch', 1)} images per period, "
+              f"latency {s['latency_cycles']} cycles"]
     return "\n".join(lines) + "\n"
 
 
