@@ -225,7 +225,8 @@ def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: i
     return {"units": units, "rd_burst": lanes * plane_words(n.in_size) if whole else words, "fill": fill,
             "emit": max(emit, fill), "bandgrp": n_band * n_grp,
             "wgrp": walk.n_mt * (walk.lanes + walk.n_in * walk.tile_words), "bandout": n_band * walk.n_out,
-            "mac": max(nb * pix, walk.tile_words // walk.kk) * walk.kk, "pix": pix, "nb": nb, "owords": owords, "lanes": walk.lanes,
+            "mac": max(nb * pix, walk.tile_words // walk.kk) * walk.kk, "pix": pix, "nb": nb, "owords": owords,
+            "lanes": walk.lanes,
             "wr_burst": walk.lanes * out_plane_words(n) if whole else owords, "n_in": walk.n_in, "kk": walk.kk}
 
 
