@@ -37,6 +37,7 @@ from nash.frontend.accel.search import (  # noqa: E402
     layer_cycles,
     make_context,
     performance,
+    top_batch,
 )
 from nash.frontend.core.atomic_io import atomic_write_text  # noqa: E402
 from nash.frontend.core.graph import lower  # noqa: E402
@@ -107,7 +108,7 @@ def evaluate(arch: dict, board: str, max_batch: int | None = None) -> dict:
     nodes = lower(arch)
     ctx = make_context(nodes, board)
     t0 = time.perf_counter()
-    res = coarse_to_fine(ctx)
+    res = coarse_to_fine(ctx, batch=top_batch(max_batch))  # as `search`: at the largest batch, then the best B
     if res.design is None:
         return {"feasible": False, "evaluations": res.evaluations}
     res.design, evals = choose_batch(ctx, res.design, max_batch)  # the images per task of the highest FPS

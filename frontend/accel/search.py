@@ -12,10 +12,11 @@ schedule period (throughput = clock / period) under the board's usable resources
 * Exhaustive: evaluates every engine configuration of the space, then a branch and bound over the joint choice whose
   bounds are exact lower bounds (sorted-alignment period with the best possible duration of each unassigned engine;
   resources with the smallest possible use), so it returns the optimum of the whole space.
-* Batch (design level, :func:`choose_batch`): the images per task B in ``BATCH_CHOICES`` (up to a user's cap), each
-  priced with the searched engines' configurations (the buffers, so the resources, do not depend on B); the B of the
-  highest FPS = B x clock / period wins, ties to the smaller B (shorter latency). The three searches above run at
-  B = 1 (their periods compare), :func:`search` and :func:`hardware_cost` add the batch choice.
+* Batch (design level): the images per task B in ``BATCH_CHOICES`` (up to a user's cap). :func:`search` and
+  :func:`hardware_cost` run the search above at the largest allowed B (one weight tile then serves the most images,
+  which moves the best engine balance), then :func:`choose_batch` prices every other allowed B with the engines found
+  (the buffers, so the resources, do not depend on B); the B of the highest FPS = B x clock / period wins, ties to
+  the smaller B (shorter latency). Each search alone runs at one given B (default 1).
 """
 
 from __future__ import annotations
@@ -318,10 +319,11 @@ def _fine(ev: Evaluator, design: dict[str, Cands]) -> dict[str, Cands]:
     return design
 
 
-def coarse_to_fine(ctx: AccelContext, fine: bool = True) -> SearchResult:
-    """The coarse-to-fine search (``fine=False``: the coarse stage only, for fast NAS screening)."""
+def coarse_to_fine(ctx: AccelContext, fine: bool = True, batch: int = 1) -> SearchResult:
+    """The coarse-to-fine search (``fine=False``: the coarse stage only, for fast NAS screening) at ``batch`` images
+    per task."""
     t0 = time.perf_counter()
-    ev = Evaluator(ctx)
+    ev = Evaluator(ctx, batch)
     mems = _memories(ctx.board)
     cands = {e: pareto(ev.evaluate(e, coarse_space(em, mems))) for e, em in ctx.engines.items()}
     first = joint_bnb(ev, cands)
@@ -428,12 +430,12 @@ def joint_bnb(ev: Evaluator, cands: dict[str, Cands], upper_bound: float = math.
     return {e: int(keep[e][j]) for e, j in best[2].items()}
 
 
-def exhaustive(ctx: AccelContext, upper_bound: float = math.inf) -> SearchResult:
-    """Exact optimum over the whole space: every engine configuration is evaluated, then :func:`joint_bnb`.
-    ``upper_bound``: a period known to be achievable, to prune earlier (the result is the same whenever it is >= the
-    optimum; pass it slightly above an achieved period)."""
+def exhaustive(ctx: AccelContext, upper_bound: float = math.inf, batch: int = 1) -> SearchResult:
+    """Exact optimum over the whole space at ``batch`` images per task: every engine configuration is evaluated,
+    then :func:`joint_bnb`. ``upper_bound``: a period known to be achievable, to prune earlier (the result is the same
+    whenever it is >= the optimum; pass it slightly above an achieved period)."""
     t0 = time.perf_counter()
-    ev = Evaluator(ctx)
+    ev = Evaluator(ctx, batch)
     full = {e: ev.evaluate_all(e, full_space(em, ctx.board)) for e, em in ctx.engines.items()}
     idx = joint_bnb(ev, full, upper_bound)
     design = None
@@ -466,20 +468,27 @@ def make_context(nodes: list[Node], board: str | Board = "kv260", cost_table: st
     return AccelContext.build(nodes, b, _table(cost_table), _pe(calibration))
 
 
+def top_batch(max_batch: int | None = None) -> int:
+    """The largest batch of ``BATCH_CHOICES`` within the cap (None: no cap): the one the search runs at."""
+    return max(b for b in BATCH_CHOICES if max_batch is None or b <= max_batch)
+
+
 def choose_batch(ctx: AccelContext, design: Design, max_batch: int | None = None) -> tuple[Design, int]:
     """The design's engines at the batch of ``BATCH_CHOICES`` (at most ``max_batch``) with the highest FPS
-    (B / period; ties to the smaller B), and the engine evaluations it took (one per engine and B > 1)."""
-    cap = max(BATCH_CHOICES) if max_batch is None else int(max_batch)
-    best, evals = design, 0
+    (B / period; ties to the smaller B), and the engine evaluations it took (one per engine and other B)."""
+    found = {design.batch: design}
+    evals = 0
     for b in BATCH_CHOICES:
-        if b <= design.batch or b > cap:
+        if b in found or (max_batch is not None and b > max_batch):
             continue
         ev = Evaluator(ctx, b)
-        d = _make_design(ev, {e: ev.evaluate(e, [row]) for e, row in design.rows.items()})
+        found[b] = _make_design(ev, {e: ev.evaluate(e, [row]) for e, row in design.rows.items()})
         evals += ev.engine_evals
-        if d.batch / d.period > best.batch / best.period * (1 + 1e-9):
-            best = d
-    return best, evals
+    best = min(found)
+    for b in sorted(found):
+        if b / found[b].period > best / found[best].period * (1 + 1e-9):
+            best = b
+    return found[best], evals
 
 
 def check_max_batch(max_batch: int | None) -> None:
@@ -494,9 +503,9 @@ def search(ctx: AccelContext, mode: str = "coarse-to-fine", max_batch: int | Non
     :class:`AccelSearchError` when no design of the space fits the board."""
     check_max_batch(max_batch)
     if mode == "exhaustive":
-        r = exhaustive(ctx)
+        r = exhaustive(ctx, batch=top_batch(max_batch))
     elif mode in ("coarse-to-fine", "coarse"):
-        r = coarse_to_fine(ctx, fine=mode == "coarse-to-fine")
+        r = coarse_to_fine(ctx, fine=mode == "coarse-to-fine", batch=top_batch(max_batch))
     else:
         raise AccelSearchError(f"unknown search mode {mode!r}; expected coarse-to-fine, coarse or exhaustive")
     if r.design is None:
@@ -553,8 +562,9 @@ def hardware_cost(arch: dict, board: str = "kv260", fast: bool = False, max_batc
     ``feasible: False``, fps 0 and latency inf (no exception).
     """
     t0 = time.perf_counter()
+    check_max_batch(max_batch)
     ctx = make_context(lower(arch), board)
-    r = coarse_to_fine(ctx, fine=not fast)
+    r = coarse_to_fine(ctx, fine=not fast, batch=top_batch(max_batch))
     if r.design is None:
         return {"fps": 0.0, "latency_ms": math.inf, "gops": 0.0, "peak_gops": 0.0,
                 "resources": {"dsp": 0, "lut": 0, "ff": 0, "bram": 0, "uram": 0}, "feasible": False,

@@ -182,6 +182,13 @@ def test_choose_batch_takes_the_highest_fps_of_the_choices():
     assert perf["fps"] == pytest.approx(best.batch * ctx.board.clock_mhz * 1e6 / perf["period_cycles"])
     cost = S.hardware_cost(SMALL[2], max_batch=1)
     assert cost["batch"] == 1
+    # `search`: the search at the largest allowed batch, then the batch choice over the engines it found
+    r1 = S.search(ctx, max_batch=1)
+    assert r1.design.batch == 1 and r1.design.period == pytest.approx(d1.period)
+    want, _ = S.choose_batch(ctx, S.coarse_to_fine(ctx, batch=8).design)
+    r = S.search(ctx)
+    assert (r.design.batch, r.design.rows) == (want.batch, want.rows)
+    assert S.search(ctx, max_batch=3).design.batch <= 2
 
 
 @pytest.mark.parametrize("bad", [0, -2, True, 1.5])
