@@ -245,7 +245,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     til = weights_blob.Tiling(tm, tn, dw_lanes)
     buf = buffers_of(eng, nodes, plan, bounds)
     loops = {n.name: layer_loops(n, weights_blob.conv_walk(n, til), plan.tile(n.name), buf.reuse[n.name],
-                                 dw_lanes if n.depthwise else tn, buf.images[n.name]) for n in layers}
+                                 dw_lanes if n.depthwise else tn, buf.images.get(n.name, 1)) for n in layers}
     std = [loops[n.name] for n in layers if not n.depthwise]
     dws = [loops[n.name] for n in layers if n.depthwise]
     every = list(loops.values())

@@ -29,7 +29,7 @@ with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from math import gcd
 
@@ -169,7 +169,7 @@ class EngineBuffers:
     reuse: Mapping[str, bool]  # layer -> input band read once per band and group
     stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
     stage_dw_depth: int = 0
-    images: Mapping[str, int] = field(default_factory=dict)  # layer -> images per pass nb (1 when batch = 1)
+    images: Mapping[str, int] = field(default_factory=dict)  # layer -> images per pass nb (empty: 1 each)
 
     @property
     def bram18(self) -> int:
@@ -192,13 +192,12 @@ class EngineBuffers:
             "total": {"bram36": self.bram36, "uram": self.uram, "lut": self.lut}}
 
 
-def images_per_pass(node: Node, tr: int, tiles_kept: int, batch: int, acc_pixels: int, band_half_words: int) -> int:
-    """Images of a batch one pass of a layer handles (nb): the most images, at most ``batch``, whose band pixels fit
-    the engine's ``acc_pixels`` accumulators per lane and whose band words (x the ``tiles_kept`` input tiles the band
-    buffer keeps) fit its ``band_half_words`` words per lane and half. The requant stage and write_out go image by
-    image, so they bound nothing; 1 when even two images do not fit."""
-    pix = band_rows(node.out_size, tr) * node.out_size
-    words = band_words(node, tr) * tiles_kept
+def images_per_pass(pix: int, words: int, batch: int, acc_pixels: int, band_half_words: int) -> int:
+    """Images of a batch one pass of a layer handles (nb): the most images, at most ``batch``, whose band pixels
+    (``pix``, the layer's largest band) fit the engine's ``acc_pixels`` accumulators per lane and whose band words
+    (``words``: a plane's band words x the input tiles the band buffer keeps) fit its ``band_half_words`` words per
+    lane and half. The requant stage and write_out go image by image, so they bound nothing; 1 when even two images
+    do not fit."""
     return max(1, min(batch, acc_pixels // max(pix, 1), band_half_words // max(words, 1)))
 
 
@@ -259,9 +258,22 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
         lut_bits = xlut if name.startswith("xband") else lutram_max_bits
         mem, b18, ur, lut = memory_blocks(banks, depth, width, uram, lut_bits, bits_per_lut)
         bufs.append(Buffer(name, banks, depth, width, mem, b18, ur, lut))
+    buf = EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    return with_images(layers, tiles, buf, tn, batch, memo) if batch > 1 else buf
+
+
+def with_images(layers: Sequence[Node], tiles: Mapping[str, int], buf: EngineBuffers, tn: int, batch: int,
+                memo: dict | None = None) -> EngineBuffers:
+    """``buf`` (the engine's buffers, which do not depend on the batch) with each layer's images per pass at
+    ``batch`` images per task (:func:`images_per_pass`); ``memo``: as :func:`engine_buffers`' (same key)."""
+    memo = {} if memo is None else memo
+    if "passes" not in memo:  # per layer (band pixels, band words, input channels per group), once per key
+        tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
+        memo["passes"] = {n.name: (band_rows(n.out_size, tr[n.name]) * n.out_size, band_words(n, tr[n.name]),
+                                   n.in_ch // n.groups, n.depthwise) for n in layers}
     images = {}
-    for n in std + dws:
-        kept = walk_tiles(n, tm, tn, dw)[0] if (reuse | reuse_d)[n.name] else 1
-        images[n.name] = images_per_pass(n, tr[n.name], kept, batch, acc_pxd if n.depthwise else acc_px,
-                                         xwd if n.depthwise else xw)
-    return EngineBuffers(tuple(bufs), xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd, images)
+    for name, (pix, words, cg, dwise) in memo["passes"].items():
+        kept = _ceil(cg, tn) if buf.reuse[name] and not dwise else 1  # walk_tiles' input tiles, kept with reuse
+        acc, half = (buf.acc_dw_pixels, buf.xband_dw_words) if dwise else (buf.acc_pixels, buf.xband_words)
+        images[name] = images_per_pass(pix, words * kept, batch, acc, half)
+    return replace(buf, images=images)

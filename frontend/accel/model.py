@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from nash.frontend.accel.array_cost import array_price
 from nash.frontend.accel.board import Board
-from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers
+from nash.frontend.accel.buffers import Band, EngineBuffers, bands, engine_buffers, with_images
 from nash.frontend.accel.calibration import PeTiming
 from nash.frontend.accel.cost_table import CostTable, unit_scale
 from nash.frontend.core.graph import Node
@@ -175,16 +175,21 @@ class EngineModel:
         """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, uram) in a design of
         ``batch`` images per task: the one buffer function :func:`nash.frontend.accel.buffers.engine_buffers`, cached
         per configuration (the search asks for the same rows many times)."""
-        key = (*(int(v) for v in row), int(batch))
+        key = tuple(int(v) for v in row)
+        tm, tn, dw, tile, rq, uram = key
+        if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
+            self._buf_memo[tile] = (self.layer_tiles(tile), {})
+        tiles, memo = self._buf_memo[tile]
         if key not in self._buf_cache:
-            tm, tn, dw, tile, rq, uram, _ = key
-            if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
-                self._buf_memo[tile] = (self.layer_tiles(tile), {})
-            tiles, memo = self._buf_memo[tile]
             self._buf_cache[key] = engine_buffers(
                 self.layers, tiles, tm, tn, dw, rq, ACC_BITS, 8, "uram" if uram else "bram",
-                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"], memo=memo, batch=int(batch))
-        return self._buf_cache[key]
+                self.t["lutram.max_bits"], self.t["lutram.bits_per_lut"], memo=memo)
+        if batch <= 1:
+            return self._buf_cache[key]
+        bkey = (*key, int(batch))  # the same buffers, with the layers' images per pass at this batch
+        if bkey not in self._buf_cache:
+            self._buf_cache[bkey] = with_images(self.layers, tiles, self._buf_cache[key], tn, int(batch), memo)
+        return self._buf_cache[bkey]
 
     def _bands(self, i: int, tr: int) -> list[Band]:
         key = (i, tr)

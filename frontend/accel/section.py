@@ -58,7 +58,8 @@ def build_section(ctx, result, perf: dict) -> dict:
         engines[e] = cfg
         images = em.engine_buffers(row, d.batch).images  # images per pass (the engine's pass loop)
         for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
-            layers[n.name] = {"engine": e, "tr": int(tile), "images": images[n.name], "cycles": int(round(float(cyc)))}
+            layers[n.name] = {"engine": e, "tr": int(tile), "images": images.get(n.name, 1),
+                              "cycles": int(round(float(cyc)))}
     engines[MISC_ENGINE] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
     for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(d.batch), strict=True):
         layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "images": 1, "cycles": int(round(float(cyc)))}
