@@ -31,7 +31,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nash.frontend.accel.model import config_dict, engine_of, resources_dict  # noqa: E402
-from nash.frontend.accel.search import coarse_to_fine, layer_cycles, make_context, performance  # noqa: E402
+from nash.frontend.accel.search import (  # noqa: E402
+    choose_batch,
+    coarse_to_fine,
+    layer_cycles,
+    make_context,
+    performance,
+    top_batch,
+)
 from nash.frontend.core.atomic_io import atomic_write_text  # noqa: E402
 from nash.frontend.core.graph import lower  # noqa: E402
 from nash.frontend.nas.search_space import sample, space_for_dataset  # noqa: E402
@@ -64,15 +71,16 @@ def layer_rows(ctx, design, nodes) -> list[dict]:
         e = engine_of(n)
         tm, tn, dw = design.rows[e][:3]
         pes = dw if n.depthwise else tm * tn
-        ops = 2.0 * n.macs
+        ops = 2.0 * n.macs * design.batch  # a task serves the batch's images
         weights = n.out_ch * (n.in_ch // n.groups) * n.kernel**2
-        nbytes = n.in_ch * n.in_size**2 + weights  # read once each; the output goes out on the AXI write channel
+        # read once per image / per task; the output goes out on the AXI write channel
+        nbytes = design.batch * n.in_ch * n.in_size**2 + weights
         oi = ops / nbytes
         compute_roof = 2.0 * pes * f / 1e9
         memory_roof = ctx.bw * f * oi / 1e9
         attained = ops / (cyc[n.name] / f) / 1e9
         rows.append({"layer": n.name, "role": n.role, "engine": e, "op": n.op, "kernel": n.kernel,
-                     "depthwise": n.depthwise, "macs": n.macs, "cycles": cyc[n.name], "pes": pes,
+                     "depthwise": n.depthwise, "macs": n.macs * design.batch, "cycles": cyc[n.name], "pes": pes,
                      "intensity_ops_per_byte": round(oi, 3), "attained_gops": round(attained, 3),
                      "compute_roof_gops": round(compute_roof, 3), "memory_roof_gops": round(memory_roof, 3),
                      "bound": "compute" if compute_roof <= memory_roof else "memory",
@@ -96,12 +104,16 @@ def large_layers(rows: list[dict]) -> list[dict]:
     return out
 
 
-def evaluate(arch: dict, board: str) -> dict:
+def evaluate(arch: dict, board: str, max_batch: int | None = None) -> dict:
     nodes = lower(arch)
     ctx = make_context(nodes, board)
-    res = coarse_to_fine(ctx)
+    t0 = time.perf_counter()
+    res = coarse_to_fine(ctx, batch=top_batch(max_batch))  # as `search`: at the largest batch, then the best B
     if res.design is None:
         return {"feasible": False, "evaluations": res.evaluations}
+    res.design, evals = choose_batch(ctx, res.design, max_batch)  # the images per task of the highest FPS
+    res.evaluations += evals
+    res.seconds = time.perf_counter() - t0
     p = performance(ctx, res.design)
     rows = layer_rows(ctx, res.design, nodes)
     r = resources_dict(res.design.res)
@@ -114,7 +126,7 @@ def evaluate(arch: dict, board: str) -> dict:
     limit = (f"{fullest} ({100 * share[fullest]:.0f} % of the usable budget)" if share[fullest] >= 0.9 else
              f"port bandwidth: {membound} of {len(rows)} layers memory-bound; fullest resource {fullest} "
              f"({100 * share[fullest]:.0f} % of the usable budget)")
-    return {"feasible": True, "fps": p["fps"], "gops": p["gops"], "latency_ms": p["latency_ms"],
+    return {"feasible": True, "fps": p["fps"], "gops": p["gops"], "latency_ms": p["latency_ms"], "batch": p["batch"],
             "peak_gops": p["peak_gops"], "board_peak_gops": p["board_peak_gops"], "macs": sum(n.macs for n in nodes),
             "ops": {o: sum(1 for n in nodes if n.kind == "conv" and n.op == o) for o in ("conv", "shift", "adder")},
             "resources": r, "utilisation": {k: round(r[k] / tot[k], 4) if tot[k] else 0.0 for k in r},
@@ -146,7 +158,8 @@ def run_set(dataset: str, space_name: str, n: int, seed: int, board: str) -> dic
     best = {side: max(ok, key=lambda p, s=side: p[s]["fps"])["index"] if ok else None
             for side in ("hybrid", "conv_only")}
     return {"dataset": dataset, "space": space_name, "num_classes": space.num_classes, "n": n, "pairs": pairs,
-            "median": {side: {k: med(side, k) for k in ("fps", "gops", "busy_large_layers", "dsp_busy_3x3_pointwise")}
+            "median": {side: {k: med(side, k) for k in ("fps", "gops", "latency_ms", "batch", "busy_large_layers",
+                                                "dsp_busy_3x3_pointwise")}
                        for side in ("hybrid", "conv_only")},
             "median_utilisation": {side: {k: statistics.median(p[side]["utilisation"][k] for p in ok)
                                           for k in ("dsp", "lut", "ff", "bram", "uram")} for side in ("hybrid",

@@ -7,8 +7,11 @@ The architectures are sampled with a small sampler of the NASA-F table (method.m
 does not depend on the search-space module: per stage a width and depth, per block an op type, kernel {3, 5} and
 expansion; ReLU, no SE; stem 3x3 conv stride 1; head 1x1 conv to {1792, 1984}, global pooling, FC to 100 classes.
 For every architecture both searches run on the same model context; the exhaustive search gets no hint from the
-coarse-to-fine result unless ``--seeded`` (its pruning is exact either way). Figures: quality ratio (coarse-to-fine
-FPS / exhaustive FPS), evaluation ratio (exhaustive / coarse-to-fine evaluations), seconds per architecture.
+coarse-to-fine result unless ``--seeded`` (its pruning is exact either way). Both run at ``--batch`` images per task
+(default: the largest of ``search.BATCH_CHOICES``, the batch `nash accel` searches at); the coarse-to-fine seconds
+include the batch choice that follows it in `nash accel` (``search.choose_batch``). Figures: quality ratio
+(coarse-to-fine FPS / exhaustive FPS at that batch), evaluation ratio (exhaustive / coarse-to-fine evaluations),
+seconds per architecture.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import sys
 import time
 
 from nash.frontend.accel.model import resources_dict
-from nash.frontend.accel.search import coarse_to_fine, exhaustive, make_context, performance
+from nash.frontend.accel.search import (
+    choose_batch,
+    coarse_to_fine,
+    exhaustive,
+    make_context,
+    performance,
+    top_batch,
+)
 from nash.frontend.core.atomic_io import atomic_write_text
 from nash.frontend.core.graph import lower
 
@@ -54,15 +64,20 @@ def sample_arch(rng: random.Random, ops: tuple[str, ...] = ("conv", "shift", "ad
             "stages": stages, "head": {"width": rng.choice(HEAD_WIDTHS)}}
 
 
-def compare(arch: dict, board: str, seeded: bool) -> dict:
+def compare(arch: dict, board: str, seeded: bool, batch: int = 1) -> dict:
     nodes = lower(arch)
     ctx = make_context(nodes, board)
     cpu0 = time.process_time()  # CPU seconds beside the wall-clock ones: the 2 cores are shared, the load varies
-    c2f = coarse_to_fine(ctx)
+    c2f = coarse_to_fine(ctx, batch=batch)
+    t0 = time.perf_counter()
+    chosen = choose_batch(ctx, c2f.design)[0].batch if c2f.design else None
+    choice_s = time.perf_counter() - t0
+    c2f.seconds += choice_s
     c2f_cpu = time.process_time() - cpu0
     ub = c2f.design.period * (1 + 1e-9) if (seeded and c2f.design) else float("inf")
-    ex = exhaustive(ctx, upper_bound=ub)
-    row = {"layers": len(nodes), "macs": sum(n.macs for n in nodes),
+    ex = exhaustive(ctx, upper_bound=ub, batch=batch)
+    row = {"layers": len(nodes), "macs": sum(n.macs for n in nodes), "batch": batch, "chosen_batch": chosen,
+           "batch_choice_seconds": round(choice_s, 4),
            "ops": {o: sum(1 for n in nodes if n.kind == "conv" and n.op == o) for o in ("conv", "shift", "adder")},
            "space_size": c2f.space_size}
     for name, r in (("c2f", c2f), ("exhaustive", ex)):
@@ -87,6 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--board", default="kv260")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeded", action="store_true", help="seed the exhaustive search with the c2f period")
+    ap.add_argument("--batch", type=int, default=top_batch(), help="images per task of both searches")
     ap.add_argument("--out", default="benchmarks/results/accel_search.json")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -94,7 +110,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     for i in range(args.n):
         arch = sample_arch(rng)
-        row = compare(arch, args.board, args.seeded)
+        row = compare(arch, args.board, args.seeded, args.batch)
         row["index"] = i
         rows.append(row)
         c, e = row["c2f"], row["exhaustive"]
@@ -106,7 +122,8 @@ def main(argv=None) -> int:
     er = [r["eval_ratio"] for r in ok]
     sec = [r["c2f"]["seconds"] for r in rows]
     summary = {
-        "architectures": len(rows), "compared": len(ok),
+        "architectures": len(rows), "compared": len(ok), "batch": args.batch,
+        "batch_choice_seconds_mean": statistics.fmean(r["batch_choice_seconds"] for r in rows),
         "quality_min": min(q), "quality_mean": statistics.fmean(q), "quality_target": 0.99,
         "eval_ratio_min": min(er), "eval_ratio_median": statistics.median(er), "eval_ratio_target": 50,
         "engine_eval_ratio_min": min(r["exhaustive"]["engine_evaluations"] / r["c2f"]["engine_evaluations"]

@@ -41,11 +41,11 @@ def cycles_report(layer_cycles: dict[str, int], plan: Plan, accelerator: dict | 
         steps.append({"tasks": tasks, "code_cycles": max((layer_cycles[t.layer] for t in step), default=0)})
     period = sum(s["code_cycles"] for s in steps)
     perf = acc.get("performance") or {}
-    code_fps = plan.clock_mhz * 1e6 / period if period else None
+    code_fps = plan.batch * plan.clock_mhz * 1e6 / period if period else None  # a period moves a batch
     model_period, model_fps = perf.get("period_cycles"), perf.get("fps")
     return {
         "source": "csim loop counters (docs/hls-codegen.md, code-derived cycle count)",
-        "clock_mhz": plan.clock_mhz,
+        "clock_mhz": plan.clock_mhz, "batch": plan.batch,
         "layers": layers, "steps": steps,
         "period_cycles": period, "fps": round(code_fps, 2) if code_fps else None,
         "model_period_cycles": model_period, "model_fps": round(model_fps, 2) if model_fps else None,

@@ -105,7 +105,8 @@ class CsimLibrary:
         self._lib.nash_cycles_reset()
 
     def layer_cycles(self) -> dict[str, int]:
-        """Code-derived cycles of each layer's last task (layers not run since the last reset: absent)."""
+        """Code-derived cycles of each layer's longest task since the last reset (a full batch; layers not run:
+        absent)."""
         return {layer["name"]: int(self._lib.nash_cycles_layer(i)) for i, layer in enumerate(self.manifest["layers"])
                 if self._lib.nash_cycles_layer_runs(i)}
 

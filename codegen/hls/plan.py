@@ -59,6 +59,7 @@ class Plan:
     tiles: dict[str, int] = field(default_factory=dict)  # conv-kind layer -> output tile side tr (default 8)
     acc_mem: dict[str, str] = field(default_factory=dict)  # engine -> the array's accumulators "bram" | "uram"
     acc_dw_mem: dict[str, str] = field(default_factory=dict)  # engine -> the depthwise lanes' accumulators
+    batch: int = 1  # images per task (the section's batch; the fallback runs one)
 
     def lanes(self, engine: str) -> int:
         """Depthwise lanes of an engine (the section's ``dw_lanes``; 0 there means no depthwise layer)."""
@@ -83,7 +84,8 @@ class Plan:
 
     @property
     def min_slots(self) -> int:
-        return self.max_offset + 1
+        """Activation slots (one image each) the schedule needs: every image of the batches in flight."""
+        return self.batch * (self.max_offset + 1)
 
 
 def validate_schedule(nodes: list[Node], steps: Steps, where: str = "schedule",
@@ -130,7 +132,7 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),
                 "accelerator", "model", dw_lanes=dw_lanes, requant_lanes=requant_lanes,
                 axi_bytes_per_cycle=float(acc["axi_bytes_per_cycle"]), tiles=tiles, acc_mem=acc_mem,
-                acc_dw_mem=acc_dw_mem)
+                acc_dw_mem=acc_dw_mem, batch=int(acc.get("batch", 1)))
 
 
 def make_plan(model_data: dict, nodes: list[Node], schedule: str = "model") -> Plan:

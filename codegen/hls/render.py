@@ -110,9 +110,10 @@ def engines_context() -> dict:
     return {"engines": [eng(e) for e in ENGINES], "pe_engines": [eng(e) for e in PE_ENGINES],
             "misc": eng(MISC_ENGINE), "n_engines": len(ENGINES), "engine_legend": engine_id_legend(),
             "op_legend": engine_id_legend(PE_ENGINES),
-            # run_step(): per engine (layer, image, slot), then every m_axi pointer of nash_top
-            "step_params": [f"int {v}{i}" for i in ids for v in "lis"],
-            "step_args": [f"{v}[{i}]" for i in ids for v in ("lay", "im", "sl")],
+            # run_step(): per engine (layer, first image, images, slot of the first image), n_slots, then every
+            # m_axi pointer of nash_top
+            "step_params": [f"int {v}{i}" for i in ids for v in "lins"] + ["int n_slots"],
+            "step_args": [f"{v}[{i}]" for i in ids for v in ("lay", "im", "nim", "sl")] + ["n_slots"],
             "port_params": [f"{t} {n}" for t, n in ports], "port_args": [n for _, n in ports],
             # nash_top's arguments in signature order (top.cpp.j2: the ports, then n_images and n_slots)
             "top_arguments": [(n, "pointer") for _, n in ports] + [("n_images", "int32"), ("n_slots", "int32")]}
@@ -197,7 +198,7 @@ def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
     acc_bits = 32 if _engine_acc_bits(eng, nodes, plan, bounds) <= 32 else 64
     return buffers.engine_buffers(layers, {n.name: plan.tile(n.name) for n in layers}, tm, tn, plan.lanes(eng),
-                                  plan.requant(eng), acc_bits, 8, plan.memory(eng),
+                                  plan.requant(eng), acc_bits, 8, plan.memory(eng), batch=plan.batch,
                                   acc_dw_mem=plan.memory(eng, "acc_dw"))
 
 
@@ -210,8 +211,10 @@ def _bind(buf: buffers.EngineBuffers, name: str, variable: str, kind: str = "ram
     return f"#pragma HLS BIND_STORAGE variable={variable} type={kind} impl={impl}"
 
 
-def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: int) -> dict[str, int]:
-    """Trip counts of one conv-kind layer's loops in the generated engine (for the loop_tripcount hints)."""
+def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: int,
+                nb: int = 1) -> dict[str, int]:
+    """Trip counts of one conv-kind layer's loops in the generated engine (for the loop_tripcount hints); ``nb``:
+    its images per pass (the band buffer's fills, the emission and the MAC loop run over all of them)."""
     bl = buffers.bands(n, tr)
     n_band, n_grp = len(bl), walk.n_out // walk.n_mt
     whole = n_band == 1
@@ -219,12 +222,13 @@ def layer_loops(n: Node, walk: weights_blob.Walk, tr: int, reuse: bool, lanes: i
     pix = max(b.rows for b in bl) * n.out_size
     words = max(b.words for b in bl)
     owords = _ceil(pix, WORD)
-    fill = (walk.walk_cg if reuse else lanes) * words
-    emit = (walk.n_mt * walk.n_in if reuse else 1) * pix * walk.kk
+    fill = nb * (walk.walk_cg if reuse else lanes) * words
+    emit = nb * (walk.n_mt * walk.n_in if reuse else 1) * pix * walk.kk
     return {"units": units, "rd_burst": lanes * plane_words(n.in_size) if whole else words, "fill": fill,
             "emit": max(emit, fill), "bandgrp": n_band * n_grp,
             "wgrp": walk.n_mt * (walk.lanes + walk.n_in * walk.tile_words), "bandout": n_band * walk.n_out,
-            "mac": max(pix, walk.tile_words // walk.kk) * walk.kk, "pix": pix, "owords": owords, "lanes": walk.lanes,
+            "mac": max(nb * pix, walk.tile_words // walk.kk) * walk.kk, "pix": pix, "nb": nb, "owords": owords,
+            "lanes": walk.lanes,
             "wr_burst": walk.lanes * out_plane_words(n) if whole else owords, "n_in": walk.n_in, "kk": walk.kk}
 
 
@@ -243,7 +247,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     til = weights_blob.Tiling(tm, tn, dw_lanes)
     buf = buffers_of(eng, nodes, plan, bounds)
     loops = {n.name: layer_loops(n, weights_blob.conv_walk(n, til), plan.tile(n.name), buf.reuse[n.name],
-                                 dw_lanes if n.depthwise else tn) for n in layers}
+                                 dw_lanes if n.depthwise else tn, buf.images.get(n.name, 1)) for n in layers}
     std = [loops[n.name] for n in layers if not n.depthwise]
     dws = [loops[n.name] for n in layers if n.depthwise]
     every = list(loops.values())
@@ -252,7 +256,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
         return _minmax([r[key] * scale for r in rows])
 
     ctx = {
-        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq,
+        "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq, "batch": plan.batch,
         "sum_bits": max((bounds[n.name]["product_bits"] for n in layers), default=32),
         "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
         "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
@@ -273,15 +277,15 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     for key in ("units", "fill", "emit", "bandgrp", "wgrp", "rd_burst", "wr_burst"):
         ctx[f"{key}_min"], ctx[f"{key}_max"] = span(every, key)
     # drain: ceil(lanes / rq) groups x the band's pixels; a requant group loop: its pixels or the previous group's words
-    ctx["drain_max"] = max((_ceil(r["lanes"], rq) * r["pix"] for r in every), default=1)
+    ctx["drain_max"] = max((_ceil(r["lanes"], rq) * r["pix"] * r["nb"] for r in every), default=1)
     ctx["drain_min"] = 1
     ctx["rqg_max"] = max((_ceil(r["lanes"], rq) + 1 for r in every), default=2)
     ctx["rqpx_max"] = max((max(r["pix"], rq * r["owords"]) for r in every), default=1)
     ctx["mac_min"], ctx["mac_max"] = span(std, "mac")
     ctx["dmac_min"], ctx["dmac_max"] = span(dws, "mac")
     # a first MAC loop also drains the previous output tile: up to ceil(lanes / rq) groups x its band's pixels
-    ctx["mac_max"] = max([ctx["mac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in std])
-    ctx["dmac_max"] = max([ctx["dmac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] for r in dws])
+    ctx["mac_max"] = max([ctx["mac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] * r["nb"] for r in std])
+    ctx["dmac_max"] = max([ctx["dmac_max"]] + [_ceil(r["lanes"], rq) * r["pix"] * r["nb"] for r in dws])
     ctx["bandout_min"], ctx["bandout_max"] = span(std, "bandout")
     ctx["dbandout_min"], ctx["dbandout_max"] = span(dws, "bandout")
     ctx["bandout_all_min"], ctx["bandout_all_max"] = span(every, "bandout")
@@ -292,12 +296,12 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
     return ctx
 
 
-def misc_context(nodes: list[Node]) -> dict:
-    """Buffer sizes and loop trip counts of the misc unit (words of 16 lanes)."""
+def misc_context(nodes: list[Node], batch: int = 1) -> dict:
+    """Buffer sizes and loop trip counts of the misc unit (words of 16 lanes); ``batch``: images per task."""
     adds = [_ceil(n.in_ch * plane_words(n.in_size), 64) for n in nodes if n.kind == "add"]
     gaps = [n for n in nodes if n.kind == "gap"]
     fcs = [n for n in nodes if n.kind == "fc"]
-    ctx: dict = {"engine_fn": c_engine_function(MISC_ENGINE)}
+    ctx: dict = {"engine_fn": c_engine_function(MISC_ENGINE), "batch": batch}
     ctx["addc_min"], ctx["addc_max"] = _minmax(adds)
     ctx["addw_min"], ctx["addw_max"] = _minmax([n.in_ch * plane_words(n.in_size) for n in nodes if n.kind == "add"])
     ctx["gapw_min"], ctx["gapw_max"] = _minmax([n.in_ch * plane_words(n.in_size) for n in gaps])
@@ -308,9 +312,11 @@ def misc_context(nodes: list[Node]) -> dict:
 
 
 def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_blob.Section],
-               tiles: dict[str, weights_blob.Tiling], plan: Plan, reuse: dict[str, bool]) -> list[dict]:
+               tiles: dict[str, weights_blob.Tiling], plan: Plan, reuse: dict[str, bool],
+               images: dict[str, int] | None = None) -> list[dict]:
     """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words). ``reuse``: conv-kind
-    layer -> its input band is read once per band and walk group (the engine's buffer function decides)."""
+    layer -> its input band is read once per band and walk group; ``images``: its images per pass (the engine's
+    buffer function decides both)."""
     sec = {s.layer: s.offset for s in sections}
     rows = []
     for i, n in enumerate(nodes):
@@ -323,9 +329,10 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
         walk = [w.n_out, w.n_in, w.n_mt, w.walk_cg, w.kk, w.tile_words] if w else [0, 0, 0, 0, 0, 0]
         if w:
             rows_ = buffers.band_rows(n.out_size, plan.tile(n.name))
-            walk += [rows_, _ceil(n.out_size, rows_), w.n_out // w.n_mt, int(reuse[n.name])]
+            walk += [rows_, _ceil(n.out_size, rows_), w.n_out // w.n_mt, int(reuse[n.name]),
+                     (images or {}).get(n.name, 1)]
         else:
-            walk += [0, 0, 0, 0]
+            walk += [0, 0, 0, 0, 1]
         vals = [KIND_ID[n.kind], op_id, n.in_ch, n.out_ch, n.in_size, n.out_size, n.kernel, n.stride,
                 n.padding, n.groups, int(n.depthwise), int(n.relu), int(ins[0] == "input"), f"{in_w}u", f"{in2}u",
                 f"{offs.get(n.name, 0) // WORD}u", in_cs, out_plane_words(n), f"{sec[n.name] // WORD}u", *walk]
@@ -333,7 +340,8 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
         if n.groups > 1:
             desc += f" g{n.groups}"
         if w:
-            desc += f", bands of {walk[-4]} rows" + (", input reused" if walk[-1] else "")
+            desc += f", bands of {walk[-5]} rows" + (", input reused" if walk[-2] else "")
+            desc += f", {walk[-1]} images per pass" if walk[-1] > 1 else ""
         rows.append({"index": i, "init": ", ".join(str(v) for v in vals), "comment": desc})
     return rows
 
@@ -396,6 +404,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     eng_bits = {e: _engine_acc_bits(e, nodes, plan, bounds) for e in PE_ENGINES}
     eng_bufs = {e: buffers_of(e, nodes, plan, bounds) for e in PE_ENGINES}
     reuse = {k: v for b in eng_bufs.values() for k, v in b.reuse.items()}
+    images = {k: v for b in eng_bufs.values() for k, v in b.images.items()}
     pe = pe_source(pe_impl, plan.pe, {e: 32 if b <= 32 else 64 for e, b in eng_bits.items()}, exp_max, out / "src",
                    kk={e: b.kk for e, b in eng_bufs.items()})
     first, last = nodes[0], nodes[-1]
@@ -408,11 +417,12 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "min_slots": plan.min_slots, "slot_words": slot_bytes // WORD, "in_ch": first.in_ch, "in_size": first.in_size,
         "input_bytes": in_bytes, "in_cs": plane_words(first.in_size), "num_classes": n_classes,
         "logit_words": logit_words, "blob_bytes": blob_size, "layout_id": f"{layout_id:016x}",
-        "exp_max": exp_max, "max_images": 1024, "layer_rows": layer_rows(nodes, offs, sections, tiles, plan, reuse),
+        "exp_max": exp_max, "max_images": 1024, "batch": plan.batch,
+        "layer_rows": layer_rows(nodes, offs, sections, tiles, plan, reuse, images),
         "sched_rows": sched_rows(nodes, plan), "schedule_kind": plan.schedule_kind,
         "ports": top_ports(img_words, slot_bytes // WORD, plan.min_slots, blob_size // WORD, logit_words),
         "aliases": alias_groups(), "axi_latency": AXI_LATENCY,
-        "min_periods": 1 + plan.max_offset, "max_periods": 1024 + plan.max_offset,
+        "min_periods": 1 + plan.max_offset, "max_periods": _ceil(1024, plan.batch) + plan.max_offset,
         "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
         "layer_planes": ", ".join(str(out_plane_words(n) * WORD) for n in nodes),
         "abi_version": ABI_VERSION,
@@ -434,7 +444,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         engines[eng] |= {"dw_lanes": ectx["dw"], "requant_lanes": ectx["rq"], "acc_mem": plan.memory(eng),
                          "acc_dw_mem": plan.memory(eng, "acc_dw"), "buffers": ectx["buffers"]}
         _write(src / f"{ectx['engine_fn']}.cpp", _hls("src/engine.cpp.j2", base | ectx), files)
-    mctx = misc_context(nodes)
+    mctx = misc_context(nodes, plan.batch)
     _write(src / f"{mctx['engine_fn']}.cpp", _hls("src/engine_misc.cpp.j2", base | mctx), files)
     _write(tb / "nash_capi.h", templates.source("hls_templates/tb/nash_capi.h"), files)
     _write(tb / "nash_capi.cpp", _hls("tb/nash_capi.cpp.j2", ctx), files)

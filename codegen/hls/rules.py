@@ -45,12 +45,17 @@ def check_source(path: Path, text: str | None = None, require_labels: bool = Tru
         body = code[m.end() - 1:matching(code, m.end() - 1) + 1]
         if re.search(rf"(?<!::)\b{re.escape(fn)}\s*(<[^>]*>)?\s*\(", body[1:]):
             out.append(Violation("R4", name, line_of(code, m.start()), f"function {fn} calls itself (recursion)"))
-    # R5-R8: loops. A loop that calls a function of this file containing loops is not innermost (the callee's
-    # loops carry the pragmas).
-    looping = set()
-    for m in FUNC.finditer(code):
-        if FOR.search(code[m.end() - 1:matching(code, m.end() - 1) + 1]):
-            looping.add(m.group(1))
+    # R5-R8: loops. A loop that calls a function of this file containing loops, directly or through its callees
+    # (e.g. a DATAFLOW region calling its processes), is not innermost (the callees' loops carry the pragmas).
+    bodies = {m.group(1): code[m.end() - 1:matching(code, m.end() - 1) + 1] for m in FUNC.finditer(code)}
+    looping = {fn for fn, body in bodies.items() if FOR.search(body)}
+    grown = True
+    while grown:
+        grown = False
+        for fn, body in bodies.items():
+            if fn not in looping and any(re.search(rf"\b{re.escape(c)}\s*(<[^>]*>)?\s*\(", body) for c in looping):
+                looping.add(fn)
+                grown = True
     calls = re.compile(rf"\b({'|'.join(map(re.escape, sorted(looping)))})\s*\(") if looping else None
     for m in FOR.finditer(code):
         ln = line_of(code, m.start())

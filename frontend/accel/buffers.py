@@ -18,6 +18,10 @@ word of each DDR channel plane (reads and writes stay whole-word bursts). Per en
   of 16 pixels of one channel, ping-pong (one group requantises while the previous group's words leave): 16 byte
   banks, byte (lane l, pixel p) in bank (l + p) mod 16, ``2 rq ceil(pixels / 16)`` entries each.
 
+With a design batch of B images per task (the section's ``batch``), a layer whose band is small beside these buffers
+(sized by the engine's largest layer) folds several images into one pass (:func:`images_per_pass`): one weight tile
+then serves ``nb`` images' band pixels. The buffers do not grow with B.
+
 :func:`engine_buffers` returns every buffer's banks x depth x width and its BRAM18 / URAM / LUTRAM cost under the
 mapping rules of :func:`memory_blocks` (UG573 block-RAM aspect ratios). Pure Python: ``frontend/accel`` (the model,
 with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
@@ -26,7 +30,7 @@ with numpy) and ``codegen`` (array sizes in the rendered C++) both call it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from math import gcd
 
@@ -182,6 +186,7 @@ class EngineBuffers:
     reuse: Mapping[str, bool]  # layer -> input band read once per band and group
     stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
     stage_dw_depth: int = 0
+    images: Mapping[str, int] = field(default_factory=dict)  # layer -> images per pass nb (empty: 1 each)
 
     @property
     def bram18(self) -> int:
@@ -204,16 +209,26 @@ class EngineBuffers:
             "total": {"bram36": self.bram36, "uram": self.uram, "lut": self.lut}}
 
 
+def images_per_pass(pix: int, words: int, batch: int, acc_pixels: int, band_half_words: int) -> int:
+    """Images of a batch one pass of a layer handles (nb): the most images, at most ``batch``, whose band pixels
+    (``pix``, the layer's largest band) fit the engine's ``acc_pixels`` accumulators per lane and whose band words
+    (``words``: a plane's band words x the input tiles the band buffer keeps) fit its ``band_half_words`` words per
+    lane and half. The requant stage and write_out go image by image, so they bound nothing; 1 when even two images
+    do not fit."""
+    return max(1, min(batch, acc_pixels // max(pix, 1), band_half_words // max(words, 1)))
+
+
 def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn: int, dw: int, rq: int,
                    acc_bits: int = 32, weight_bits: int = 8, acc_mem: str = "bram",
                    lutram_max_bits: float = LUTRAM_MAX_BITS,
-                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None, *,
+                   bits_per_lut: float = LUTRAM_BITS_PER_LUT, memo: dict | None = None, batch: int = 1, *,
                    acc_dw_mem: str | None = None) -> EngineBuffers:
     """Every buffer of the conv-kind engine that runs ``layers`` (conv-kind nodes) on a ``tm`` x ``tn`` array with
     ``dw`` depthwise lanes and ``rq`` requant lanes; ``tiles``: layer name -> its tile side ``tr`` (a layer without an
     entry uses its whole map); ``acc_mem``: "bram" or "uram" for the array's accumulators, ``acc_dw_mem`` for the
     depthwise lanes' (None: the same as ``acc_mem``); ``lutram_max_bits`` applies to
-    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``).
+    every buffer but the band buffers, which follow their own rule (``XBAND_LUTRAM_WORDS``, ``XBAND_REUSE_WORDS``);
+    ``batch``: images per task of the design (``images``: each layer's images per pass, :func:`images_per_pass`).
 
     ``memo``: a dict the caller keeps for one (``layers``, ``tiles``, ``lutram_max_bits``); the parts that depend on
     the layers alone and the band part, which depends on (tm, tn, dw) only, are computed once per key there (the
@@ -258,4 +273,22 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     xlut = XBAND_LUTRAM_WORDS * WORD * 8  # the band banks' own rule: bits of the deepest one in distributed RAM
     bufs = tuple(_buffer(name, banks, depth, width, uram, xlut if name.startswith("xband") else lutram_max_bits,
                          bits_per_lut) for name, banks, depth, width, uram in rows if depth > 0)
-    return EngineBuffers(bufs, xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    buf = EngineBuffers(bufs, xw, xwd, acc_px, acc_pxd, kk, kkd, reuse | reuse_d, sd, sdd)
+    return with_images(layers, tiles, buf, tn, batch, memo) if batch > 1 else buf
+
+
+def with_images(layers: Sequence[Node], tiles: Mapping[str, int], buf: EngineBuffers, tn: int, batch: int,
+                memo: dict | None = None) -> EngineBuffers:
+    """``buf`` (the engine's buffers, which do not depend on the batch) with each layer's images per pass at
+    ``batch`` images per task (:func:`images_per_pass`); ``memo``: as :func:`engine_buffers`' (same key)."""
+    memo = {} if memo is None else memo
+    if "passes" not in memo:  # per layer (band pixels, band words, input channels per group), once per key
+        tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
+        memo["passes"] = {n.name: (band_rows(n.out_size, tr[n.name]) * n.out_size, band_words(n, tr[n.name]),
+                                   n.in_ch // n.groups, n.depthwise) for n in layers}
+    images = {}
+    for name, (pix, words, cg, dwise) in memo["passes"].items():
+        kept = _ceil(cg, tn) if buf.reuse[name] and not dwise else 1  # walk_tiles' input tiles, kept with reuse
+        acc, half = (buf.acc_dw_pixels, buf.xband_dw_words) if dwise else (buf.acc_pixels, buf.xband_words)
+        images[name] = images_per_pass(pix, words * kept, batch, acc, half)
+    return replace(buf, images=images)

@@ -20,7 +20,15 @@ from dataclasses import dataclass, fields
 import numpy as np
 from nash.frontend.accel.array_cost import array_price
 from nash.frontend.accel.board import Board
-from nash.frontend.accel.buffers import ACC_MEM_CODES, Band, EngineBuffers, acc_mem_code, bands, engine_buffers
+from nash.frontend.accel.buffers import (
+    ACC_MEM_CODES,
+    Band,
+    EngineBuffers,
+    acc_mem_code,
+    bands,
+    engine_buffers,
+    with_images,
+)
 from nash.frontend.accel.calibration import PeTiming
 from nash.frontend.accel.cost_table import CostTable, unit_scale
 from nash.frontend.core.graph import Node
@@ -183,20 +191,25 @@ class EngineModel:
         (the engines round it to whole-word row bands)."""
         return {n.name: min(int(tile), n.out_size) for n in self.layers}
 
-    def engine_buffers(self, row: tuple) -> EngineBuffers:
-        """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, acc_mem): the one buffer
-        function :func:`nash.frontend.accel.buffers.engine_buffers`, cached per configuration (the search asks for
-        the same rows many times)."""
+    def engine_buffers(self, row: tuple, batch: int = 1) -> EngineBuffers:
+        """The buffers codegen allocates for a configuration row (tm, tn, dw, tile, rq, acc_mem) in a design of
+        ``batch`` images per task: the one buffer function :func:`nash.frontend.accel.buffers.engine_buffers`, cached
+        per configuration (the search asks for the same rows many times)."""
         key = tuple(int(v) for v in row)
+        tm, tn, dw, tile, rq, mem = key
+        if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
+            self._buf_memo[tile] = (self.layer_tiles(tile), {})
+        tiles, memo = self._buf_memo[tile]
         if key not in self._buf_cache:
-            tm, tn, dw, tile, rq, mem = key
-            if tile not in self._buf_memo:  # engine_buffers' memo of one (layers, tiles)
-                self._buf_memo[tile] = (self.layer_tiles(tile), {})
-            tiles, memo = self._buf_memo[tile]
             self._buf_cache[key] = engine_buffers(
                 self.layers, tiles, tm, tn, dw, rq, ACC_BITS, 8, ACC_MEM_CODES[mem][0], self.t["lutram.max_bits"],
                 self.t["lutram.bits_per_lut"], memo=memo, acc_dw_mem=ACC_MEM_CODES[mem][1])
-        return self._buf_cache[key]
+        if batch <= 1:
+            return self._buf_cache[key]
+        bkey = (*key, int(batch))  # the same buffers, with the layers' images per pass at this batch
+        if bkey not in self._buf_cache:
+            self._buf_cache[bkey] = with_images(self.layers, tiles, self._buf_cache[key], tn, int(batch), memo)
+        return self._buf_cache[bkey]
 
     def _bands(self, i: int, tr: int) -> list[Band]:
         key = (i, tr)
@@ -204,34 +217,44 @@ class EngineModel:
             self._band_cache[key] = bands(self.layers[i], tr)
         return self._band_cache[key]
 
-    def layer_cycles(self, c: Configs) -> tuple[np.ndarray, np.ndarray]:
+    def layer_cycles(self, c: Configs, batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(cycles [n, L], tile side tr [n, L]): every layer runs in row bands of the configuration's tile side
-        (capped at its map), with the input reuse the configuration's buffers allow."""
+        (capped at its map), with the input reuse the configuration's buffers allow; a task serves ``batch`` images
+        in ceil(batch / nb) passes of nb images each (the layer's images per pass, from the buffers), each pass one
+        DATAFLOW region (the engine function's pass loop), the last one over the rest of the batch."""
         n, L = len(c), len(self.layers)
         lat_a, ii_a = self.pe_timing(c.tm, c.tn)
         cyc = np.zeros((n, L))
         tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
         reuse = np.zeros((n, L), dtype=bool)
+        nb = np.ones((n, L), dtype=np.int64)
         for k, row in enumerate(c.rows()):  # one buffer look-up per configuration
-            r = self.engine_buffers(row).reuse
-            reuse[k] = [r[m.name] for m in self.layers]
+            b = self.engine_buffers(row, batch)
+            reuse[k] = [b.reuse[m.name] for m in self.layers]
+            nb[k] = [b.images.get(m.name, 1) for m in self.layers]
         dw = np.maximum(c.dw, 1)
         for side in np.unique(tiles):
             sel_k, sel_i = np.nonzero(tiles == side)
             for i in np.unique(sel_i):
                 k = sel_k[sel_i == i]
-                cyc[k, i] = self.task_cycles(i, int(side), c.tm[k], c.tn[k], dw[k], c.rq[k], reuse[k, i],
-                                             lat_a[k], ii_a[k])
+                args = (c.tm[k], c.tn[k], dw[k], c.rq[k], reuse[k, i])
+                full, rest = batch // nb[k, i], batch % nb[k, i]
+                cyc[k, i] = full * self.task_cycles(i, int(side), *args, lat_a[k], ii_a[k], nb[k, i])
+                if np.any(rest > 0):  # the last pass over the batch's remaining images
+                    cyc[k, i] += np.where(rest > 0, self.task_cycles(i, int(side), *args, lat_a[k], ii_a[k],
+                                                                     np.maximum(rest, 1)), 0.0)
         return cyc, tiles
 
-    def task_cycles(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii) -> np.ndarray:
-        """Cycles of the task of layer ``i`` with row bands of side ``tr``, for arrays of configurations: the
-        DATAFLOW region of run_standard / run_depthwise (hls_templates/src/engine.cpp.j2), process by process, band
-        by band (docs/accelerator-model.md)."""
+    def task_cycles(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii, nb=1) -> np.ndarray:
+        """Cycles of one pass of layer ``i`` over ``nb`` images with row bands of side ``tr``, for arrays of
+        configurations: the DATAFLOW region of run_standard / run_depthwise (hls_templates/src/engine.cpp.j2),
+        process by process, band by band (docs/accelerator-model.md). Per (band, output tile, input tile) one weight
+        tile serves the nb images' band pixels; the reads, drains, requant groups and writes go image by image."""
         T = self.timing
         node = self.layers[i]
         bl = self._bands(i, tr)
         tm, tn, dw, rq = (np.asarray(v, np.int64) for v in (tm, tn, dw, rq))
+        nb = np.broadcast_to(np.asarray(nb, np.int64), tm.shape)
         reuse = np.asarray(reuse, bool)
         R, kk = node.out_size, node.kernel**2
         in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
@@ -269,7 +292,7 @@ class EngineModel:
 
         read_x = read_w = pad_x = requant = write = np.zeros(len(tm))
         compute = io + kk * ww - 1.0  # load_w: the first weight tile
-        pad_x = np.where(c_first * bl[0].words > 0, io + c_first * bl[0].words - 1, 0).astype(float)
+        pad_x = np.where(c_first * bl[0].words > 0, io + nb * c_first * bl[0].words - 1, 0).astype(float)
         rd_mult = np.where(reuse, 1, n_mt)  # input band re-read per output tile without reuse
         (n_full, m_full), (n_last, m_last) = out_tiles  # per band: full output tiles, then per group its last one
 
@@ -288,33 +311,33 @@ class EngineModel:
                 rx = (n_grp * n_in) * (lat + io - beat) + c_in * in_cs * beat
             else:  # one burst per channel plane
                 rx = c_in * (lat + io + (band.words - 1) * beat)
-            read_x = read_x + rd_mult * rx
+            read_x = read_x + rd_mult * nb * rx
             read_w = read_w + n_grp * (lat + io + (n_mt * (lanes + n_in * w_tile) - 1) * beat)
-            e = emit_k * pix * kk
+            e = emit_k * nb * pix * kk
             nxt = bl[b + 1].words if b + 1 < len(bl) else 0
-            fills = sum(cnt * np.maximum(e, ch * band.words) for cnt, ch in units)
-            pad_x = pad_x + u_band * (io - 1) + fills - np.maximum(e, c_first * band.words) + \
-                np.maximum(e, c_first * nxt)
+            fills = sum(cnt * np.maximum(e, nb * ch * band.words) for cnt, ch in units)
+            pad_x = pad_x + u_band * (io - 1) + fills - np.maximum(e, nb * c_first * band.words) + \
+                np.maximum(e, nb * c_first * nxt)
             # requant_out per output tile of mv channels (nq = ceil(mv / rq) groups): the lanes' records, then per
-            # group a loop over its pixels (the previous group's rq ow words leave inside it) and one loop more for
-            # the last group's words
+            # image and group a loop over its pixels (the previous group's rq ow words leave inside it) and one loop
+            # more for the image's last group's words
             for cnt, mv in out_tiles:
                 nq = _ceil(mv, rq)
-                requant = requant + cnt * ((io + lanes - 1) + (nq + 1) * (T.rq - 1) + pix
-                                           + (nq - 1) * np.maximum(pix, rq * ow) + (mv - (nq - 1) * rq) * ow)
-            mac = np.maximum(pix, ww) * kk
-            d_full, d_last = _ceil(m_full, rq) * pix, _ceil(m_last, rq) * pix
+                requant = requant + cnt * ((io + lanes - 1) + nb * ((nq + 1) * (T.rq - 1) + pix
+                                           + (nq - 1) * np.maximum(pix, rq * ow) + (mv - (nq - 1) * rq) * ow))
+            mac = np.maximum(nb * pix, ww) * kk
+            d_full, d_last = _ceil(m_full, rq) * nb * pix, _ceil(m_last, rq) * nb * pix
             compute = compute + n_out * (n_in - 1) * mac_loop(mac) + n_full * mac_loop(np.maximum(mac, d_full)) \
                 + (n_last - 1) * mac_loop(np.maximum(mac, d_last)) + mac_loop(np.maximum(mac, d_prev))
             d_before = np.where(n_full > 0, d_full, np.where(n_last > 1, d_last, d_prev))
             d_prev = d_last
-            if ow == out_cs:  # one burst per output tile
-                write = write + n_out * (lat + io - beat) + c_out * out_cs * beat
+            if ow == out_cs:  # one burst per output tile and image
+                write = write + nb * (n_out * (lat + io - beat) + c_out * out_cs * beat)
             else:
-                write = write + c_out * (lat + io + (ow - 1) * beat)
+                write = write + nb * c_out * (lat + io + (ow - 1) * beat)
         compute = compute + io + d_prev - 1  # the last tile's drain
         # the last MAC loop loads no next weight tile; it drains the tile before when it is a first loop (n_in = 1)
-        pix_l = bl[-1].rows * R
+        pix_l = nb * bl[-1].rows * R
         d_x = np.where(n_in == 1, d_before, 0)
         compute = compute - (np.maximum(np.maximum(pix_l, ww) * kk, d_x) - np.maximum(pix_l * kk, d_x)) * pe_ii
         if node.depthwise:
@@ -382,8 +405,9 @@ class MiscModel:
         return float(T.burst(w_in, T.io) + T.lat + T.pipe(n.out_ch * (1 + w_in), T.misc, word)
                      + T.burst(logit_words, T.io))
 
-    def layer_cycles(self) -> np.ndarray:
-        return np.array([self.task_cycles(n) for n in self.layers])
+    def layer_cycles(self, batch: int = 1) -> np.ndarray:
+        """Cycles of each misc layer's task over ``batch`` images (engine_misc.cpp.j2 runs them one by one)."""
+        return np.array([batch * self.task_cycles(n) for n in self.layers])
 
     def resources(self) -> np.ndarray:
         t = self.t

@@ -17,7 +17,8 @@ def report_json(section: dict) -> dict:
     perf = section["performance"]
     return {
         "board": section["board"], "part": section["part"], "clock_mhz": section["clock_mhz"],
-        "fps": perf["fps"], "latency_ms": perf["latency_ms"], "gops": perf["gops"], "peak_gops": perf["peak_gops"],
+        "batch": section.get("batch", 1), "fps": perf["fps"], "latency_ms": perf["latency_ms"], "gops": perf["gops"],
+        "peak_gops": perf["peak_gops"],
         "board_peak_gops": perf["board_peak_gops"], "utilisation_of_peak": perf["gops"] / perf["peak_gops"],
         "period_cycles": perf["period_cycles"],
         "resources": section["resources"], "board_resources": section["board_resources"]["total"],
@@ -41,7 +42,7 @@ def table_text(section: dict, nodes: list[Node]) -> str:
         ent = section["layers"][n.name]
         shape = f"{n.in_ch}x{n.in_size}->{n.out_ch}x{n.out_size} k{n.kernel}s{n.stride}"
         cyc = ent["cycles"]
-        gops = 2 * n.macs / (cyc / clk) / 1e9 if cyc else 0.0
+        gops = 2 * n.macs * section.get("batch", 1) / (cyc / clk) / 1e9 if cyc else 0.0  # a task: the batch
         lines.append(f"{n.name:<16}{ent['engine']:<7}{n.op:<7}{n.role:<10}{shape:<22}{ent['tr']:>5}{cyc:>10}"
                      f"{cyc / clk * 1e6:>9.1f}{gops:>8.2f}")
     lines += ["", f"{'engine':<8}{'layers':>7}{'busy cycles':>13}{'busy %':>8}  {'config':<44}"
@@ -64,7 +65,8 @@ def table_text(section: dict, nodes: list[Node]) -> str:
     lines.append(f"{'board':<8}{'':>7}{'':>13}{'':>8}  {'':<44}" + "".join(f"{avail[k]:>8}" for k in RES_KEYS))
     s = section["schedule"]
     lines += ["", f"schedule: {len(s['steps'])} steps, period {s['period_cycles']} cycles, "
-              f"max image offset {s['max_image_offset']}, per-image latency {s['latency_cycles']} cycles"]
+              f"max image offset {s['max_image_offset']}, batch {section.get('batch', 1)} images per period, "
+              f"latency {s['latency_cycles']} cycles"]
     return "\n".join(lines) + "\n"
 
 

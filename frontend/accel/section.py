@@ -2,13 +2,13 @@
 
 Schema (docs/accelerator-model.md explains every field)::
 
-    {"version": 4, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0,
+    {"version": 4, "board": "kv260", "part": "xck26-sfvc784-2LV-c", "clock_mhz": 200.0, "batch": 1,
      "usable_fraction": {"dsp", "lut", "ff", "bram", "uram"}, "axi_bytes_per_cycle": 16.0,
      "engines": {"conv" | "shift" | "adder": {"tm", "tn", "dw_lanes", "tr", "requant_lanes", "acc_mem",
                                               "acc_dw_mem", "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
                                              | null,
                  "misc": {"lanes", "resources"}},
-     "layers": {"<node>": {"engine", "tr", "cycles"}},
+     "layers": {"<node>": {"engine", "tr", "images", "cycles"}},
      "schedule": {"steps": [[{"engine", "layer", "image"}, ...], ...], "step_cycles", "period_cycles",
                   "latency_cycles", "max_image_offset", "activation_slots"},
      "performance": {"fps", "latency_ms", "gops", "peak_gops", "board_peak_gops", "period_cycles"},
@@ -56,18 +56,21 @@ def build_section(ctx, result, perf: dict) -> dict:
         cfg["buffers"] = _buffers(em, row)
         cfg["resources"] = resources_dict(em.resources(em_cfg(row))[0])
         engines[e] = cfg
+        images = em.engine_buffers(row, d.batch).images  # images per pass (the engine's pass loop)
         for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
-            layers[n.name] = {"engine": e, "tr": int(tile), "cycles": int(round(float(cyc)))}
+            layers[n.name] = {"engine": e, "tr": int(tile), "images": images.get(n.name, 1),
+                              "cycles": int(round(float(cyc)))}
     engines[MISC_ENGINE] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
-    for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(), strict=True):
-        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "cycles": int(round(float(cyc)))}
-    sched = perf["schedule"]
+    for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(d.batch), strict=True):
+        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "images": 1, "cycles": int(round(float(cyc)))}
+    sched = perf["schedule"].to_json()
+    sched["activation_slots"] *= d.batch  # image slots: every image of the batches in flight has its own
     return {
-        "version": SECTION_VERSION, "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz,
+        "version": SECTION_VERSION, "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "batch": d.batch,
         "usable_fraction": dict(b.usable_fraction), "axi_bytes_per_cycle": round(ctx.bw, 4),
         "engines": engines,
         "layers": {n.name: layers[n.name] for n in ctx.nodes},
-        "schedule": sched.to_json(),
+        "schedule": sched,
         "performance": {k: perf[k] for k in ("fps", "latency_ms", "gops", "peak_gops", "board_peak_gops")}
         | {"period_cycles": int(round(perf["period_cycles"]))},
         "resources": resources_dict(d.res),
@@ -79,13 +82,14 @@ def build_section(ctx, result, perf: dict) -> dict:
     }
 
 
-def section_for(nodes: list[Node], board: str = "kv260", mode: str = "coarse-to-fine") -> dict:
+def section_for(nodes: list[Node], board: str = "kv260", mode: str = "coarse-to-fine",
+                max_batch: int | None = None) -> dict:
     """Search the accelerator of a lowered network on a board and return its section (what ``nash accel`` writes,
-    with the default cost table and the PE calibration when present)."""
+    with the default cost table and the PE calibration when present); ``max_batch``: the images-per-task cap."""
     from nash.frontend.accel.search import make_context, performance, search
 
     ctx = make_context(nodes, board)
-    result = search(ctx, mode)
+    result = search(ctx, mode, max_batch)
     return build_section(ctx, result, performance(ctx, result.design))
 
 

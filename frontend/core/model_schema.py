@@ -142,6 +142,8 @@ class Engines(Section):
 class LayerPlacement(Section):
     engine: EngineName
     tr: PositiveInt
+    images: PositiveInt = Field(1, description="images of a batch one pass of the layer handles (one weight tile "
+                                "serves them all)")
     cycles: NonNegativeInt
 
 
@@ -196,6 +198,8 @@ class Accelerator(Section):
     board: NonEmptyStr
     part: NonEmptyStr
     clock_mhz: Annotated[float, Field(gt=0, le=1000)]
+    batch: PositiveInt = Field(1, description="images per task: the pipeline advances this many images per period "
+                               "(sections written before it run one)")
     usable_fraction: dict[str, float]
     axi_bytes_per_cycle: Annotated[float, Field(gt=0)]
     engines: Engines

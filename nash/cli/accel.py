@@ -21,8 +21,11 @@ import click
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="PE-array calibration JSON (default $NASH_CALIBRATION, else "
                    "~/.cache/nash-hls/calibration/pe_arrays.json when present).")
+@click.option("--max-batch", type=int, default=None,
+              help="At most this many images per task (the search picks the batch of 1, 2, 4, 8 with the highest "
+                   "FPS; a batch of B makes the latency about B times longer). 1: one image per task.")
 def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: str, usable: float | None,
-          clock_mhz: float | None, cost_table: str | None, calibration: str | None) -> None:
+          clock_mhz: float | None, cost_table: str | None, calibration: str | None, max_batch: int | None) -> None:
     """Search the accelerator for MODEL.json on a board; write DIR/model.json and the report."""
     from nash.frontend.accel.board import load_board
     from nash.frontend.accel.calibration import load_pe_timing
@@ -39,7 +42,7 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
     b = load_board(board, usable_fraction=usable, clock_mhz=clock_mhz)
     ctx = AccelContext.build(mf.nodes, b, load_cost_table(cost_table), load_pe_timing(calibration))
     mode = "exhaustive" if exhaustive else "coarse" if coarse_only else "coarse-to-fine"
-    result = search(ctx, mode)
+    result = search(ctx, mode, max_batch)
     perf = performance(ctx, result.design)
     section = build_section(ctx, result, perf)
     validate_section(section, mf.nodes, None)
@@ -50,7 +53,8 @@ def accel(model: str, board: str, exhaustive: bool, coarse_only: bool, out_dir: 
     save_model(mf, out / "model.json")
     paths = write_report(out, section, mf.nodes)
     r = section["resources"]
-    click.echo(f"{b.name}: {perf['fps']:.1f} FPS, {perf['latency_ms']:.3f} ms/image, {perf['gops']:.1f} GOPS "
+    click.echo(f"{b.name}: {perf['fps']:.1f} FPS, batch {perf['batch']}, latency {perf['latency_ms']:.3f} ms, "
+               f"{perf['gops']:.1f} GOPS "
                f"(peak {perf['peak_gops']:.1f}); DSP {r['dsp']} LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram']} "
                f"URAM {r['uram']}; {result.mode} search: {result.evaluations} evaluations, {result.seconds:.2f} s")
     click.echo(f"wrote {out / 'model.json'}, {paths['json']}, {paths['table']}, {paths['plot']}")

@@ -119,6 +119,23 @@ def test_accel_unknown_board_and_too_large(tmp_path):
     assert not (tmp_path / "o" / "model.json").exists()
 
 
+def test_accel_max_batch(tmp_path, accel_out):
+    """`--max-batch 1`: one image per task (the section's batch, its slots); the default lets the search take more
+    (this network's deep layers fold images); a cap below 1 is one line, exit 2, nothing written."""
+    save_model(new_model("tiny", ARCH), tmp_path / "m.json")
+    r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--max-batch", "1", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    one = load_model(tmp_path / "o" / "model.json").data["accelerator"]
+    assert one["batch"] == 1 and "batch 1" in r.output
+    assert one["schedule"]["activation_slots"] == one["schedule"]["max_image_offset"] + 1
+    acc = load_model(accel_out[0] / "model.json").data["accelerator"]
+    assert acc["batch"] in (1, 2, 4, 8) and acc["performance"]["fps"] >= one["performance"]["fps"]
+    assert json.loads((accel_out[0] / "accel_report.json").read_text())["batch"] == acc["batch"]
+    r = CliRunner().invoke(main, ["accel", str(tmp_path / "m.json"), "--max-batch", "0", "--out", str(tmp_path / "z")])
+    assert r.exit_code == 2 and "--max-batch: expected an integer >= 1" in r.output
+    assert not (tmp_path / "z" / "model.json").exists()
+
+
 def test_parse_csynth_sample():
     rep = parse_csynth(DATA / "csynth_sample_conv_pe_8x8.xml")
     assert rep["part"] == "xck26-sfvc784-2LV-c"

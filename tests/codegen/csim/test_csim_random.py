@@ -6,6 +6,7 @@ architectures. Every layer's output of every image is compared, not just the log
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,27 @@ def test_random_architectures_bitexact(tmp_path_factory, arch, tiles, seed):
 @given(arch=architectures(), tiles=TILES, seed=st.integers(0, 10_000), pe_impl=st.sampled_from(["auto", "rtl"]))
 def test_random_architectures_bitexact_many(tmp_path_factory, arch, tiles, seed, pe_impl):
     _check_random(tmp_path_factory, arch, tiles, seed, pe_impl)
+
+
+@pytest.mark.parametrize("batch,n,pe_impl", [
+    (3, 5, "auto"),  # odd B, a partial last batch of 2; layers folding 2 images into a pass run passes of 2 + 1
+    pytest.param(1, 3, "auto", marks=pytest.mark.slow),
+    pytest.param(2, 3, "auto", marks=pytest.mark.slow),
+    pytest.param(4, 6, "auto", marks=pytest.mark.slow),
+    pytest.param(4, 7, "rtl", marks=pytest.mark.slow),  # the weight-stationary blackboxes
+])
+def test_batch_passes_bitexact(tmp_path, batch, n, pe_impl):
+    """B images per task (the section's batch) on row bands, odd lanes, depthwise and grouped layers, with n_images
+    not a multiple of B: every layer's output of every image equals the integer reference; the layers whose bands
+    are small beside the engine's buffers fold several images into one pass (the buffer function's images)."""
+    arch = arch_with("conv", input_size=16)
+    section = with_tiles(accel_section(arch, ODD_TILES), {"conv": 2, "shift": 1, "adder": 3})
+    section["batch"] = batch
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=7, accelerator=section), tmp_path / "p", n=n,
+                                    pe_impl=pe_impl)
+    assert (bad, first) == (0, None)
+    text = (g.project.out / "src" / "nash_params.h").read_text()
+    assert f"const int BATCH = {batch};" in text
+    assert f"const int MIN_SLOTS = {batch * (g.project.plan.max_offset + 1)};" in text
+    folded = re.findall(r", (\d+) images per pass", text)  # the layers that run several images per pass
+    assert bool(folded) == (batch > 1) and all(1 < int(v) <= batch for v in folded)

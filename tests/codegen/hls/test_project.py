@@ -209,6 +209,26 @@ def test_accelerator_section_is_read_and_checked(searched_section):
         make_plan({"accelerator": bad}, nodes)
 
 
+def test_batch_field_is_read_and_older_sections_run_one(searched_section):
+    """The section's batch sizes the activation slots (one per image of the batches in flight); a section written
+    before the field existed (no batch, no layers' images) loads as one image per task; a batch below 1 is refused
+    naming the field."""
+    nodes, acc = searched_section
+    plan = make_plan({"accelerator": acc}, nodes)
+    assert plan.batch == acc["batch"] and plan.min_slots == acc["batch"] * (plan.max_offset + 1)
+    assert acc["schedule"]["activation_slots"] == plan.min_slots
+    old = copy.deepcopy(acc)
+    del old["batch"]
+    for ent in old["layers"].values():
+        del ent["images"]
+    plan = make_plan({"accelerator": old}, nodes)
+    assert plan.batch == 1 and plan.min_slots == plan.max_offset + 1
+    bad = copy.deepcopy(acc)
+    bad["batch"] = 0
+    with pytest.raises(PlanError, match=r"accelerator\.batch"):
+        make_plan({"accelerator": bad}, nodes)
+
+
 # ---- rendered sources: synthesizability rules, Tcl -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, tiny):

@@ -18,7 +18,9 @@ def test_engines_context_as_the_top_prints_it():
     assert ctx["engine_legend"] == "0 conv, 1 shift, 2 adder, 3 misc"
     assert ctx["op_legend"] == "0 conv, 1 shift, 2 adder"
     assert [e["fn"] for e in ctx["engines"]] == ["engine_conv", "engine_shift", "engine_adder", "engine_misc"]
-    assert ctx["step_params"][:3] == ["int l0", "int i0", "int s0"] and ctx["step_params"][-1] == "int s3"
+    # per engine (layer, first image, images, slot of the first image), then the slot count the engines wrap at
+    assert ctx["step_params"][:4] == ["int l0", "int i0", "int n0", "int s0"]
+    assert ctx["step_params"][-2:] == ["int s3", "int n_slots"] and ctx["step_args"][-1] == "n_slots"
     assert ctx["port_args"] == ["img_conv", "img_shift", "img_adder", "act_in_conv", "act_in_shift", "act_in_adder",
                                 "act_in_misc", "act_out_conv", "act_out_shift", "act_out_adder", "act_out_misc",
                                 "wb_conv", "wb_shift", "wb_adder", "wb_misc", "logits"]

@@ -8,6 +8,7 @@ from nash.frontend.accel.buffers import (
     band_rows,
     bands,
     engine_buffers,
+    images_per_pass,
     memory_blocks,
 )
 from nash.frontend.core.graph import Node
@@ -81,6 +82,26 @@ def test_engine_buffers_by_hand():
     assert small.acc_pixels == 64 and small.bram36 == 4
     tiny = engine_buffers([b], {"b": 2}, 8, 8, 8, 2)
     assert tiny.acc_pixels == 16 and tiny.bram36 == 0 and {x.memory for x in tiny.buffers} == {"lutram"}
+
+
+def test_images_per_pass_by_hand():
+    """The buffers of test_engine_buffers_by_hand (sized by a: 128 accumulator pixels a lane, 9 band words a half)
+    with a 2 x 2 layer c beside them; the images a pass folds, worked out by hand from those two bounds: a fills
+    the accumulators (128 // 128 = 1); b's two kept input tiles of 4 words fill 8 of the 9 words (9 // 8 = 1, though
+    its 64 pixels would allow 2); c (4 pixels, 1 word, one input tile) is bounded by the batch, then by the 9 words.
+    The buffers themselves do not change with the batch."""
+    a = conv("a", 3, 12, 16)
+    b = conv("b", 12, 12, 8, k=1)
+    c = conv("c", 8, 16, 2)
+    tiles = {"a": 8, "b": 8, "c": 8}
+    one = engine_buffers([a, b, c], tiles, 8, 8, 8, 2)
+    assert (one.acc_pixels, one.xband_words, one.images) == (128, 9, {})  # batch 1: one image per pass
+    assert engine_buffers([a, b, c], tiles, 8, 8, 8, 2, batch=8).images == {"a": 1, "b": 1, "c": 8}
+    big = engine_buffers([a, b, c], tiles, 8, 8, 8, 2, batch=32)
+    assert big.images == {"a": 1, "b": 1, "c": 9}
+    assert big.buffers == one.buffers and big.bram18 == one.bram18 and big.lut == one.lut
+    assert images_per_pass(4, 1, 32, 128, 9) == 9 and images_per_pass(64, 8, 8, 128, 9) == 1
+    assert images_per_pass(200, 1, 8, 128, 9) == 1  # even one band over the buffers runs one image per pass
 
 
 def test_reuse_needs_the_buffer():

@@ -152,6 +152,39 @@ def test_partial_requant_group_hand_worked():
     assert cyc[0, 0] == total
 
 
+def test_images_per_pass_hand_worked():
+    """Derived by hand from engine.cpp.j2's pass loop (not from the model): the 8 -> 20 pointwise layer above
+    (whole 4 x 4 map, 16 pixels) on an engine whose buffers are sized by PW at tile 4 (bands of 4 rows: 32 pixels
+    of accumulators per lane; its two input tiles' 2-word band: 4 words a half). Two images' bands (2 x 16 pixels,
+    2 x 1 word) fit, three do not: nb = 2. One pass of 2 images: the weights are read once, the MAC loops run over
+    both images' pixels, the reads, drains, requant groups and writes go image by image."""
+    pw = Node("pw2", "conv", "conv", ("input",), 8, 20, 4, 4, kernel=1, stride=1, padding=0, role="project")
+    cfg = Configs.from_rows([(16, 8, 16, 4, 8, 0)])
+    em = _engine([PW, pw])
+    assert em.engine_buffers(cfg.row(0), 2).images == {"pw": 1, "pw2": 2}
+    assert em.engine_buffers(cfg.row(0), 8).images == {"pw": 1, "pw2": 2}
+    read_x = 2 * (64 + 2 + (8 - 1))  # 146: per image one burst of its 8 planes
+    read_w = 64 + 2 + (2 * (16 + 8) - 1)  # 113: once per pass, as for one image
+    pad_x = (2 + 2 * 8 - 1) + (2 + 2 * 2 * 16 - 1)  # 82: first fill 2 images x 8 words; emit 2 tiles x 2 x 16 px
+    # tile 0: one MAC loop over 2 x 16 pixels (the next 8 weight words inside); tile 1: tile 0's drain (2 images x
+    # 2 groups x 16 px = 64) inside its MAC loop; tile 1's drain (2 images x 1 group x 16 px) on its own
+    compute = (2 + 8 - 1) + (6 + 32 - 1) + (6 + 64 - 1) + (2 + 32 - 1)  # 148
+    # per tile its 16 records once, then per image the groups of the one-image case (52 and 28 cycles)
+    requant = ((2 + 16 - 1) + 2 * (2 * (5 + 16 - 1) + (5 + 8 - 1))) + ((2 + 16 - 1) + 2 * ((5 + 16 - 1) + (5 + 4 - 1)))
+    write = 2 * ((64 + 2 + 15) + (64 + 2 + 3))  # 300: per image and output tile one burst of its planes
+    assert [read_x, read_w, pad_x, compute, requant, write] == [146, 113, 82, 148, 194, 300]
+    two = write + (66 + 66 + 2 + 6 + 5)  # 445 (one image: 295, above)
+    cyc, _ = em.layer_cycles(cfg, batch=2)
+    assert cyc[0, 1] == two == 445
+    # a batch of 3: a pass of 2, then a pass of the last image (the one-image task)
+    cyc, _ = em.layer_cycles(cfg, batch=3)
+    assert cyc[0, 1] == two + 295
+    # PW's own band fills the accumulators: one image per pass, B passes of the one-image task
+    one, _ = em.layer_cycles(cfg, batch=1)
+    cyc, _ = em.layer_cycles(cfg, batch=4)
+    assert cyc[0, 0] == 4 * one[0, 0] and cyc[0, 1] == 2 * two
+
+
 def test_misc_unit_hand_worked():
     """Residual add (a DATAFLOW region), global pooling and fc (loops in sequence), one word (16 lanes) per cycle."""
     add = Node("a", "add", "add", ("x", "y"), 16, 16, 8, 8)

@@ -210,3 +210,39 @@ def test_memory_codes_offered_per_engine_and_board():
             assert np.array_equal(lat[4 * i + m], lat[4 * i]) and np.array_equal(tiles[4 * i + m], tiles[4 * i])
     fast = S._cycles(em, rows)
     assert np.array_equal(fast[0], lat) and np.array_equal(fast[1], tiles)
+
+
+def test_choose_batch_takes_the_highest_fps_of_the_choices():
+    """The batch choice against its definition: each B of BATCH_CHOICES priced with the searched engines (a fresh
+    evaluator per B), FPS = B / period; the cap keeps B within it, 1 gives today's one image per task."""
+    ctx = S.make_context(lower(SMALL[2]), "kv260")
+    d1 = S.coarse_to_fine(ctx).design
+    fps = {}
+    for b in S.BATCH_CHOICES:
+        ev = S.Evaluator(ctx, b)
+        d = S._make_design(ev, {e: ev.evaluate(e, [row]) for e, row in d1.rows.items()})
+        assert np.allclose(d.res, d1.res)  # the buffers (so the resources) do not depend on B
+        fps[b] = b / d.period
+    best, _ = S.choose_batch(ctx, d1)
+    assert best.batch == max(fps, key=lambda b: (fps[b], -b)) and best.rows == d1.rows
+    capped, _ = S.choose_batch(ctx, d1, max_batch=2)
+    assert capped.batch == max((1, 2), key=lambda b: (fps[b], -b))
+    assert S.choose_batch(ctx, d1, max_batch=1)[0].batch == 1
+    perf = S.performance(ctx, best)
+    assert perf["batch"] == best.batch
+    assert perf["fps"] == pytest.approx(best.batch * ctx.board.clock_mhz * 1e6 / perf["period_cycles"])
+    cost = S.hardware_cost(SMALL[2], max_batch=1)
+    assert cost["batch"] == 1
+    # `search`: the search at the largest allowed batch, then the batch choice over the engines it found
+    r1 = S.search(ctx, max_batch=1)
+    assert r1.design.batch == 1 and r1.design.period == pytest.approx(d1.period)
+    want, _ = S.choose_batch(ctx, S.coarse_to_fine(ctx, batch=8).design)
+    r = S.search(ctx)
+    assert (r.design.batch, r.design.rows) == (want.batch, want.rows)
+    assert S.search(ctx, max_batch=3).design.batch <= 2
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, 1.5])
+def test_max_batch_refused_in_one_line(bad):
+    with pytest.raises(S.AccelSearchError, match="--max-batch: expected an integer >= 1"):
+        S.search(S.make_context(lower(SMALL[2]), "kv260"), max_batch=bad)
