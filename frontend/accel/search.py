@@ -505,9 +505,12 @@ def top_batch(max_batch: int | None = None) -> int:
     return max(b for b in BATCH_CHOICES if max_batch is None or b <= max_batch)
 
 
-def choose_batch(ctx: AccelContext, design: Design, max_batch: int | None = None) -> tuple[Design, int]:
+def choose_batch(ctx: AccelContext, design: Design, max_batch: int | None = None,
+                 max_latency_ms: float | None = None) -> tuple[Design, int]:
     """The design's engines at the batch of ``BATCH_CHOICES`` (at most ``max_batch``) with the highest FPS
-    (B / period; ties to the smaller B), and the engine evaluations it took (one per engine and other B)."""
+    (B / period; ties to the smaller B), and the engine evaluations it took (one per engine and other B).
+    ``max_latency_ms``: only batches whose latency (B images leave together) is within it; where none is, the batch
+    of the lowest latency (the caller's constraint then rejects the design)."""
     found = {design.batch: design}
     evals = 0
     for b in BATCH_CHOICES:
@@ -516,8 +519,12 @@ def choose_batch(ctx: AccelContext, design: Design, max_batch: int | None = None
         ev = Evaluator(ctx, b)
         found[b] = _make_design(ev, {e: ev.evaluate(e, [row]) for e, row in design.rows.items()})
         evals += ev.engine_evals
-    best = min(found)
-    for b in sorted(found):
+    allowed = sorted(found)
+    if max_latency_ms is not None:
+        lat = {b: performance(ctx, found[b])["latency_ms"] for b in allowed}
+        allowed = [b for b in allowed if lat[b] <= max_latency_ms] or [min(allowed, key=lambda b: (lat[b], b))]
+    best = allowed[0]
+    for b in allowed:
         if b / found[b].period > best / found[best].period * (1 + 1e-9):
             best = b
     return found[best], evals
@@ -585,12 +592,15 @@ def layer_cycles(ctx: AccelContext, design: Design) -> dict[str, float]:
     return out
 
 
-def hardware_cost(arch: dict, board: str = "kv260", fast: bool = False, max_batch: int | None = None) -> dict:
+def hardware_cost(arch: dict, board: str = "kv260", fast: bool = False, max_batch: int | None = None,
+                  max_latency_ms: float | None = None) -> dict:
     """The NAS hardware cost of an architecture: the coarse-to-fine accelerator search's best design.
 
     Returns {"fps", "latency_ms", "gops", "peak_gops", "resources": {dsp, lut, ff, bram, uram}, "feasible",
     "period_cycles", "batch", "evaluations", "seconds"}. ``fast=True`` runs the coarse stage only (about 10x fewer
-    evaluations); ``max_batch`` caps the images per task (:func:`choose_batch`). A network that does not fit gives
+    evaluations); ``max_batch`` caps the images per task and ``max_latency_ms`` keeps the batch within a latency
+    (:func:`choose_batch`; a NAS latency constraint passes it, so that a batch too slow for it does not reject a
+    network that meets it at a smaller batch). A network that does not fit gives
     ``feasible: False``, fps 0 and latency inf (no exception).
     """
     t0 = time.perf_counter()
@@ -602,7 +612,7 @@ def hardware_cost(arch: dict, board: str = "kv260", fast: bool = False, max_batc
                 "resources": {"dsp": 0, "lut": 0, "ff": 0, "bram": 0, "uram": 0}, "feasible": False,
                 "period_cycles": math.inf, "batch": 1, "evaluations": r.evaluations,
                 "seconds": time.perf_counter() - t0}
-    design, evals = choose_batch(ctx, r.design, max_batch)
+    design, evals = choose_batch(ctx, r.design, max_batch, max_latency_ms)
     p = performance(ctx, design)
     return {"fps": p["fps"], "latency_ms": p["latency_ms"], "gops": p["gops"], "peak_gops": p["peak_gops"],
             "resources": resources_dict(design.res), "feasible": True, "period_cycles": p["period_cycles"],

@@ -88,21 +88,22 @@ def macs_cost(arch: dict) -> dict:
 ACCEL_SCREEN_RATIO = 1.5
 
 
-def make_cost(kind: str, board: str = "kv260") -> HardwareCost:
+def make_cost(kind: str, board: str = "kv260", max_latency_ms: float | None = None) -> HardwareCost:
     """``macs`` (operations, minimised) or ``accel`` (the accelerator model's FPS, maximised; its screen is the coarse
-    stage of the accelerator search, ``hardware_cost(fast=True)``)."""
+    stage of the accelerator search, ``hardware_cost(fast=True)``). ``max_latency_ms``: the search's latency limit,
+    which the accelerator cost's batch choice keeps to where it can (``accel.search.choose_batch``)."""
     if kind == "macs":
         return HardwareCost("macs", macs_cost, "macs", maximize=False, spec=("macs", board))
     if kind == "accel":
         from nash.frontend.accel.search import hardware_cost
 
-        def fn(arch: dict, _hc=hardware_cost, _board=board) -> dict:
-            return dict(_hc(arch, board=_board))
+        def fn(arch: dict, _hc=hardware_cost, _board=board, _lat=max_latency_ms) -> dict:
+            return dict(_hc(arch, board=_board, max_latency_ms=_lat))
 
-        def screen(arch: dict, _hc=hardware_cost, _board=board) -> dict:
-            return dict(_hc(arch, board=_board, fast=True))
+        def screen(arch: dict, _hc=hardware_cost, _board=board, _lat=max_latency_ms) -> dict:
+            return dict(_hc(arch, board=_board, fast=True, max_latency_ms=_lat))
 
-        return HardwareCost("accel", fn, "fps", maximize=True, spec=("accel", board), screen=screen,
+        return HardwareCost("accel", fn, "fps", maximize=True, spec=("accel", board, max_latency_ms), screen=screen,
                             screen_ratio=ACCEL_SCREEN_RATIO)
     raise ValueError(f"unknown hardware cost {kind!r}; expected 'accel' or 'macs'")
 

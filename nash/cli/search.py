@@ -129,7 +129,7 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
     cfg = SearchConfig(population=population, mutations=mutations, crossovers=crossovers, mutation_prob=mutation_prob,
                        generations=generations, seed=seed, metric=metric, workers=workers, scheduler=scheduler,
                        top_k=top_k, constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params))
-    cost = make_cost(hw_cost, board)
+    cost = make_cost(hw_cost, board, max_latency_ms if hw_cost == "accel" else None)
     prov = {"dataset": dataset, "board": board if hw_cost == "accel" else None, "tool": "nash search"}
     s = run_search(sp, cfg, cost, out, data=data, resume=resume, provenance=prov)
     best_v, best = s.ranked()[0]

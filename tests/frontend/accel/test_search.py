@@ -242,6 +242,29 @@ def test_choose_batch_takes_the_highest_fps_of_the_choices():
     assert S.search(ctx, max_batch=3).design.batch <= 2
 
 
+def test_latency_limit_keeps_the_batch_within_it():
+    """With a latency limit the batch choice takes the highest-FPS batch whose latency (per B, from a fresh
+    evaluation of the same engines and their schedule) is within it; a limit no batch meets gives the batch of the
+    lowest latency, which the NAS constraint then rejects; hardware_cost passes the limit through."""
+    ctx = S.make_context(lower(SMALL[2]), "kv260")
+    d1 = S.coarse_to_fine(ctx).design
+    perf = {}
+    for b in S.BATCH_CHOICES:
+        ev = S.Evaluator(ctx, b)
+        perf[b] = S.performance(ctx, S._make_design(ev, {e: ev.evaluate(e, [row]) for e, row in d1.rows.items()}))
+    lat = {b: p["latency_ms"] for b, p in perf.items()}
+    assert lat[1] < lat[max(lat)]  # a larger batch waits longer, or the test says nothing
+    for limit in sorted(lat.values()):
+        ok = [b for b in lat if lat[b] <= limit]
+        want = max(ok, key=lambda b: (perf[b]["fps"], -b))
+        got, _ = S.choose_batch(ctx, d1, max_latency_ms=limit)
+        assert got.batch == want and S.performance(ctx, got)["latency_ms"] <= limit
+    low, _ = S.choose_batch(ctx, d1, max_latency_ms=min(lat.values()) / 2)
+    assert low.batch == min(lat, key=lambda b: (lat[b], b))
+    cost = S.hardware_cost(SMALL[2], max_latency_ms=lat[1] * 1.01)
+    assert cost["latency_ms"] <= lat[1] * 1.01 + 1e-9
+
+
 @pytest.mark.parametrize("bad", [0, -2, True, 1.5])
 def test_max_batch_refused_in_one_line(bad):
     with pytest.raises(S.AccelSearchError, match="--max-batch: expected an integer >= 1"):

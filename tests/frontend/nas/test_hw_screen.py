@@ -179,3 +179,22 @@ def test_worker_jobs_price_with_the_accelerator_screen():
         assert price == "full"
         _, price, _, _ = _eval_job((a, None, spec, Constraints(min_fps=full["fps"]), True, ["nn_degree"], 0, None))
         assert price == "full"  # the screen's FPS is below this limit: only the full price can decide it
+
+
+def test_latency_limit_reaches_the_accelerator_batch_choice():
+    """A search's latency limit travels with the cost to the workers (its spec) and into the accelerator's batch
+    choice: a network whose default design (largest FPS, a batch of several images) is slower than the limit gets
+    the design within it, so the constraint does not reject what a smaller batch satisfies."""
+    from nash.frontend.accel.search import hardware_cost
+
+    a = sample(get_space("digits"), random.Random(1))
+    free = hardware_cost(a)
+    one = hardware_cost(a, max_batch=1)
+    assert free["batch"] > 1 and one["latency_ms"] < free["latency_ms"]  # else the test says nothing
+    limit = one["latency_ms"] * 1.001
+    spec = make_cost("accel", max_latency_ms=limit).spec
+    assert Constraints(max_latency_ms=limit).violations(free) != []  # the default design would be rejected
+    full = _full_price_job((a, spec))
+    assert full["latency_ms"] <= limit and Constraints(max_latency_ms=limit).violations(full) == []
+    hw, price, bad, _ = _eval_job((a, None, spec, Constraints(max_latency_ms=limit), True, ["nn_degree"], 0, None))
+    assert price == "full" and bad == [] and hw["latency_ms"] <= limit
