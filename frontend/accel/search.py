@@ -99,9 +99,9 @@ class SearchResult:
 
 def _cycles(em: EngineModel, rows: list[tuple], batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`EngineModel.layer_cycles` of configuration rows at ``batch`` images per task, computed once per row
-    without its accumulator memory
-    code (the last field): where the accumulators live changes the resources, not the loops or the buffers' depths
-    (the search offers up to four codes per shape; tests/frontend/accel/test_search.py checks the equality)."""
+    without its accumulator memory code (the last field): where the accumulators live changes the resources, not the
+    loops, the buffers' depths or the images per pass (the search offers up to four codes per shape;
+    tests/frontend/accel/test_search.py checks the equality)."""
     keys = {k: i for i, k in enumerate(dict.fromkeys(r[:-1] for r in rows))}
     lat, tiles = em.layer_cycles(Configs.from_rows([(*k, 0) for k in keys]), batch)
     idx = np.array([keys[r[:-1]] for r in rows], dtype=np.int64)

@@ -132,13 +132,17 @@ class Constraints:
                 out.append(f"{key}={v:g} {'<' if lower_bound else '>'} {lim:g}")
         return out
 
+    def screen_cannot_decide(self) -> bool:
+        """Whether no screen price can decide these constraints: the full latency has no bound from the screen's, so
+        a latency limit always needs the full price (and the screen need not be computed)."""
+        return self.max_latency_ms is not None
+
     def need_full_price(self, screened: dict) -> bool:
         """Whether a screen price (``screened``) cannot decide these constraints as the full price would.
 
         Feasibility, MACs and parameters are the same under both prices; the full FPS is at least the screen's, so
-        an FPS limit the screen meets holds; the full latency has no such bound, so a latency limit needs the full
-        price."""
-        if self.max_latency_ms is not None:
+        an FPS limit the screen meets holds; a latency limit needs the full price (:meth:`screen_cannot_decide`)."""
+        if self.screen_cannot_decide():
             return True
         return self.min_fps is not None and screened.get("feasible", True) is not False and \
             float(screened["fps"]) < self.min_fps
@@ -176,7 +180,7 @@ def candidate_hw(arch: dict, cost: HardwareCost, screen: bool = False) -> dict:
 def price_candidate(arch: dict, cost: HardwareCost, constraints: Constraints, screen: bool) -> tuple[dict, str]:
     """(hardware metrics, which price: "screen" | "full"): the screen price where the cost has one, ``screen`` asks
     for it and it decides the constraints; the full price otherwise."""
-    if screen and cost.screen is not None:
+    if screen and cost.screen is not None and not constraints.screen_cannot_decide():
         hw = candidate_hw(arch, cost, screen=True)
         if not constraints.need_full_price(hw):
             return hw, "screen"

@@ -36,6 +36,11 @@ def _proxy_names() -> list[str]:
     return sorted(set(BASE_PROXIES) | set(GROUP_METRICS))
 
 
+def _tau_with_ci(t: dict) -> str:
+    """A Kendall tau with its 95 % interval, as the proxy-bench summary prints it."""
+    return f"{t['kendall_tau']:.3f} [{t['tau_ci'][0]:.3f}, {t['tau_ci'][1]:.3f}]"
+
+
 def _load_splits(dataset: str, data_root: str | None, size: int):
     """The dataset for data-dependent proxies; ``None`` (Gaussian inputs) when a user dataset is named without
     ``--data-root``. A ``--data-root`` that is given must hold the dataset (else DatasetError: one line, exit 2)."""
@@ -207,12 +212,11 @@ def proxy_bench(dataset, data_root, space, input_size, ops, archs, epochs, train
     click.echo(f"{rep['archs']} architectures ({rep['space']} space, input {'x'.join(map(str, rep['input']))}), "
                f"mean accuracy over {c['seeds']} seeds {rep['accuracy']['min']:.1f}..{rep['accuracy']['max']:.1f}%")
     if c["kendall_tau"] is not None:
-        click.echo(f"noise ceiling (tau between seeds): {c['kendall_tau']:.3f} "
-                   f"[{c['tau_ci'][0]:.3f}, {c['tau_ci'][1]:.3f}]")
+        click.echo(f"noise ceiling (tau between seeds): {_tau_with_ci(c)}")
         if c["split_half"]:
             h = c["split_half"]
             click.echo(f"ground truth's own ceiling (mean of {h['k']} seeds vs mean of {h['k']}, measured): "
-                       f"{h['kendall_tau']:.3f} [{h['tau_ci'][0]:.3f}, {h['tau_ci'][1]:.3f}]")
+                       f"{_tau_with_ci(h)}")
         if c["mean_of_seeds_estimate"] is not None:
             click.echo(f"estimate for the mean of all {c['seeds']} seeds vs another such mean: "
                        f"{c['mean_of_seeds_estimate']:.3f} (extrapolated, docs/search.md)")

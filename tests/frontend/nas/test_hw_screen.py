@@ -151,6 +151,11 @@ def test_constraints_the_screen_cannot_decide_get_the_full_price(tmp_path):
     assert price == "full" and hw == {**hw, **fake_full(border)} and c.violations(hw) == []
     hw, price = price_candidate(archs[0], _cost(), Constraints(), screen=True)
     assert price == "screen" and hw["fps"] == pytest.approx(fake_screen(archs[0])["fps"])
+    screened = []
+    lat_cost = HardwareCost("fake", fake_full, "fps", maximize=True,
+                            screen=lambda a: screened.append(a) or fake_screen(a), screen_ratio=1.5)
+    hw, price = price_candidate(archs[0], lat_cost, Constraints(max_latency_ms=1e9), screen=True)
+    assert price == "full" and screened == []  # a latency limit: the screen is not computed at all
     for cons in (Constraints(min_fps=min_fps), Constraints(max_latency_ms=fake_full(archs[0])["latency_ms"])):
         cfg = {**SMALL, "generations": 2}
         s = run_search(sp, SearchConfig(**cfg, seed=1, constraints=cons), _cost(), tmp_path / "s", progress=False)
