@@ -47,7 +47,9 @@ def check_source(path: Path, text: str | None = None, require_labels: bool = Tru
             out.append(Violation("R4", name, line_of(code, m.start()), f"function {fn} calls itself (recursion)"))
     # R5-R8: loops. A loop that calls a function of this file containing loops, directly or through its callees
     # (e.g. a DATAFLOW region calling its processes), is not innermost (the callees' loops carry the pragmas).
-    bodies = {m.group(1): code[m.end() - 1:matching(code, m.end() - 1) + 1] for m in FUNC.finditer(code)}
+    bodies: dict[str, str] = {}  # function name -> its bodies (overloads of one name together)
+    for m in FUNC.finditer(code):
+        bodies[m.group(1)] = bodies.get(m.group(1), "") + code[m.end() - 1:matching(code, m.end() - 1) + 1]
     looping = {fn for fn, body in bodies.items() if FOR.search(body)}
     grown = True
     while grown:

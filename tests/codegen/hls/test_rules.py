@@ -388,6 +388,63 @@ int again(int v) {
     assert [(v.rule, v.line) for v in check_source(src)] == [("R4", 5)]
 
 
+def test_r8_a_loop_calling_loops_through_a_region_is_not_innermost(tmp_path):
+    """R8 (hand-made source): a loop calling a function that reaches loops only through its callees (a DATAFLOW
+    region calling its processes), or a name whose earlier overload has the loop, is not innermost; a loop calling
+    only loop-free functions is, and without a pipeline it is flagged."""
+    from nash.codegen.hls.rules import check_source
+
+    src = tmp_path / "e.cpp"
+    text = """namespace {
+void proc(int* a, int n) {
+work:
+  for (int i = 0; i < n; ++i) {
+#pragma HLS loop_tripcount min=1 max=8
+#pragma HLS PIPELINE II=1
+    a[i] = i;
+  }
+}
+void region(int* a, int n) {
+  proc(a, n);
+}
+void twice(int* a, int n) {
+dbl:
+  for (int i = 0; i < n; ++i) {
+#pragma HLS loop_tripcount min=1 max=8
+#pragma HLS PIPELINE II=1
+    a[i] *= 2;
+  }
+}
+int twice(int v) {
+  return 2 * v;
+}
+int scale(int v) {
+  return 3 * v;
+}
+void outer(int* a, int n) {
+passes:
+  for (int p = 0; p < n; ++p) {
+#pragma HLS loop_tripcount min=1 max=8
+    region(a, n);
+  }
+over:
+  for (int p = 0; p < n; ++p) {
+#pragma HLS loop_tripcount min=1 max=8
+    twice(a, n);
+  }
+flat:
+  for (int p = 0; p < n; ++p) {
+#pragma HLS loop_tripcount min=1 max=8
+    a[p] = scale(p);
+  }
+}
+}
+"""
+    src.write_text(text)
+    flat = text.splitlines().index("flat:") + 2  # 1-based line of the loop after the label
+    assert [(v.rule, v.line) for v in check_source(src)] == [("R8", flat)]
+
+
 # ---- the generated code ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory):
