@@ -69,6 +69,10 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
               help="Hardware cost: the accelerator model (FPS; best.json gets the accelerator section) or MACs per "
                    "op type.")
 @click.option("--board", default="kv260", show_default=True)
+@click.option("--hw-screen/--no-hw-screen", "hw_screen", default=True, show_default=True,
+              help="With --hw-cost accel: price candidates with the accelerator search's coarse stage while "
+                   "searching and fully only where best.json, top_k.json and the Pareto front need it (same outputs, "
+                   "docs/search.md); --no-hw-screen prices every candidate fully (slower).")
 @click.option("--min-fps", type=float, default=None, help="Constraint (needs --hw-cost accel).")
 @click.option("--max-latency-ms", type=float, default=None, help="Constraint (needs --hw-cost accel).")
 @click.option("--max-macs", type=float, default=None, help="Constraint on multiply-like operations per image.")
@@ -86,8 +90,8 @@ def _load_splits(dataset: str, data_root: str | None, size: int):
               help="Folder written by 'nash supernet' (for --stage accuracy).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def search(dataset, data_root, space, ops, metric, population, generations, mutations, crossovers, mutation_prob,
-           hw_cost, board, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, scheduler, resume,
-           stage, supernet_dir, out):
+           hw_cost, board, hw_screen, min_fps, max_latency_ms, max_macs, max_params, top_k, seed, workers, scheduler,
+           resume, stage, supernet_dir, out):
     """Evolutionary zero-shot search of hybrid conv/shift/adder networks under hardware constraints.
 
     Writes OUT/best.json (model file, provenance with scores and hardware metrics), OUT/top_k.json, OUT/pareto.csv,
@@ -99,6 +103,9 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
 
     if hw_cost == "macs" and (min_fps is not None or max_latency_ms is not None):
         raise click.BadParameter("--min-fps / --max-latency-ms need --hw-cost accel", param_hint="--hw-cost")
+    if hw_cost == "macs" and not hw_screen:
+        raise click.BadParameter("--no-hw-screen needs --hw-cost accel (the MAC count has no screen)",
+                                 param_hint="--hw-screen")
     if stage == "accuracy":
         from nash.cli.supernet import accuracy_stage
 
@@ -133,7 +140,8 @@ def search(dataset, data_root, space, ops, metric, population, generations, muta
         data = _proxy_batch(splits, seed)
     cfg = SearchConfig(population=population, mutations=mutations, crossovers=crossovers, mutation_prob=mutation_prob,
                        generations=generations, seed=seed, metric=metric, workers=workers, scheduler=scheduler,
-                       top_k=top_k, constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params))
+                       top_k=top_k, constraints=Constraints(min_fps, max_latency_ms, max_macs, max_params),
+                       screen_hardware=hw_screen)
     cost = make_cost(hw_cost, board, max_latency_ms if hw_cost == "accel" else None)
     prov = {"dataset": dataset, "board": board if hw_cost == "accel" else None, "tool": "nash search"}
     s = run_search(sp, cfg, cost, out, data=data, resume=resume, provenance=prov)

@@ -203,3 +203,22 @@ def test_latency_limit_reaches_the_accelerator_batch_choice():
     assert full["latency_ms"] <= limit and Constraints(max_latency_ms=limit).violations(full) == []
     hw, price, bad, _ = _eval_job((a, None, spec, Constraints(max_latency_ms=limit), True, ["nn_degree"], 0, None))
     assert price == "full" and bad == [] and hw["latency_ms"] <= limit
+
+
+def test_cli_no_hw_screen_prices_every_candidate_fully(tmp_path):
+    """`nash search --no-hw-screen`: every archive record carries the full price (the default screens); with the MAC
+    cost, which has no screen, the flag is refused in one line before OUT is written."""
+    from click.testing import CliRunner
+
+    from nash.cli import main
+
+    args = ["search", "--population", "3", "--generations", "1", "--mutations", "1", "--crossovers", "1",
+            "--metric", "nash", "--workers", "1", "--top-k", "2"]
+    r = CliRunner().invoke(main, [*args, "--no-hw-screen", "--out", str(tmp_path / "full")])
+    assert r.exit_code == 0, r.output
+    ck = json.loads((tmp_path / "full" / "checkpoint.json").read_text())
+    assert ck["config"]["screen_hardware"] is False
+    assert {rec["price"] for rec in ck["archive"]} == {"full"} and len(ck["archive"]) >= 3
+    bad = CliRunner().invoke(main, [*args, "--hw-cost", "macs", "--no-hw-screen", "--out", str(tmp_path / "m")])
+    assert bad.exit_code == 2 and "--no-hw-screen needs --hw-cost accel" in bad.output, bad.output
+    assert not (tmp_path / "m").exists()
