@@ -10,7 +10,10 @@ not fully unrolled, no DATAFLOW, nor in anything it calls): such helpers are inl
 - R9  no conditional m_axi access in a burst region (under ``if``/``else``/``switch`` or a ``?:`` operand).
 - R10 per region, at most one access stream per bundle and direction (a stream: one pointer at one index expression).
 - R11 sequential addresses: the index is ``i`` or ``invariant + i``, ``i`` the region loop's unit-step induction
-      variable or a counter the loop increments by one; every other term is loop-invariant.
+      variable or a counter the loop increments by one; every other term is loop-invariant. A manual-burst port
+      (``hls::burst_maxi<T>``, UG1399 "Using Manual Burst") is read / written word by word of the run its
+      ``read_request`` / ``write_request`` opened: sequential by construction (and R9 does not apply), but a request of
+      one word is flagged (one burst per word). R10 counts its reads / writes as one stream per port.
 - R12 every m_axi port is a wide word (>= 128 bits: ``ap_uint<128>``, ``hls::vector<int8_t, 16>``, a typedef of one).
 - R13 a DATAFLOW region holds only process calls, channel declarations and pragmas; each stream / array channel
       declared in it has one writing and one reading process.
@@ -74,6 +77,7 @@ class _Access:
     pos: int  # in the function that holds the region (the call for an inlined access)
     conditional: bool
     via: str = ""  # callee name for an access inlined from a call
+    manual: bool = False  # a read() / write() of a manual-burst port (hls::burst_maxi): its request fixes the run
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
@@ -266,6 +270,33 @@ def _direct_accesses(fn: _Fn) -> list[_Access]:
     for a in out:
         region = _region(fn, a.pos)
         a.conditional = _conditional(fn.code, region[1] if region else fn.open, a.pos)
+    # manual bursts: a word of the run its read_request / write_request opened (sequential by construction; reading
+    # or writing it under a condition does not break the burst)
+    for ptr in _manual_ports(fn):
+        for m in re.finditer(rf"(?<![\w.>:]){re.escape(ptr)}\s*\.\s*(read|write)\s*(?:<[^;()]*>)?\s*\(",
+                             fn.code[:fn.close]):
+            if m.start() > fn.open:
+                out.append(_Access(ptr, fn.ptrs[ptr], m.group(1) == "write", "__seq__", m.start(), False, manual=True))
+    return out
+
+
+def _manual_ports(fn: _Fn) -> list[str]:
+    """The m_axi pointers of ``fn`` that are manual-burst ports (parameters of type ``hls::burst_maxi<T>``)."""
+    return [p.name for p in fn.params if "burst_maxi" in p.type and p.name in fn.ptrs]
+
+
+def _request_rules(fn: _Fn) -> list[Violation]:
+    """R11 for manual bursts: a request of one word (``read_request(off, 1)``) is a one-beat burst per word."""
+    out = []
+    for ptr in _manual_ports(fn):
+        for m in re.finditer(rf"(?<![\w.>:]){re.escape(ptr)}\s*\.\s*(read|write)_request\s*\(", fn.code):
+            if not fn.open < m.start() < fn.close:
+                continue
+            args = _split_top(fn.code[m.end():matching(fn.code, m.end() - 1, "(", ")")])
+            if len(args) == 2 and re.fullmatch(r"\(*\s*1[uU]?\s*\)*", args[1]):
+                out.append(Violation("R11", fn.file, fn.line(m.start()),
+                                     f"{m.group(1)}_request of one word on manual-burst port '{ptr}': every word is "
+                                     f"its own burst; request the whole run (base, length) before its words"))
     return out
 
 
@@ -308,7 +339,8 @@ def _inlined(fn: _Fn, fns: list[_Fn], seen: frozenset[str] = frozenset()) -> lis
             if ptr is None:
                 continue
             index = _substitute(a.index, subst)
-            out.append(_Access(ptr, fn.ptrs[ptr], a.write, index, pos, a.conditional or cond, a.via or callee.name))
+            out.append(_Access(ptr, fn.ptrs[ptr], a.write, index, pos, a.conditional or (cond and not a.manual),
+                               a.via or callee.name, a.manual))
     return out
 
 
@@ -595,7 +627,7 @@ def check_performance(files: Mapping[str, str]) -> list[Violation]:
     _bind(fns)
     out = []
     for fn in fns:
-        out += _burst_rules(fn, fns)
+        out += _burst_rules(fn, fns) + _request_rules(fn)
     return out + _port_rules(fns, _typedefs(files)) + _dataflow_rules(fns)
 
 

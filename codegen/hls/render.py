@@ -42,6 +42,7 @@ from nash.frontend.integer.reference import run_network
 SLOT_ALIGN = 64  # bytes: every layer output starts on a 64-byte boundary inside its slot (four 16-byte words)
 WORD = weights_blob.WORD  # bytes per DDR word (nash::word_t, ap_uint<128>)
 AXI_LATENCY = 64  # cycles: m_axi latency the HLS scheduler assumes (PS-DDR round trip 24-64 cycles at 200 MHz)
+MAXI_OUTSTANDING = 16  # requests in flight per port and direction (pragmas; nash_common.h MAXI_OUTSTANDING)
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
 KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
 SRC_FILES = ("top.cpp", *(f"{c_engine_function(e)}.cpp" for e in ENGINES))
@@ -104,8 +105,13 @@ def engines_context() -> dict:
         return {"name": e, "id": ENGINE_IDS[e], "fn": c_engine_function(e)}
 
     rd, wr = "const nash::word_t*", "nash::word_t*"  # read-only and write-only 128-bit word ports
-    ports = ([(rd, f"img_{e}") for e in PE_ENGINES] + [(rd, f"act_in_{e}") for e in ENGINES]
-             + [(wr, f"act_out_{e}") for e in ENGINES] + [(rd, f"wb_{e}") for e in ENGINES] + [(wr, "logits")])
+    mb = "hls::burst_maxi<nash::word_t>"  # the PE engines' activation and image ports: manual bursts
+
+    def act(e: str, plain: str) -> str:
+        return mb if e in PE_ENGINES else plain
+
+    ports = ([(mb, f"img_{e}") for e in PE_ENGINES] + [(act(e, rd), f"act_in_{e}") for e in ENGINES]
+             + [(act(e, wr), f"act_out_{e}") for e in ENGINES] + [(rd, f"wb_{e}") for e in ENGINES] + [(wr, "logits")])
     ids = [ENGINE_IDS[e] for e in ENGINES]
     return {"engines": [eng(e) for e in ENGINES], "pe_engines": [eng(e) for e in PE_ENGINES],
             "misc": eng(MISC_ENGINE), "n_engines": len(ENGINES), "engine_legend": engine_id_legend(),
@@ -257,6 +263,7 @@ def engine_context(eng: str, nodes: list[Node], plan: Plan, bounds: dict, pe: Pe
 
     ctx = {
         "op": eng, "tm": tm, "tn": tn, "dw": dw_lanes, "rq": rq, "batch": plan.batch,
+        "maxi_outstanding": MAXI_OUTSTANDING,
         "sum_bits": max((bounds[n.name]["product_bits"] for n in layers), default=32),
         "acc_bits": bits, "acc_t": "int32_t" if bits <= 32 else "int64_t",
         "w_t": spec.c_weight_type, "w_comment": spec.code_doc, "engine_fn": spec.c_engine,
@@ -421,7 +428,7 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
         "layer_rows": layer_rows(nodes, offs, sections, tiles, plan, reuse, images),
         "sched_rows": sched_rows(nodes, plan), "schedule_kind": plan.schedule_kind,
         "ports": top_ports(img_words, slot_bytes // WORD, plan.min_slots, blob_size // WORD, logit_words),
-        "aliases": alias_groups(), "axi_latency": AXI_LATENCY,
+        "aliases": alias_groups(), "axi_latency": AXI_LATENCY, "maxi_outstanding": MAXI_OUTSTANDING,
         "min_periods": 1 + plan.max_offset, "max_periods": _ceil(1024, plan.batch) + plan.max_offset,
         "layer_names": [n.name for n in nodes], "layer_bytes": ", ".join(str(out_bytes(n)) for n in nodes),
         "layer_planes": ", ".join(str(out_plane_words(n) * WORD) for n in nodes),
@@ -449,7 +456,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
     _write(tb / "nash_capi.h", templates.source("hls_templates/tb/nash_capi.h"), files)
     _write(tb / "nash_capi.cpp", _hls("tb/nash_capi.cpp.j2", ctx), files)
     _write(tb / "testbench.cpp", templates.source("hls_templates/tb/testbench.cpp"), files)
-    _write(out / "compat" / "hls_stream.h", templates.source("hls_templates/compat/hls_stream.h"), files)
+    for shim in ("hls_stream.h", "hls_burst_maxi.h"):
+        _write(out / "compat" / shim, templates.source(f"hls_templates/compat/{shim}"), files)
     _write(out / "weights.bin", blob, files)
     _write(out / "weights_manifest.json", json.dumps(blob_manifest, indent=1) + "\n", files)
     # Testbench data: a few fixed random images and their golden logits from the numpy integer reference.

@@ -16,6 +16,7 @@ over many engine configurations at once (the search evaluates thousands).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 from nash.frontend.accel.array_cost import array_price
@@ -42,6 +43,7 @@ RES = ("dsp", "lut", "ff", "bram18", "uram")  # internal resource vector (BRAM c
 ACC_BITS = 32
 WORD = 16  # bytes per m_axi beat: the engines move 128-bit words
 CHUNK = 64  # words per residual-add read chunk (engine_misc.cpp.j2: one maximum-length AXI burst per input)
+OUTSTANDING = 16  # m_axi requests in flight per port and direction (codegen render.MAXI_OUTSTANDING, the pragmas)
 
 
 def engine_of(node: Node) -> str:
@@ -103,11 +105,12 @@ def _ceil(a, b):
 class LoopTiming:
     """The timing constants of the loop nests: DDR round trip, pipeline depths, and beat cost.
 
-    ``lat``: cycles from an m_axi request to its first beat (the board's ``ddr.latency_cycles``), paid once per burst
-    loop (16 outstanding requests let one loop's bursts overlap). ``beat``: cycles per 16-byte word of a burst (1, or
-    more when the DDR share of the port is below 16 bytes per cycle). Depths (cost table ``cycles.*_depth``): ``io``
-    read / write / buffer-copy / drain / scale-record loops, ``rq`` the requant loop, ``dw`` the depthwise lane loop,
-    ``misc`` the misc unit's loops, ``acc`` the accumulator add after the PE array.
+    ``lat``: cycles from an m_axi request to its first beat (the board's ``ddr.latency_cycles``), paid once per
+    inferred burst loop (read_w, the misc unit) and once per manual-burst stream (:func:`maxi_stream`). ``beat``:
+    cycles per 16-byte word of a burst (1, or more when the DDR share of the port is below 16 bytes per cycle).
+    Depths (cost table ``cycles.*_depth``): ``io`` read / write / buffer-copy / drain / scale-record loops, ``rq``
+    the requant loop, ``dw`` the depthwise lane loop, ``misc`` the misc unit's loops, ``acc`` the accumulator
+    add after the PE array.
     """
 
     lat: float
@@ -131,6 +134,36 @@ class LoopTiming:
     def burst(self, words, depth):
         """A loop over an m_axi pointer: the round trip, then ``words`` beats through a pipeline of ``depth``."""
         return np.where(np.asarray(words) > 0, self.lat + depth + (np.asarray(words) - 1) * self.beat, 0)
+
+
+def maxi_stream(runs: tuple[tuple[int, float], ...], lat: float, read: bool, n: int = OUTSTANDING) -> float:
+    """Cycles of a manual-burst stream (engine.cpp.j2 read_planes / write_out, hls::burst_maxi): ``runs`` = ((count,
+    cycles), ...) in issue order, each run one request whose words take ``cycles`` (its pipelined loop). Run k starts
+    when run k - 1 is done and, for k >= n, ``lat`` after run k - n ended (a read requests run k when run k - n ends;
+    a write takes run k - n's response before requesting run k); the first n reads are requested at the start (their
+    data ``lat`` later); a write stream ends with its last response, ``lat`` after its last word. The same rule as the
+    code-derived count (nash_common.h ``cyc::Burst``)."""
+    runs = tuple((int(c), float(t)) for c, t in runs if c > 0)
+    if not runs:
+        return 0.0
+    total = sum(c * t for c, t in runs)
+    if (n - 1) * min(t for _, t in runs) >= lat:  # every n - 1 runs outlast a round trip: no run ever waits
+        return lat + total
+    return _maxi_walk(runs, float(lat), read, n)
+
+
+@lru_cache(maxsize=4096)
+def _maxi_walk(runs: tuple[tuple[int, float], ...], lat: float, read: bool, n: int) -> float:
+    """:func:`maxi_stream` run by run (streams where a round trip outlasts n - 1 runs)."""
+    ends = [0.0] * n
+    t, k = 0.0, 0
+    for count, cycles in runs:
+        for _ in range(count):
+            ready = ends[k % n] + lat if k >= n else (lat if read else 0.0)
+            t = max(t, ready) + cycles
+            ends[k % n] = t
+            k += 1
+    return t if read else t + lat
 
 
 def region(procs: list[tuple[np.ndarray, float | np.ndarray]]) -> np.ndarray:
@@ -167,6 +200,7 @@ class EngineModel:
         self._buf_cache: dict[tuple, EngineBuffers] = {}
         self._buf_memo: dict[int, tuple[dict, dict]] = {}  # tile side -> (layer tiles, engine_buffers' memo)
         self._band_cache: dict[tuple[int, int], list[Band]] = {}
+        self._stream_cache: dict[tuple, tuple[float, float]] = {}  # (layer, tr, lanes, nb, reuse) -> read_x, write
 
     @property
     def has_dw(self) -> bool:
@@ -257,14 +291,12 @@ class EngineModel:
         nb = np.broadcast_to(np.asarray(nb, np.int64), tm.shape)
         reuse = np.asarray(reuse, bool)
         R, kk = node.out_size, node.kernel**2
-        in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
         lat, io, beat = T.lat, T.io, T.beat
         if node.depthwise:  # dw-lane channel tiles, each its own walk group (no reuse)
             C = node.out_ch
             n_out = _ceil(C, dw)
             n_in, n_mt, n_grp, lanes, cg = np.ones_like(dw), np.ones_like(dw), n_out, dw, C
             ww = _ceil(dw, WORD)  # weight words per window position
-            c_out, c_in = C, C
             d_mac = np.full(len(dw), T.dw)
             # pad_x units of a band: every channel tile in turn; channels of each (count, channels)
             units = [(n_out - 1, dw), (np.ones_like(dw), C - (n_out - 1) * dw)]
@@ -279,7 +311,6 @@ class EngineModel:
             n_in, n_mt = _ceil(cg, tn), _ceil(mg, tm)
             n_out, n_grp, lanes = G * n_mt, np.full(len(tm), G), tm
             ww = _ceil(tm * tn, WORD)
-            c_out, c_in = node.out_ch, node.in_ch
             d_mac = pe_lat + T.acc
             last = cg - (n_in - 1) * tn
             rep = np.where(reuse, 1, G * n_mt)  # pad_x units per band
@@ -290,10 +321,9 @@ class EngineModel:
             out_tiles = [(G * (n_mt - 1), tm), (np.full(len(tm), G), mg - (n_mt - 1) * tm)]
         w_tile = kk * ww
 
-        read_x = read_w = pad_x = requant = write = np.zeros(len(tm))
+        read_w = pad_x = requant = np.zeros(len(tm))
         compute = io + kk * ww - 1.0  # load_w: the first weight tile
         pad_x = np.where(c_first * bl[0].words > 0, io + nb * c_first * bl[0].words - 1, 0).astype(float)
-        rd_mult = np.where(reuse, 1, n_mt)  # input band re-read per output tile without reuse
         (n_full, m_full), (n_last, m_last) = out_tiles  # per band: full output tiles, then per group its last one
 
         def mac_loop(trip):  # one MAC loop (compute_std's mac / compute_dw's dw_mac)
@@ -307,11 +337,6 @@ class EngineModel:
         for b, band in enumerate(bl):
             pix = band.rows * R
             ow = _ceil(pix, WORD)
-            if band.words == in_cs:  # one burst per input tile (its planes are contiguous)
-                rx = (n_grp * n_in) * (lat + io - beat) + c_in * in_cs * beat
-            else:  # one burst per channel plane
-                rx = c_in * (lat + io + (band.words - 1) * beat)
-            read_x = read_x + rd_mult * nb * rx
             read_w = read_w + n_grp * (lat + io + (n_mt * (lanes + n_in * w_tile) - 1) * beat)
             e = emit_k * nb * pix * kk
             nxt = bl[b + 1].words if b + 1 < len(bl) else 0
@@ -331,11 +356,10 @@ class EngineModel:
                 + (n_last - 1) * mac_loop(np.maximum(mac, d_last)) + mac_loop(np.maximum(mac, d_prev))
             d_before = np.where(n_full > 0, d_full, np.where(n_last > 1, d_last, d_prev))
             d_prev = d_last
-            if ow == out_cs:  # one burst per output tile and image
-                write = write + nb * (n_out * (lat + io - beat) + c_out * out_cs * beat)
-            else:
-                write = write + nb * c_out * (lat + io + (ow - 1) * beat)
         compute = compute + io + d_prev - 1  # the last tile's drain
+        # read_x and write_out: one manual-burst stream each per pass (maxi_stream)
+        lanes_in, lanes_out = (dw, dw) if node.depthwise else (tn, tm)
+        read_x, write = self._streams(i, tr, lanes_in, lanes_out, nb, reuse)
         # the last MAC loop loads no next weight tile; it drains the tile before when it is a first loop (n_in = 1)
         pix_l = nb * bl[-1].rows * R
         d_x = np.where(n_in == 1, d_before, 0)
@@ -344,6 +368,69 @@ class EngineModel:
             d_mac = T.dw
         return region([(read_x, lat + io), (read_w, lat + io), (pad_x, io), (compute, d_mac), (requant, T.rq),
                        (write, io)])
+
+    def _streams(self, i: int, tr: int, lanes_in, lanes_out, nb, reuse) -> tuple[np.ndarray, np.ndarray]:
+        """(read_x, write_out) cycles of one pass of layer ``i`` per configuration: :func:`maxi_stream` over the runs
+        of :meth:`_runs`, cached per distinct (input lanes, output lanes, images, reuse)."""
+        T = self.timing
+        rd, wr = np.empty(len(lanes_in)), np.empty(len(lanes_in))
+        keys = zip(np.asarray(lanes_in).tolist(), np.asarray(lanes_out).tolist(), np.asarray(nb).tolist(),
+                   np.asarray(reuse).tolist(), strict=True)
+        for k, key in enumerate(keys):
+            ck = (i, tr, *key)
+            if ck not in self._stream_cache:
+                r_runs, w_runs = self._runs(i, tr, *key)
+                self._stream_cache[ck] = (maxi_stream(r_runs, T.lat, True), maxi_stream(w_runs, T.lat, False))
+            rd[k], wr[k] = self._stream_cache[ck]
+        return rd, wr
+
+    def _runs(self, i: int, tr: int, p: int, m: int, nb: int, reuse: bool) -> tuple[tuple, tuple]:
+        """The runs (requests) of read_planes and write_out in one pass of nb images, in the loop nests' order, as
+        ((count, cycles), ...): a run of w words takes io + (w - 1) beat. ``p`` input lanes (tn, or the depthwise
+        lanes), ``m`` output lanes (tm, or the depthwise lanes). Reads: per band, unit, image and input tile one run per
+        valid channel plane (its band words), or one run of the tile when the band is the whole map; writes: per band,
+        output tile and image one run per output plane, or one of the tile for a whole-map band."""
+        node, T = self.layers[i], self.timing
+        in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(node.out_size**2, WORD)
+        if node.depthwise:  # every p-channel tile is its own walk group, one input tile, no reuse
+            g_n, cg, mg, reuse = 1, node.out_ch, node.out_ch, False
+            p = m = min(p, node.out_ch)
+        else:
+            g_n, cg, mg = node.groups, node.in_ch // node.groups, node.out_ch // node.groups
+        n_in, n_mt = _ceil(cg, p), _ceil(mg, m)
+        last_in, last_out = cg - (n_in - 1) * p, mg - (n_mt - 1) * m
+        units = 1 if reuse else n_mt  # input tiles re-read per output tile without reuse (depthwise: n_mt tiles)
+        rd: list[tuple[int, int]] = []
+        wr: list[tuple[int, int]] = []
+        for band in self._bands(i, tr):
+            if band.words == in_cs:  # one run per input tile (its planes are contiguous)
+                if node.depthwise:
+                    tiles = [(nb * (n_mt - 1), p * in_cs), (nb, last_in * in_cs)]
+                elif reuse:  # per group and image its n_in tiles
+                    tiles = g_n * nb * [(n_in - 1, p * in_cs), (1, last_in * in_cs)]
+                else:  # per group, output tile and input tile: the nb images
+                    tiles = g_n * n_mt * [(nb * (n_in - 1), p * in_cs), (nb, last_in * in_cs)]
+                rd += tiles
+            else:  # one run per channel plane: the same band words each
+                rd.append((nb * g_n * units * cg if not node.depthwise else nb * cg, band.words))
+            ow = _ceil(band.rows * node.out_size, WORD)
+            if ow == out_cs:  # one run per output tile and image
+                wr += g_n * [(nb * (n_mt - 1), m * out_cs), (nb, last_out * out_cs)]
+            else:
+                wr.append((nb * g_n * mg, ow))
+
+        def cycles(runs: list[tuple[int, int]]) -> tuple:
+            merged: list[list[int]] = []
+            for count, words in runs:
+                if count <= 0:
+                    continue
+                if merged and merged[-1][1] == words:
+                    merged[-1][0] += count
+                else:
+                    merged.append([count, words])
+            return tuple((c, T.io + (w - 1) * T.beat) for c, w in merged)
+
+        return cycles(rd), cycles(wr)
 
     def buffers(self, c: Configs) -> dict[str, tuple]:
         """The engine's on-chip buffers: name -> (banks, depth, width bits, in URAM) per configuration, from

@@ -23,6 +23,10 @@ namespace nash {
 
 typedef ap_uint<128> word_t;
 const int WORD_BYTES = 16;
+// Requests in flight per m_axi port and direction: the generated pragmas' num_read_outstanding /
+// num_write_outstanding (render.MAXI_OUTSTANDING). The PE engines' manual bursts (hls::burst_maxi) keep at most this
+// many requests outstanding: reads request this many runs ahead, writes take the oldest response before one more.
+const int MAXI_OUTSTANDING = 16;
 
 // Word <-> 16 bytes (wires in hardware; two 64-bit halves keep g++ C simulation fast).
 static inline void unpack16(const word_t& w, int8_t b[16]) {
@@ -124,6 +128,28 @@ const int D_ACC = 1;     // the accumulator add after the PE array: the MAC loop
 
 inline uint64_t pipe(int64_t trip, int64_t ii, int64_t depth) { return trip > 0 ? depth + (trip - 1) * ii : 0; }
 inline uint64_t burst(int64_t beats, int64_t depth) { return beats > 0 ? AXI_LAT + pipe(beats, 1, depth) : 0; }
+// A manual-burst stream of one process (hls::burst_maxi, docs/hls-codegen.md): runs (one request each, its words
+// through a pipelined loop of the given cycles) one after another, at most MAXI_OUTSTANDING requests in flight. Run
+// k starts when run k - 1's words are done and, k >= N, when run k - N has made its round trip: a read's request for
+// run k is issued when run k - N ends (its data arrives AXI_LAT later), a write takes run k - N's response (AXI_LAT
+// after its last word) before requesting run k. The first N reads are requested at the start (their data AXI_LAT
+// later); a write stream ends with the drain of the last response (AXI_LAT after its last word). So the round trip
+// is exposed once per stream, and again only where N runs take fewer than AXI_LAT cycles.
+struct Burst {
+  uint64_t t;                        // end of the last run's words
+  uint64_t ends[MAXI_OUTSTANDING];   // ends of the last N runs (run k at k mod N)
+  uint64_t k;                        // runs so far
+  bool read;
+  explicit Burst(bool is_read) : t(0), k(0), read(is_read) {}
+  void run(uint64_t cycles) {
+    const uint64_t slot = k % MAXI_OUTSTANDING;
+    const uint64_t ready = k >= static_cast<uint64_t>(MAXI_OUTSTANDING) ? ends[slot] + AXI_LAT : (read ? AXI_LAT : 0);
+    t = (ready > t ? ready : t) + cycles;
+    ends[slot] = t;
+    ++k;
+  }
+  uint64_t total() const { return read || k == 0 ? t : t + AXI_LAT; }
+};
 void add(uint64_t n);                // to the running process (inside a region) or to the task
 void proc_begin();                   // a DATAFLOW process starts
 void proc_end(uint64_t fill);        // ... ends; fill: cycles before its first output reaches the next process
@@ -140,6 +166,9 @@ uint64_t mac_depth(int tn);          // depth of the PE-array MAC loop of the ru
 #define NASH_CYCLES(n) ::nash::cyc::add(n)
 #define NASH_PIPE(trip, ii, depth) ::nash::cyc::add(::nash::cyc::pipe(trip, ii, depth))
 #define NASH_BURST(beats, depth) ::nash::cyc::add(::nash::cyc::burst(beats, depth))
+#define NASH_MAXI_STREAM(name, is_read) ::nash::cyc::Burst name(is_read)
+#define NASH_MAXI_RUN(name, beats, depth) name.run(::nash::cyc::pipe(beats, 1, depth))
+#define NASH_MAXI_END(name) ::nash::cyc::add(name.total())
 #define NASH_PROC_BEGIN() ::nash::cyc::proc_begin()
 #define NASH_PROC_END(fill) ::nash::cyc::proc_end(fill)
 #define NASH_REGION_BEGIN() ::nash::cyc::region_begin()
@@ -150,6 +179,9 @@ uint64_t mac_depth(int tn);          // depth of the PE-array MAC loop of the ru
 #define NASH_CYCLES(n)
 #define NASH_PIPE(trip, ii, depth)
 #define NASH_BURST(beats, depth)
+#define NASH_MAXI_STREAM(name, is_read)
+#define NASH_MAXI_RUN(name, beats, depth)
+#define NASH_MAXI_END(name)
 #define NASH_PROC_BEGIN()
 #define NASH_PROC_END(fill)
 #define NASH_REGION_BEGIN()

@@ -62,7 +62,7 @@ def test_stem_count_worked_by_hand(small):
     # one output tile (4 <= TM = 8) over one input tile (3 <= TN = 8); planes of 36 bytes = 3 words. Tile side 8
     # (the fallback): a band starts on a word when its rows are a multiple of 16 / gcd(6, 16) = 8, so the one band is
     # the whole 6 x 6 map and its planes are read in one burst.
-    read_x = lat + _pipe(3 * 3, 1, io)  # 74: the 3 valid planes in one burst
+    read_x = lat + _pipe(3 * 3, 1, io)  # 74: the 3 valid planes in one run (one manual-burst request)
     read_w = lat + _pipe(8 + 9 * 4, 1, io)  # 109: TM scale records + 9 window positions x 4 words (64 weights)
     pad_x = _pipe(9, 1, io) + _pipe(6 * 6 * 9, 1, io)  # 335: the exposed first fill, then one window pixel per MAC
     load_w = _pipe(9 * 4, 1, io)  # 37: the first (here the only) weight tile, 9 positions x 4 words, one a cycle
@@ -74,7 +74,7 @@ def test_stem_count_worked_by_hand(small):
     # requant: the 8 scale records, then per group one loop over its 36 pixels (the previous group's 3 words leave
     # inside it), and one loop more for the last group's 3 words: 9 + 4 x 40 + 7
     requant = _pipe(8, 1, io) + 4 * _pipe(36, 1, 5) + _pipe(3, 1, 5)  # 176
-    write = lat + _pipe(4 * 3, 1, io)  # 77
+    write = _pipe(4 * 3, 1, io) + lat  # 77: one run of the tile's 4 planes, then its write response
     assert compute == max(read_x, read_w, pad_x, compute, requant, write) == 511
     fills = {"read_x": lat + io, "read_w": lat + io, "pad_x": io, "requant": 5, "write": io}  # compute: the slowest
     assert lib.layer_cycles()["stem"] == compute + sum(fills.values()) == 652
@@ -104,8 +104,9 @@ def test_banded_stem_count_worked_by_hand(tmp_path):
     assert compare(golden, outs, logits, g.integer_model.nodes) == (0, None)
     lat, io = 64, 2
     # Band 0: output rows 0-7 need input rows 0-8 (pad 1): bytes [0, 144) = words [0, 9); band 1: rows 7-15: bytes
-    # [112, 256) = words [7, 16). 3 planes each: 6 bursts of 9 words.
-    read_x = 6 * (lat + _pipe(9, 1, io))  # 444
+    # [112, 256) = words [7, 16). 3 planes each: 6 runs of 9 words, all requested at the start (16 in flight), so
+    # one round trip and the 6 runs back to back (before the manual bursts each run paid it: 444)
+    read_x = lat + 6 * _pipe(9, 1, io)  # 124
     # per band both output tiles: 2 x (8 records + 9 positions x 4 words)
     read_w = 2 * (lat + _pipe(2 * (8 + 36), 1, io))  # 306
     # first fill 3 x 9 words exposed; per band: emit 2 output tiles x 128 pixels x 9 (the next band's fill hides)
@@ -118,7 +119,9 @@ def test_banded_stem_count_worked_by_hand(tmp_path):
     # per band and output tile: 8 records, per group its 128 pixels (the previous group's 8 words inside), the last
     # group's 8 words
     requant = 2 * (2 * _pipe(8, 1, io) + 12 * _pipe(128, 1, 5) + 2 * _pipe(8, 1, 5))
-    write = 2 * (8 + 4) * (lat + _pipe(8, 1, io))  # per band and output channel a burst of 8 words
+    # per band and output channel a run of 8 words: 16 runs of 9 cycles outlast the round trip, so no response is
+    # waited for but the last (before the manual bursts each run paid it: 1752)
+    write = 2 * (8 + 4) * _pipe(8, 1, io) + lat  # 280
     slowest = max(read_x, read_w, pad_x, compute, requant, write)
     assert slowest == compute == 5178
     fills = lat + io + lat + io + io + 5 + io  # read_x, read_w, pad_x, requant, write

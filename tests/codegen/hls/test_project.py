@@ -282,7 +282,11 @@ def test_top_interface_and_tcl(rendered):
     assert "#pragma HLS ALIAS ports=wb_conv,wb_shift,wb_adder,wb_misc distance=0" in top
     assert "max_read_burst_length=64" in top and "num_read_outstanding=16" in top
     header = (p.out / "src" / "nash_top.h").read_text()
-    assert "const nash::word_t* act_in_conv" in header and "nash::word_t* act_out_conv" in header
+    # the PE engines' activation and image ports are manual-burst ports, the misc unit's and the weights plain pointers
+    for port in ("img_conv", "act_in_conv", "act_out_conv", "act_in_adder"):
+        assert f"hls::burst_maxi<nash::word_t> {port}" in header, port
+    assert "const nash::word_t* act_in_misc" in header and "nash::word_t* act_out_misc" in header
+    assert "const nash::word_t* wb_conv" in header
     assert "int8_t*" not in header and "int64_t*" not in header  # every m_axi port is a 128-bit word pointer
     tcl = (p.out / "run_hls.tcl").read_text()
     for needle in ("set_part xck26-sfvc784-2LV-c", "create_clock -period 5.000", "config_interface -m_axi_addr64",

@@ -85,6 +85,53 @@ loop:
     assert _ids(outside) == set()
 
 
+# ---- manual bursts (hls::burst_maxi, UG1399 "Using Manual Burst") -------------------------------------------------
+MAXI = "hls::burst_maxi<word_t>"
+
+
+def test_manual_burst_runs_pass_and_one_word_requests_fail():
+    # per run one request, then its words (a conditional read of the requested run keeps the burst)
+    good = WORD + f"""void k({MAXI} in, {MAXI} out, int n, int m) {{
+{TWO_BUNDLES}
+  in.read_request(0, n);
+  out.write_request(0, n);
+loop:
+  for (int i = 0; i < n; ++i) {{
+#pragma HLS loop_tripcount min=1 max=64
+#pragma HLS PIPELINE II=1
+    word_t v = in.read();
+    if (i < m) v = 0;
+    out.write(v);
+  }}
+  out.write_response();
+}}
+"""
+    assert _ids(good) == set()
+    # a request per word: each word its own burst (R11), also through a helper that receives the port
+    per_word = good.replace("  in.read_request(0, n);\n", "").replace(
+        "    word_t v = in.read();", "    in.read_request(i, 1);\n    word_t v = in.read();")
+    assert _ids(per_word) == {"R11"}
+    helper = WORD + """static void one(hls::burst_maxi<word_t>& p, int i) {
+#pragma HLS INLINE
+  p.write_request(i, 1);
+}
+""" + good.replace(WORD, "").replace("  out.write_request(0, n);\n", "").replace(
+        "    out.write(v);", "    one(out, i);\n    out.write(v);")
+    assert _ids(helper) == {"R11"}
+    # two manual streams of one bundle read in one loop are still two streams (R10); a plain pointer beside them is
+    # still checked for sequential, unconditional access (R11, R9)
+    shared = ("#pragma HLS INTERFACE m_axi port=a bundle=gmem0\n#pragma HLS INTERFACE m_axi port=b bundle=gmem0\n"
+              "#pragma HLS INTERFACE m_axi port=out bundle=gmem1")
+    two = _kernel(f"{MAXI} a, {MAXI} b, word_t* out, int n", shared, "    out[i] = a.read() + b.read();")
+    assert _ids(two) == {"R10"}
+    strided = _kernel(f"{MAXI} a, word_t* out, int n", "#pragma HLS INTERFACE m_axi port=a bundle=gmem0\n"
+                      "#pragma HLS INTERFACE m_axi port=out bundle=gmem1", "    out[2 * i] = a.read();")
+    assert _ids(strided) == {"R11"}
+    guarded = _kernel(f"{MAXI} a, word_t* out, int n, int m", "#pragma HLS INTERFACE m_axi port=a bundle=gmem0\n"
+                      "#pragma HLS INTERFACE m_axi port=out bundle=gmem1", "    if (i < m) out[i] = a.read();")
+    assert _ids(guarded) == {"R9"}
+
+
 # ---- R10 one pointer per bundle and direction per loop (UG1399 Preconditions; UG1448 Burst Inference Failure 2) ---
 def test_r10_two_reads_on_one_bundle_fail_separate_bundles_pass():
     shared = ("#pragma HLS INTERFACE m_axi port=a bundle=gmem0\n#pragma HLS INTERFACE m_axi port=b bundle=gmem0\n"

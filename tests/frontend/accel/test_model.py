@@ -18,10 +18,11 @@ DW = Node("dw", "conv", "conv", ("input",), 32, 32, 8, 8, kernel=3, stride=1, pa
 CFG = Configs.from_rows([(16, 8, 16, 8, 4, 0)])
 # The hand-worked cases below read the loop nests of hls_templates/src/engine.cpp.j2 / engine_misc.cpp.j2 (the drain
 # and requant terms re-derived by hand for the one-bank-per-lane ping-pong accumulators, the drain inside the next
-# tile's first MAC loop and the requant stage, issue 13): a
-# pipelined loop costs depth + (trip - 1) x II, a loop over an m_axi pointer adds the DDR round trip (64 on the
-# kv260), a DATAFLOW region its slowest process + the fill of the others. Depths (cost table): io 2, requant 5,
-# depthwise lane 3, misc 3, accumulator add 1. 8x8 maps: 4 words per channel plane.
+# tile's first MAC loop and the requant stage, issue 13): a pipelined loop costs depth + (trip - 1) x II, an
+# inferred burst loop (read_w) adds the DDR round trip (64 on the kv260), the manual-burst streams (read_x,
+# write_out: 16 requests in flight) pay it once per pass plus any wait where 16 runs are shorter than it, a DATAFLOW
+# region its slowest process + the fill of the others. Depths (cost table): io 2, requant 5, depthwise lane 3, misc
+# 3, accumulator add 1. 8x8 maps: 4 words per channel plane.
 
 
 def _engine(layers, pe=None, board=None):
@@ -37,7 +38,8 @@ def test_pointwise_latency_hand_worked():
     # window position ceil(16*8/16) = 8; requant groups per word ceil(16/4) = 4. Tile 8 = one band of the whole map
     # (band_rows(8, 8) = 8), 4 words per plane. Input reuse: the 2 input tiles' band (2 x 4 words) fits the band
     # buffer (up to 256 words a half), so the band is read and filled once for both output tiles.
-    read_x = 2 * (64 + 2 + (8 * 4 - 1))  # 194: whole-map band: per input tile one burst of its 8 planes
+    read_x = 64 + 2 * (2 + 8 * 4 - 1)  # 130: whole-map band: per input tile one run of its 8 planes (manual bursts:
+    # both requested at the start, one round trip)
     read_w = 64 + 2 + (2 * (16 + 2 * 8) - 1)  # 129: one band x one group: one burst of records + weight tiles
     pad_x = (2 + 16 * 4 - 1) + (2 + 2 * 2 * 64 - 1)  # 322: first fill (16 lanes x 4 words), emit 4 tiles x 64 px
     # 4 MAC loops of 64 pixels (the next weight tile, 8 words, loads inside); output tile 0 drains (4 groups of 4
@@ -49,7 +51,8 @@ def test_pointwise_latency_hand_worked():
     # requant per output tile: 16 scale records, then 4 groups of 4 channels, each a loop over its 64 pixels (the
     # previous group's 4 x 4 words leave inside it), and one loop more for the last group's 16 words
     requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618
-    write = 2 * (64 + 2 + (16 * 4 - 1))  # 258: whole-map band: per output tile one burst of its 16 planes
+    write = 2 * (2 + 16 * 4 - 1) + 64  # 194: whole-map band: per output tile one run of its 16 planes, then the
+    # last write response
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # the other processes' start-up (readers: the DDR round trip)
     cyc, tile = _engine([PW]).layer_cycles(CFG)
@@ -67,14 +70,14 @@ def test_ddr_latency_term_hand_worked():
 def test_depthwise_latency_hand_worked():
     # Depthwise 32 channels 3x3 pad 1: 2 channel tiles of 16 lanes (each its own walk group: no reuse), one band of
     # the whole map, one weight word per window position (ceil(16/16)), 9 positions.
-    read_x = 2 * (64 + 2 + (16 * 4 - 1))  # 258: per tile one burst of its 16 planes
+    read_x = 64 + 2 * (2 + 16 * 4 - 1)  # 194: per tile one run of its 16 planes, one round trip
     read_w = 2 * (64 + 2 + (16 + 9 * 1 - 1))  # 180: per band and group one burst (16 records + 9 weight words)
     pad_x = (2 + 64 - 1) + 2 * (2 + 64 * 9 - 1)  # 1219: first fill, then per tile 64 px x 9 window positions
     # per tile one MAC loop of 576 (tile 0: the next weights inside; tile 1: tile 0's drain of 4 groups x 64 px
     # inside), then tile 1's drain on its own
     compute = (2 + 9 - 1) + 2 * (3 + 64 * 9 - 1) + (2 + 4 * 64 - 1)  # 1423: + load_w of the first tile
     requant = 2 * ((2 + 16 - 1) + 4 * (5 + 64 - 1) + (5 + 16 - 1))  # 618: as the pointwise layer
-    write = 2 * (64 + 2 + (16 * 4 - 1))  # 258
+    write = 2 * (2 + 16 * 4 - 1) + 64  # 194: per tile one run, then the last response
     assert compute == max(read_x, read_w, pad_x, compute, requant, write)
     cyc, tile = _engine([DW]).layer_cycles(CFG)
     assert cyc[0, 0] == compute + (66 + 66 + 2 + 5 + 2) == 1564
@@ -83,21 +86,54 @@ def test_depthwise_latency_hand_worked():
 
 def test_row_bands_hand_worked():
     """Tile 4 on the 8x8 pointwise layer: 2 bands of 4 rows (32 pixels, 2 words per plane, not whole planes), so
-    every input and output channel plane is its own burst per band, each paying the 64-cycle round trip: write_out
-    becomes the slowest process and the whole-map band (875, above) is faster."""
-    read_x = 2 * 16 * (64 + 2 + (2 - 1))  # 2144: per band 16 plane bursts of 2 words (read once: reuse)
+    every input and output channel plane is its own run (request) per band. With manual bursts (16 requests in
+    flight) the round trip is paid once per stream, plus where 16 runs of 3 cycles (48) are shorter than it: every
+    run k >= 16 waits for run k - 16's round trip (64 cycles), so from then on 16 runs take 64 + 3 cycles. (Before
+    the manual bursts every plane burst paid the round trip: write_out 4288, the layer 4433.)"""
+    # read_x: 2 bands x 16 planes (read once: reuse) = 32 runs of 2 words, 2 + 2 - 1 = 3 cycles each; the first 16
+    # are requested at the start (data from cycle 64): runs 0-15 end at 64 + 3, ..., 64 + 48 = 112; run 16 is
+    # requested when run 0 ends (67), its data at 131; runs 16-31 then end 67 after runs 0-15: 112 + 67 = 179
+    read_x = 64 + 16 * 3 + (64 + 3)  # 179
     read_w = 2 * (64 + 2 + (64 - 1))  # 258: the weights are re-read per band
     pad_x = (2 + 16 * 2 - 1) + 2 * (2 + 4 * 32 - 1)  # 291: emit 4 tiles x 32 px per band, next band's fill inside
     # per band 4 MAC loops of 32 px; every output tile's first loop but the layer's first drains the previous tile
     # (4 groups x 32 px: 128 cycles), the last tile drains on its own
     compute = (2 + 8 - 1) + 5 * (6 + 32 - 1) + 3 * (6 + 128 - 1) + (2 + 128 - 1)  # 722
     requant = 2 * 2 * ((2 + 16 - 1) + 4 * (5 + 32 - 1) + (5 + 4 * 2 - 1))  # 692: last group 4 channels x 2 words
-    write = 2 * 32 * (64 + 2 + (2 - 1))  # 4288: per band 32 plane bursts of 2 words
-    assert write == max(read_x, read_w, pad_x, compute, requant, write)
-    fills = (64 + 2) + (64 + 2) + 2 + 6 + 5  # read_x, read_w, pad_x, compute (MAC depth), requant
+    # write_out: 2 bands x 32 planes = 64 runs of 3 cycles; runs 0-15 end at 3, ..., 48; run 16 waits for run 0's
+    # response (3 + 64 = 67) and ends at 70, so runs 16-31, 32-47, 48-63 each end 67 after the run 16 earlier: the
+    # last at 48 + 3 x 67 = 249; then the last response, 64 later
+    write = 16 * 3 + 3 * (64 + 3) + 64  # 313
+    assert [read_x, write] == [179, 313]
+    assert compute == max(read_x, read_w, pad_x, compute, requant, write)
+    fills = (64 + 2) + (64 + 2) + 2 + 5 + 2  # read_x, read_w, pad_x, requant, write_out
     small = Configs.from_rows([(16, 8, 16, 4, 4, 0)])
     cyc, tile = _engine([PW]).layer_cycles(small)
-    assert (cyc[0, 0], tile[0, 0]) == (write + fills, 4) == (4433, 4)
+    # now faster than the whole-map band (875, above): its 2-band MAC loops drain in 128-cycle groups
+    assert (cyc[0, 0], tile[0, 0]) == (compute + fills, 4) == (863, 4)
+
+
+def test_write_bound_2x2_layer_hand_worked():
+    """A pointwise expand 16 -> 64 on a 2 x 2 map (the shape of the write-bound expand layers of the CIFAR-100 set:
+    4 pixels, one word per plane), tm = tn = 16, 16 requant lanes: 4 output tiles of 16 channels, each written as one
+    run of 16 words. One burst per tile and image, each paying the 64-cycle round trip, made write_out the slowest
+    process (4 x (64 + 2 + 15) = 324, the layer 324 + 66 + 66 + 2 + 7 + 5 = 470); with 16 write requests in flight
+    the 4 runs follow one another and only the last response is waited for."""
+    ex = Node("ex", "conv", "conv", ("input",), 16, 64, 2, 2, kernel=1, stride=1, padding=0, role="expand")
+    cfg = Configs.from_rows([(16, 16, 16, 4, 16, 0)])
+    read_x = 64 + (2 + 16 - 1)  # 81: one input tile, whole map: one run of its 16 planes
+    read_w = 64 + 2 + (4 * (16 + 16) - 1)  # 193: 4 output tiles x (16 records + one 16-word weight tile)
+    pad_x = (2 + 16 - 1) + (2 + 4 * 4 - 1)  # 34: first fill 16 words, then emit 4 tiles x 4 px
+    # PE latency 2 + log2(16) = 6, MAC depth 7: MAC loops of max(4 px, 16 next weight words) = 16 trips for tiles
+    # 0-2 (tiles 1-2 also drain the previous tile's 4 px inside), tile 3: 4 px and tile 2's 4-px drain; tile 3's
+    # drain on its own
+    compute = (2 + 16 - 1) + 3 * (7 + 16 - 1) + (7 + 4 - 1) + (2 + 4 - 1)  # 98
+    # per tile 16 records, one group of 16 channels over 4 px, then its 16 words
+    requant = 4 * ((2 + 16 - 1) + (5 + 4 - 1) + (5 + 16 - 1))  # 180
+    write = 4 * (2 + 16 - 1) + 64  # 132: 4 runs back to back, then the last response
+    assert read_w == max(read_x, read_w, pad_x, compute, requant, write)
+    cyc, _ = _engine([ex]).layer_cycles(cfg)
+    assert cyc[0, 0] == read_w + (64 + 2) + 2 + 7 + 5 + 2 == 275
 
 
 def test_no_input_reuse_rereads_the_band():
@@ -107,7 +143,7 @@ def test_no_input_reuse_rereads_the_band():
     em = _engine([big])
     cfg = Configs.from_rows([(16, 8, 16, 64, 4, 0)])
     assert not em.engine_buffers(cfg.row(0)).reuse["pw"]
-    read_x = 4 * (64 + 2 + (8 * 256 - 1))  # 8452: per (output tile, input tile) one burst of 8 planes
+    read_x = 64 + 4 * (2 + 8 * 256 - 1)  # 8260: per (output tile, input tile) one run of 8 planes
     pad_x = (2 + 8 * 256 - 1) + 4 * (2 + 4096 - 1)  # 18437: each fill (2048 words) hides under a 4096-px emit
     # 4 MAC loops of 4096 px, output tile 0's drain (4 groups x 4096 px) inside output tile 1's first, tile 1's alone
     compute = (2 + 8 - 1) + 3 * (6 + 4096 - 1) + (6 + 4 * 4096 - 1) + (2 + 4 * 4096 - 1)  # 45086
@@ -119,13 +155,14 @@ def test_no_input_reuse_rereads_the_band():
 def test_partial_requant_group_hand_worked():
     """Re-derived by hand for the one-bank-per-lane accumulators (issue 13): pointwise 8 -> 20 on a 4 x 4 map
     (one band of 16 pixels, one word per plane), tm 16, 8 requant lanes: the output tiles have 16 and 4 channels,
-    i.e. 2 + 1 groups of 8 lanes (the last group 4 lanes wide, its other 4 lanes idle). With a 0-cycle round trip
-    requant_out is the slowest process."""
+    i.e. 2 + 1 groups of 8 lanes (the last group 4 lanes wide, its other 4 lanes idle). requant_out is the slowest
+    process (with the manual-burst writes also with the 64-cycle round trip: write_out paid it per output tile
+    before, 150 cycles, the layer 295)."""
     pw = Node("pw2", "conv", "conv", ("input",), 8, 20, 4, 4, kernel=1, stride=1, padding=0, role="project")
     cfg = Configs.from_rows([(16, 8, 16, 4, 8, 0)])
 
     def by_hand(lat: int) -> tuple[list[int], int]:
-        read_x = lat + 2 + (8 - 1)  # one input tile, whole map: one burst of its 8 planes
+        read_x = lat + 2 + (8 - 1)  # one input tile, whole map: one run of its 8 planes
         read_w = lat + 2 + (2 * (16 + 8) - 1)  # 2 output tiles x (16 records + 1 weight tile of 8 words)
         pad_x = (2 + 8 - 1) + (2 + 2 * 16 - 1)  # first fill (8 lanes x 1 word), emit 2 tiles x 16 px (reuse)
         # 2 MAC loops of 16 pixels: the first loads the next 8 weight words inside, the second drains tile 0 (2
@@ -136,14 +173,15 @@ def test_partial_requant_group_hand_worked():
         # per tile: 16 records; tile of 16: group 0 (16 px), group 1 (16 px, group 0's 8 words inside), group 1's
         # 8 words; tile of 4: group 0 (16 px), its 4 words
         requant = ((2 + 16 - 1) + 2 * (5 + 16 - 1) + (5 + 8 - 1)) + ((2 + 16 - 1) + (5 + 16 - 1) + (5 + 4 - 1))
-        write = 2 * (lat + 2 - 1) + 20  # per output tile one burst of its planes (1 word each)
+        # one run per output tile (16 and 4 words, 1 word per plane) back to back, then the last response
+        write = (2 + 16 - 1) + (2 + 4 - 1) + lat
         procs = [read_x, read_w, pad_x, compute, requant, write]
         fills = [lat + 2, lat + 2, 2, 6, 5, 2]
         k = procs.index(max(procs))
         return procs, max(procs) + sum(fills) - fills[k]
 
     procs, total = by_hand(64)
-    assert procs == [73, 113, 42, 84, 114, 150] and total == 295  # write_out the slowest
+    assert procs == [73, 113, 42, 84, 114, 86] and total == 114 + 66 + 66 + 2 + 6 + 2 == 256  # requant_out
     cyc, _ = _engine([pw]).layer_cycles(cfg)
     assert cyc[0, 0] == total
     procs, total = by_hand(0)
@@ -163,7 +201,7 @@ def test_images_per_pass_hand_worked():
     em = _engine([PW, pw])
     assert em.engine_buffers(cfg.row(0), 2).images == {"pw": 1, "pw2": 2}
     assert em.engine_buffers(cfg.row(0), 8).images == {"pw": 1, "pw2": 2}
-    read_x = 2 * (64 + 2 + (8 - 1))  # 146: per image one burst of its 8 planes
+    read_x = 64 + 2 * (2 + 8 - 1)  # 82: per image one run of its 8 planes, both requested at the start
     read_w = 64 + 2 + (2 * (16 + 8) - 1)  # 113: once per pass, as for one image
     pad_x = (2 + 2 * 8 - 1) + (2 + 2 * 2 * 16 - 1)  # 82: first fill 2 images x 8 words; emit 2 tiles x 2 x 16 px
     # tile 0: one MAC loop over 2 x 16 pixels (the next 8 weight words inside); tile 1: tile 0's drain (2 images x
@@ -171,14 +209,16 @@ def test_images_per_pass_hand_worked():
     compute = (2 + 8 - 1) + (6 + 32 - 1) + (6 + 64 - 1) + (2 + 32 - 1)  # 148
     # per tile its 16 records once, then per image the groups of the one-image case (52 and 28 cycles)
     requant = ((2 + 16 - 1) + 2 * (2 * (5 + 16 - 1) + (5 + 8 - 1))) + ((2 + 16 - 1) + 2 * ((5 + 16 - 1) + (5 + 4 - 1)))
-    write = 2 * ((64 + 2 + 15) + (64 + 2 + 3))  # 300: per image and output tile one burst of its planes
-    assert [read_x, read_w, pad_x, compute, requant, write] == [146, 113, 82, 148, 194, 300]
-    two = write + (66 + 66 + 2 + 6 + 5)  # 445 (one image: 295, above)
+    # per output tile and image one run of its planes (16 words twice, then 4 words twice), back to back (4 runs <
+    # 16 in flight), then the last response
+    write = 2 * (2 + 16 - 1) + 2 * (2 + 4 - 1) + 64  # 108 (one burst each, each with its round trip, before: 300)
+    assert [read_x, read_w, pad_x, compute, requant, write] == [82, 113, 82, 148, 194, 108]
+    two = requant + (66 + 66 + 2 + 6 + 2)  # 336 (one image: 256, above)
     cyc, _ = em.layer_cycles(cfg, batch=2)
-    assert cyc[0, 1] == two == 445
+    assert cyc[0, 1] == two == 336
     # a batch of 3: a pass of 2, then a pass of the last image (the one-image task)
     cyc, _ = em.layer_cycles(cfg, batch=3)
-    assert cyc[0, 1] == two + 295
+    assert cyc[0, 1] == two + 256
     # PW's own band fills the accumulators: one image per pass, B passes of the one-image task
     one, _ = em.layer_cycles(cfg, batch=1)
     cyc, _ = em.layer_cycles(cfg, batch=4)
