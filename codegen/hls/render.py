@@ -193,13 +193,16 @@ def _engine_acc_bits(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> i
 
 
 def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers.EngineBuffers:
-    """The on-chip buffers of one conv-kind engine (the one size function the model prices too)."""
+    """The on-chip buffers of one conv-kind engine (the one size function the model prices too), with each layer's
+    walk (input reuse, images per pass) as the plan's section recorded it (the accelerator stage's choice; a layer
+    without one: the buffers' rule)."""
     tm, tn = plan.pe[eng]
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
     acc_bits = 32 if _engine_acc_bits(eng, nodes, plan, bounds) <= 32 else 64
-    return buffers.engine_buffers(layers, {n.name: plan.tile(n.name) for n in layers}, tm, tn, plan.lanes(eng),
-                                  plan.requant(eng), acc_bits, 8, plan.memory(eng), batch=plan.batch,
-                                  acc_dw_mem=plan.memory(eng, "acc_dw"))
+    tiles = {n.name: plan.tile(n.name) for n in layers}
+    buf = buffers.engine_buffers(layers, tiles, tm, tn, plan.lanes(eng), plan.requant(eng), acc_bits, 8,
+                                 plan.memory(eng), batch=plan.batch, acc_dw_mem=plan.memory(eng, "acc_dw"))
+    return buffers.with_walks(layers, tiles, buf, tn, plan.batch, plan.reuse, plan.images)
 
 
 def _bind(buf: buffers.EngineBuffers, name: str, variable: str, kind: str = "ram_2p") -> str:
