@@ -318,8 +318,8 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
                tiles: dict[str, weights_blob.Tiling], plan: Plan, reuse: dict[str, bool],
                images: dict[str, int] | None = None) -> list[dict]:
     """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words). ``reuse``: conv-kind
-    layer -> its input band is read once per band and walk group; ``images``: its images per pass (the engine's
-    buffer function decides both)."""
+    layer -> its input band is read once per band and walk group; ``images``: its images per pass (both as the
+    section records them, else the buffer function's rule: :func:`buffers_of`)."""
     sec = {s.layer: s.offset for s in sections}
     rows = []
     for i, n in enumerate(nodes):
@@ -480,6 +480,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
                     "out_offset": offs.get(n.name, -1), "out_shape": _out_shape(n),
                     "channel_stride": out_plane_words(n) * WORD,
                     "band_rows": buffers.band_rows(n.out_size, plan.tile(n.name)) if n.kind == "conv" else None,
+                    "reuse": reuse[n.name] if n.kind == "conv" else None,  # the walk built (the section's)
+                    "images": images.get(n.name, 1) if n.kind == "conv" else None,
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)

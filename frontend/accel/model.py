@@ -263,6 +263,8 @@ class EngineModel:
                 k = sel_k[sel_i == i]
                 cyc[k, i] = task(k, i, int(side), reuse[k, i], nb[k, i])
                 alt = k[nb_reread[k, i] > 0]
+                if len(alt):  # price the re-reading walk only where its read_x alone does not already lose
+                    alt = alt[self._rereading_floor(i, int(side), c.tm[alt], c.tn[alt], batch) < cyc[alt, i]]
                 if len(alt):
                     other = task(alt, i, int(side), np.zeros(len(alt), bool), nb_reread[alt, i])
                     win = other < cyc[alt, i]
@@ -278,6 +280,26 @@ class EngineModel:
         return ({m.name: bool(v) for m, v in zip(self.layers, reuse[0], strict=True)},
                 {m.name: int(v) for m, v in zip(self.layers, nb[0], strict=True)})
 
+    def _band_read(self, i: int, band: Band, n_tiles):
+        """read_x's cycles for one image's input band ``band`` of layer ``i`` read once (``n_tiles``: the input
+        tiles over all walk groups): one burst per tile when the band is the whole plane (a tile's planes are
+        contiguous), else one burst per channel plane."""
+        T, node = self.timing, self.layers[i]
+        in_cs = _ceil(node.in_size**2, WORD)
+        if band.words == in_cs:
+            return n_tiles * (T.lat + T.io - T.beat) + node.in_ch * in_cs * T.beat
+        return node.in_ch * (T.lat + T.io + (band.words - 1) * T.beat)
+
+    def _rereading_floor(self, i: int, tr: int, tm, tn, batch: int) -> np.ndarray:
+        """A lower bound of the re-reading walk's task over ``batch`` images for standard layer ``i``: its read_x
+        alone (every pass a DATAFLOW region at least as long as its slowest process), which re-reads each image's
+        band once per output tile whatever the images per pass: batch x n_mt x (one read of every band)."""
+        node = self.layers[i]
+        n_in = _ceil(node.in_ch // node.groups, tn)
+        n_mt = _ceil(node.out_ch // node.groups, tm)
+        once = sum(self._band_read(i, band, node.groups * n_in) for band in self._bands(i, tr))
+        return batch * n_mt * once
+
     def task_cycles(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii, nb=1) -> np.ndarray:
         """Cycles of one pass of layer ``i`` over ``nb`` images with row bands of side ``tr``, for arrays of
         configurations: the DATAFLOW region of run_standard / run_depthwise (hls_templates/src/engine.cpp.j2),
@@ -290,14 +312,14 @@ class EngineModel:
         nb = np.broadcast_to(np.asarray(nb, np.int64), tm.shape)
         reuse = np.asarray(reuse, bool)
         R, kk = node.out_size, node.kernel**2
-        in_cs, out_cs = _ceil(node.in_size**2, WORD), _ceil(R * R, WORD)
+        out_cs = _ceil(R * R, WORD)
         lat, io, beat = T.lat, T.io, T.beat
         if node.depthwise:  # dw-lane channel tiles, each its own walk group (no reuse)
             C = node.out_ch
             n_out = _ceil(C, dw)
             n_in, n_mt, n_grp, lanes, cg = np.ones_like(dw), np.ones_like(dw), n_out, dw, C
             ww = _ceil(dw, WORD)  # weight words per window position
-            c_out, c_in = C, C
+            c_out = C
             d_mac = np.full(len(dw), T.dw)
             # pad_x units of a band: every channel tile in turn; channels of each (count, channels)
             units = [(n_out - 1, dw), (np.ones_like(dw), C - (n_out - 1) * dw)]
@@ -312,7 +334,7 @@ class EngineModel:
             n_in, n_mt = _ceil(cg, tn), _ceil(mg, tm)
             n_out, n_grp, lanes = G * n_mt, np.full(len(tm), G), tm
             ww = _ceil(tm * tn, WORD)
-            c_out, c_in = node.out_ch, node.in_ch
+            c_out = node.out_ch
             d_mac = pe_lat + T.acc
             last = cg - (n_in - 1) * tn
             rep = np.where(reuse, 1, G * n_mt)  # pad_x units per band
@@ -340,11 +362,7 @@ class EngineModel:
         for b, band in enumerate(bl):
             pix = band.rows * R
             ow = _ceil(pix, WORD)
-            if band.words == in_cs:  # one burst per input tile (its planes are contiguous)
-                rx = (n_grp * n_in) * (lat + io - beat) + c_in * in_cs * beat
-            else:  # one burst per channel plane
-                rx = c_in * (lat + io + (band.words - 1) * beat)
-            read_x = read_x + rd_mult * nb * rx
+            read_x = read_x + rd_mult * nb * self._band_read(i, band, n_grp * n_in)
             read_w = read_w + n_grp * (lat + io + (n_mt * (lanes + n_in * w_tile) - 1) * beat)
             e = emit_k * nb * pix * kk
             nxt = bl[b + 1].words if b + 1 < len(bl) else 0

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from nash.codegen.csim.build import build
 from nash.codegen.csim.run import CsimLibrary, compare
 from nash.codegen.hls.project import generate
+from nash.frontend.core.graph import lower
 from nash.frontend.core.model_file import new_model, save_model, update_sections
 from nash.frontend.core.quant_params import ACT_RANGE_MIN
 from nash.frontend.integer.reference import run_network
@@ -232,3 +233,33 @@ def test_batch_passes_bitexact(tmp_path, batch, n, pe_impl):
     assert f"const int MIN_SLOTS = {batch * (g.project.plan.max_offset + 1)};" in text
     folded = re.findall(r", (\d+) images per pass", text)  # the layers that run several images per pass
     assert bool(folded) == (batch > 1) and all(1 < int(v) <= batch for v in folded)
+
+
+def test_rereading_walk_with_images_per_pass_bitexact(tmp_path):
+    """The walk without input reuse at several images per pass, forced through the section (the accelerator stage
+    takes it where the model prices it faster): every layer whose re-read band lets a pass fold more images than
+    its reuse band (the buffer function's images_rereading) is set to reuse false at those images; B = 3 and 5
+    images (a partial batch). Every layer's output of every image equals the integer reference, and codegen built
+    the section's walks (the project manifest)."""
+    from nash.frontend.accel import buffers
+    from nash.frontend.accel.model import engine_of
+
+    arch = arch_with("conv", input_size=16)
+    section = forget_walks(with_tiles(accel_section(arch, ODD_TILES), {"conv": 2, "shift": 1, "adder": 3}))
+    section["batch"] = 3
+    nodes = lower(arch)
+    forced = {}
+    for e, cfg in section["engines"].items():
+        if e == "misc" or cfg is None:
+            continue
+        layers = [n for n in nodes if n.kind == "conv" and engine_of(n) == e]
+        buf = buffers.engine_buffers(layers, {n.name: section["layers"][n.name]["tr"] for n in layers}, cfg["tm"],
+                                     cfg["tn"], cfg["dw_lanes"], cfg["requant_lanes"], batch=3)
+        forced |= buf.images_rereading
+    assert len(forced) >= 2 and all(v > 1 for v in forced.values())  # layers that now re-read at nb > 1
+    for name, nb in forced.items():
+        section["layers"][name].update(reuse=False, images=nb)
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=8, accelerator=section), tmp_path / "p", n=5)
+    assert (bad, first) == (0, None)
+    built = {ly["name"]: (ly["reuse"], ly["images"]) for ly in g.project.manifest["layers"]}
+    assert all(built[name] == (False, nb) for name, nb in forced.items())

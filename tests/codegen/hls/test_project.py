@@ -229,6 +229,32 @@ def test_batch_field_is_read_and_older_sections_run_one(searched_section):
         make_plan({"accelerator": bad}, nodes)
 
 
+def test_section_walks_are_read_and_checked(searched_section):
+    """The layers' walks (reuse, images) the accelerator stage recorded are what the plan hands to codegen; a section
+    without ``reuse`` (written before it) leaves the rule's; a walk that would overflow the engine's buffers is
+    refused naming the field."""
+    nodes, acc = searched_section
+    conv = [n for n in nodes if n.kind == "conv"]
+    plan = make_plan({"accelerator": acc}, nodes)
+    assert plan.reuse == {n.name: acc["layers"][n.name]["reuse"] for n in conv}
+    assert plan.images == {n.name: acc["layers"][n.name]["images"] for n in conv}
+    old = copy.deepcopy(acc)
+    for ent in old["layers"].values():
+        del ent["reuse"]
+    plan = make_plan({"accelerator": old}, nodes)
+    assert plan.reuse == {} and plan.images == {n.name: acc["layers"][n.name]["images"] for n in conv}
+    name = conv[-1].name
+    bad = copy.deepcopy(acc)
+    bad["layers"][name]["images"] = acc["batch"] + 1
+    with pytest.raises(PlanError, match=rf"accelerator\.layers\.{name}\.images.*exceed the section's batch"):
+        make_plan({"accelerator": bad}, nodes)
+    dw = next(n.name for n in conv if n.depthwise)
+    bad = copy.deepcopy(acc)
+    bad["layers"][dw]["reuse"] = True
+    with pytest.raises(PlanError, match=rf"accelerator\.layers\.{dw}\.reuse'?: .*depthwise"):
+        make_plan({"accelerator": bad}, nodes)
+
+
 # ---- rendered sources: synthesizability rules, Tcl -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, tiny):
