@@ -242,7 +242,10 @@ def test_rereading_walk_with_images_per_pass_bitexact(tmp_path):
     images (a partial batch). Every layer's output of every image equals the integer reference, and codegen built
     the section's walks (the project manifest)."""
     from nash.frontend.accel import buffers
-    from nash.frontend.accel.model import engine_of
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.calibration import PeTiming
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import AccelContext, Configs, config_row, engine_of
 
     arch = arch_with("conv", input_size=16)
     section = forget_walks(with_tiles(accel_section(arch, ODD_TILES), {"conv": 2, "shift": 1, "adder": 3}))
@@ -263,3 +266,23 @@ def test_rereading_walk_with_images_per_pass_bitexact(tmp_path):
     assert (bad, first) == (0, None)
     built = {ly["name"]: (ly["reuse"], ly["images"]) for ly in g.project.manifest["layers"]}
     assert all(built[name] == (False, nb) for name, nb in forced.items())
+    # the model prices that walk as the code runs it: each forced layer's code-derived count over one full batch of
+    # 3 images equals the model's passes of nb images (and one of the rest) without reuse
+    lib = CsimLibrary(build(g.project).lib, g.project.manifest)
+    first = g.integer_model.nodes[0]
+    lib.reset_cycles()
+    lib.predict(np.zeros((3, first.in_ch, first.in_size, first.in_size), np.int8), g.project.blob_path.read_bytes())
+    code = lib.layer_cycles()
+    ctx = AccelContext.build(nodes, load_board("kv260"), load_cost_table(None), PeTiming())
+    for e, em in ctx.engines.items():
+        c = Configs.from_rows([config_row(section["engines"][e])])
+        lat, ii = em.pe_timing(c.tm, c.tn)
+        for i, n in enumerate(em.layers):
+            if n.name not in forced:
+                continue
+            nb, tr = forced[n.name], section["layers"][n.name]["tr"]
+
+            def one(m, i=i, tr=tr, c=c, lat=lat, ii=ii, em=em):
+                return em.task_cycles(i, tr, c.tm, c.tn, np.maximum(c.dw, 1), c.rq, np.array([False]), lat, ii, m)[0]
+
+            assert code[n.name] == (3 // nb) * one(nb) + (one(3 % nb) if 3 % nb else 0), n.name
