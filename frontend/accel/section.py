@@ -150,7 +150,7 @@ def _check_walks(acc, nodes: list[Node], path=None) -> None:
         buf = engine_buffers(group, tiles, cfg["tm"], cfg["tn"], cfg["dw_lanes"], cfg["requant_lanes"],
                              batch=batch, acc_mem=cfg["acc_mem"], acc_dw_mem=cfg["acc_dw_mem"])
         reuse, images = recorded_walks(acc, group)
-        walked = with_walks(group, tiles, buf, max(1, cfg["tn"]), batch, reuse, images)
+        walked = with_walks(group, tiles, buf, cfg["tn"], batch, reuse, images)
         for n in group:
             bad = walk_problem(n, tiles[n.name], cfg["tn"], buf, batch, walked.reuse[n.name],
                                walked.images.get(n.name, 1))
