@@ -11,8 +11,10 @@ Per design: FPS, GOPS (2 x MACs x FPS), DSP/LUT/FF/BRAM/URAM utilisation of the 
 position: operational intensity (ops per DDR byte read: int8 input and weights once; the output leaves on the
 separate AXI write channel), attained GOPS, the engine's
 compute roof (2 x its PEs x clock) and memory roof (its port's bytes/cycle x clock x intensity), bound = whichever roof
-is lower, and busy = attained / compute roof. Plots: docs/figures/accel_perf_roofline.png and
-docs/figures/accel_perf_utilisation.png. The targets of issue 13 are printed and stored as a ``targets`` list.
+is lower, busy = attained / compute roof, and its walk (``reuse``, ``images`` per pass as the section records them;
+``rereads_by_choice``: reuse would fit but the model priced re-reading faster, docs/accelerator-model.md).
+Plots: docs/figures/accel_perf_roofline.png and docs/figures/accel_perf_utilisation.png. The targets of issue 13
+are printed and stored as a ``targets`` list.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/accel_perf.py [--n 8] [--seed 0] [--board kv260]
 """
