@@ -11,8 +11,10 @@ Per design: FPS, GOPS (2 x MACs x FPS), DSP/LUT/FF/BRAM/URAM utilisation of the 
 position: operational intensity (ops per DDR byte read: int8 input and weights once; the output leaves on the
 separate AXI write channel), attained GOPS, the engine's
 compute roof (2 x its PEs x clock) and memory roof (its port's bytes/cycle x clock x intensity), bound = whichever roof
-is lower, and busy = attained / compute roof. Plots: docs/figures/accel_perf_roofline.png and
-docs/figures/accel_perf_utilisation.png. The targets of issue 13 are printed and stored as a ``targets`` list.
+is lower, busy = attained / compute roof, and its walk (``reuse``, ``images`` per pass as the section records them;
+``rereads_by_choice``: reuse would fit but the model priced re-reading faster, docs/accelerator-model.md).
+Plots: docs/figures/accel_perf_roofline.png and docs/figures/accel_perf_utilisation.png. The targets of issue 13
+are printed and stored as a ``targets`` list.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/accel_perf.py [--n 8] [--seed 0] [--board kv260]
 """
@@ -64,6 +66,8 @@ def layer_rows(ctx, design, nodes) -> list[dict]:
     """Per conv-kind layer: engine, MACs, cycles, roofline position and busy fraction."""
     f = ctx.board.clock_mhz * 1e6
     cyc = layer_cycles(ctx, design)
+    walks = {e: em.walks(design.rows[e], design.batch) for e, em in ctx.engines.items()}  # as the section records
+    rule = {e: em.engine_buffers(design.rows[e]).reuse for e, em in ctx.engines.items()}
     rows = []
     for n in nodes:
         if n.kind != "conv":
@@ -84,7 +88,8 @@ def layer_rows(ctx, design, nodes) -> list[dict]:
                      "intensity_ops_per_byte": round(oi, 3), "attained_gops": round(attained, 3),
                      "compute_roof_gops": round(compute_roof, 3), "memory_roof_gops": round(memory_roof, 3),
                      "bound": "compute" if compute_roof <= memory_roof else "memory",
-                     "busy": round(attained / compute_roof, 4)})
+                     "busy": round(attained / compute_roof, 4), "reuse": walks[e][0][n.name],
+                     "images": walks[e][1][n.name], "rereads_by_choice": rule[e][n.name] and not walks[e][0][n.name]})
     return rows
 
 
@@ -135,7 +140,9 @@ def evaluate(arch: dict, board: str, max_batch: int | None = None) -> dict:
             "evaluations": res.evaluations, "search_seconds": round(res.seconds, 3),
             "busy_large_layers": round(busy(large_layers(rows)), 4),
             "dsp_busy_3x3_pointwise": round(busy(std_k13), 4) if std_k13 else None,
-            "memory_bound_layers": membound, "layers": rows}
+            "memory_bound_layers": membound,
+            "rereading_layers": sum(x["rereads_by_choice"] for x in rows),  # reuse possible, re-reading priced faster
+            "layers": rows}
 
 
 def run_set(dataset: str, space_name: str, n: int, seed: int, board: str) -> dict:
@@ -167,6 +174,8 @@ def run_set(dataset: str, space_name: str, n: int, seed: int, board: str) -> dic
             if ok else {},
             "fps_ratio_median": statistics.median(p["fps_ratio"] for p in ok) if ok else None,
             "fps_ratio_min": min(p["fps_ratio"] for p in ok) if ok else None,
+            "rereading_layers": {side: sum(p[side]["rereading_layers"] for p in ok)
+                                 for side in ("hybrid", "conv_only")},
             "best_index": best}
 
 
@@ -280,7 +289,8 @@ def main() -> None:
         m = s["median"]
         print(f"{name}: median hybrid {m['hybrid']['fps']:.0f} FPS {m['hybrid']['gops']:.0f} GOPS, conv-only "
               f"{m['conv_only']['fps']:.0f} FPS {m['conv_only']['gops']:.0f} GOPS; FPS ratio median "
-              f"{s['fps_ratio_median']:.2f} (min {s['fps_ratio_min']:.2f})")
+              f"{s['fps_ratio_median']:.2f} (min {s['fps_ratio_min']:.2f}); layers re-reading by choice: hybrid "
+              f"{s['rereading_layers']['hybrid']}, conv-only {s['rereading_layers']['conv_only']}")
     for t in result["targets"]:
         print(f"target {t['name']}: {t['value']} (target >= {t['target']}): {'met' if t['met'] else 'NOT met'}")
     print(f"wrote {args.out} ({result['wall_s']} s)")

@@ -87,6 +87,18 @@ def accel_section(arch: dict, tiles: dict | None = None, board: str = "kv260") -
         cfg = section["engines"].get(eng)
         if cfg is not None:
             cfg.update(over)
+    return forget_walks(section, set(tiles or {}))
+
+
+def forget_walks(section: dict, engines: set[str] | None = None) -> dict:
+    """The section without the recorded walks (``layers.<name>.reuse`` / ``images``) of the layers on ``engines``
+    (None: every engine): what a test that changes an engine's fields or the layers' tiles must do, since the walks
+    the search chose were sized for the old ones (a section without them takes the buffers' rule, as sections
+    written before the fields did)."""
+    for ent in section["layers"].values():
+        if engines is None or ent["engine"] in engines:
+            ent.pop("reuse", None)
+            ent.pop("images", None)
     return section
 
 

@@ -60,6 +60,9 @@ class Plan:
     acc_mem: dict[str, str] = field(default_factory=dict)  # engine -> the array's accumulators "bram" | "uram"
     acc_dw_mem: dict[str, str] = field(default_factory=dict)  # engine -> the depthwise lanes' accumulators
     batch: int = 1  # images per task (the section's batch; the fallback runs one)
+    # conv-kind layer -> its walk as the section records it (layers.<name>.reuse / images; absent: the buffers' rule)
+    reuse: dict[str, bool] = field(default_factory=dict)
+    images: dict[str, int] = field(default_factory=dict)
 
     def lanes(self, engine: str) -> int:
         """Depthwise lanes of an engine (the section's ``dw_lanes``; 0 there means no depthwise layer)."""
@@ -101,7 +104,7 @@ def validate_schedule(nodes: list[Node], steps: Steps, where: str = "schedule",
 def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     """Read the accelerator section (docs/accelerator-model.md); it is validated first, so every field used below
     exists and is consistent with the network (engines by op type, a complete schedule that respects dependencies)."""
-    from nash.frontend.accel.section import validate_section
+    from nash.frontend.accel.section import recorded_walks, validate_section
     from nash.frontend.core.model_file import ModelFileError
 
     try:
@@ -117,6 +120,7 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
             acc_mem[name] = cfg["acc_mem"]
             acc_dw_mem[name] = cfg["acc_dw_mem"]
     tiles = {n.name: int(acc["layers"][n.name]["tr"]) for n in nodes if n.kind == "conv"}
+    reuse, images = recorded_walks(acc, [n for n in nodes if n.kind == "conv"])
     # The model's effective bytes per cycle per port; less than a word is DDR throttling the ports, more is a
     # bandwidth the 128-bit ports of the generated engines cannot reach.
     if acc["axi_bytes_per_cycle"] > WORD:
@@ -132,7 +136,7 @@ def _from_section(acc: dict, nodes: list[Node]) -> Plan:
     return Plan(pe, engine_of, steps, acc["part"], float(acc["clock_mhz"]), float(acc["performance"]["fps"]),
                 "accelerator", "model", dw_lanes=dw_lanes, requant_lanes=requant_lanes,
                 axi_bytes_per_cycle=float(acc["axi_bytes_per_cycle"]), tiles=tiles, acc_mem=acc_mem,
-                acc_dw_mem=acc_dw_mem, batch=int(acc.get("batch", 1)))
+                acc_dw_mem=acc_dw_mem, batch=int(acc.get("batch", 1)), reuse=reuse, images=images)
 
 
 def make_plan(model_data: dict, nodes: list[Node], schedule: str = "model") -> Plan:

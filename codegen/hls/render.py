@@ -199,13 +199,16 @@ def _engine_acc_bits(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> i
 
 
 def buffers_of(eng: str, nodes: list[Node], plan: Plan, bounds: dict) -> buffers.EngineBuffers:
-    """The on-chip buffers of one conv-kind engine (the one size function the model prices too)."""
+    """The on-chip buffers of one conv-kind engine (the one size function the model prices too), with each layer's
+    walk (input reuse, images per pass) as the plan's section recorded it (the accelerator stage's choice; a layer
+    without one: the buffers' rule)."""
     tm, tn = plan.pe[eng]
     layers = [n for n in nodes if n.kind == "conv" and plan.engine_of[n.name] == eng]
     acc_bits = 32 if _engine_acc_bits(eng, nodes, plan, bounds) <= 32 else 64
-    return buffers.engine_buffers(layers, {n.name: plan.tile(n.name) for n in layers}, tm, tn, plan.lanes(eng),
-                                  plan.requant(eng), acc_bits, 8, plan.memory(eng), batch=plan.batch,
-                                  acc_dw_mem=plan.memory(eng, "acc_dw"))
+    tiles = {n.name: plan.tile(n.name) for n in layers}
+    buf = buffers.engine_buffers(layers, tiles, tm, tn, plan.lanes(eng), plan.requant(eng), acc_bits, 8,
+                                 plan.memory(eng), batch=plan.batch, acc_dw_mem=plan.memory(eng, "acc_dw"))
+    return buffers.with_walks(layers, tiles, buf, tn, plan.batch, plan.reuse, plan.images)
 
 
 def _bind(buf: buffers.EngineBuffers, name: str, variable: str, kind: str = "ram_2p") -> str:
@@ -322,8 +325,8 @@ def layer_rows(nodes: list[Node], offs: dict[str, int], sections: list[weights_b
                tiles: dict[str, weights_blob.Tiling], plan: Plan, reuse: dict[str, bool],
                images: dict[str, int] | None = None) -> list[dict]:
     """One LayerDesc initializer per layer (field order of nash_params.h.j2; offsets in words). ``reuse``: conv-kind
-    layer -> its input band is read once per band and walk group; ``images``: its images per pass (the engine's
-    buffer function decides both)."""
+    layer -> its input band is read once per band and walk group; ``images``: its images per pass (both as the
+    section records them, else the buffer function's rule: :func:`buffers_of`)."""
     sec = {s.layer: s.offset for s in sections}
     rows = []
     for i, n in enumerate(nodes):
@@ -485,6 +488,8 @@ def render_project(im: IntegerModel, plan: Plan, out: str | Path, model_name: st
                     "out_offset": offs.get(n.name, -1), "out_shape": _out_shape(n),
                     "channel_stride": out_plane_words(n) * WORD,
                     "band_rows": buffers.band_rows(n.out_size, plan.tile(n.name)) if n.kind == "conv" else None,
+                    "reuse": reuse[n.name] if n.kind == "conv" else None,  # the walk built (the section's)
+                    "images": images.get(n.name, 1) if n.kind == "conv" else None,
                     "acc_bits": bounds[n.name]["acc_bits"]} for n in nodes],
     }
     _write(out / "project.json", json.dumps(manifest, indent=1) + "\n", files)

@@ -187,6 +187,10 @@ class EngineBuffers:
     stage_depth: int = 0  # entries per byte bank of the requant stage: 2 halves x rq lanes x words per band plane
     stage_dw_depth: int = 0
     images: Mapping[str, int] = field(default_factory=dict)  # layer -> images per pass nb (empty: 1 each)
+    # layer -> images per pass of the other walk (the input band re-read per output tile), for the layers with reuse
+    # whose re-read band lets a pass fold more images than their reuse band: the two walks the accelerator stage
+    # prices (model.EngineModel.layer_walks); empty at one image per task
+    images_rereading: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def bram18(self) -> int:
@@ -277,18 +281,68 @@ def engine_buffers(layers: Sequence[Node], tiles: Mapping[str, int], tm: int, tn
     return with_images(layers, tiles, buf, tn, batch, memo) if batch > 1 else buf
 
 
-def with_images(layers: Sequence[Node], tiles: Mapping[str, int], buf: EngineBuffers, tn: int, batch: int,
-                memo: dict | None = None) -> EngineBuffers:
-    """``buf`` (the engine's buffers, which do not depend on the batch) with each layer's images per pass at
-    ``batch`` images per task (:func:`images_per_pass`); ``memo``: as :func:`engine_buffers`' (same key)."""
-    memo = {} if memo is None else memo
-    if "passes" not in memo:  # per layer (band pixels, band words, input channels per group), once per key
+def _passes(layers: Sequence[Node], tiles: Mapping[str, int], memo: dict) -> dict[str, tuple[int, int, int, bool]]:
+    """Per layer (band pixels, band words of one plane, input channels per group, depthwise), once per memo key."""
+    if "passes" not in memo:
         tr = {n.name: tiles.get(n.name, n.out_size) for n in layers}
         memo["passes"] = {n.name: (band_rows(n.out_size, tr[n.name]) * n.out_size, band_words(n, tr[n.name]),
                                    n.in_ch // n.groups, n.depthwise) for n in layers}
-    images = {}
-    for name, (pix, words, cg, dwise) in memo["passes"].items():
+    return memo["passes"]
+
+
+def _pass_bounds(buf: EngineBuffers, dwise: bool) -> tuple[int, int]:
+    """(accumulator pixels per lane, band buffer words per lane and half) of the path a layer runs on."""
+    return (buf.acc_dw_pixels, buf.xband_dw_words) if dwise else (buf.acc_pixels, buf.xband_words)
+
+
+def with_images(layers: Sequence[Node], tiles: Mapping[str, int], buf: EngineBuffers, tn: int, batch: int,
+                memo: dict | None = None) -> EngineBuffers:
+    """``buf`` (the engine's buffers, which do not depend on the batch) with each layer's images per pass at
+    ``batch`` images per task (:func:`images_per_pass`) under its walk ``buf.reuse``, and, for the layers with
+    reuse, the images per pass of the re-reading walk where they are more (``images_rereading``: one tile's band
+    per image instead of the walk group's, in the same buffers); ``memo``: as :func:`engine_buffers`' (same key)."""
+    memo = {} if memo is None else memo
+    images, rereading = {}, {}
+    for name, (pix, words, cg, dwise) in _passes(layers, tiles, memo).items():
         kept = _ceil(cg, tn) if buf.reuse[name] and not dwise else 1  # walk_tiles' input tiles, kept with reuse
-        acc, half = (buf.acc_dw_pixels, buf.xband_dw_words) if dwise else (buf.acc_pixels, buf.xband_words)
+        acc, half = _pass_bounds(buf, dwise)
         images[name] = images_per_pass(pix, words * kept, batch, acc, half)
-    return replace(buf, images=images)
+        if kept > 1:
+            alone = images_per_pass(pix, words, batch, acc, half)
+            if alone > images[name]:
+                rereading[name] = alone
+    return replace(buf, images=images, images_rereading=rereading)
+
+
+def with_walks(layers: Sequence[Node], tiles: Mapping[str, int], buf: EngineBuffers, tn: int, batch: int,
+               reuse: Mapping[str, bool], images: Mapping[str, int]) -> EngineBuffers:
+    """``buf`` with the walks a design chose (the accelerator section's ``layers.<name>.reuse`` / ``images``):
+    ``reuse`` per layer (a layer not in it keeps the rule's), ``images`` per layer (a layer not in it: the most that
+    its walk fits, :func:`with_images`). Whether they fit the buffers is :func:`walk_problem`'s question."""
+    names = {n.name for n in layers}
+    walked = replace(buf, reuse={**buf.reuse, **{k: bool(v) for k, v in reuse.items() if k in names}})
+    walked = with_images(layers, tiles, walked, tn, batch)
+    return replace(walked, images={**walked.images, **{k: int(v) for k, v in images.items() if k in names}},
+                   images_rereading={})
+
+
+def walk_problem(node: Node, tr: int, tn: int, buf: EngineBuffers, batch: int, reuse: bool, nb: int
+                 ) -> tuple[str, str] | None:
+    """Why a layer cannot run ``nb`` images per pass with input reuse ``reuse`` in the engine's buffers ``buf`` at
+    ``batch`` images per task, as (field, problem); None when it can: a pass's images are at most the batch, their
+    band pixels fit the accumulators and the band words its walk keeps (the walk group's input tiles with reuse, one
+    tile without) fit one half of the band buffer (the generated code declares exactly ``buf``'s arrays)."""
+    pix, words = band_rows(node.out_size, tr) * node.out_size, band_words(node, tr)
+    acc, half = _pass_bounds(buf, node.depthwise)
+    if node.depthwise and reuse:
+        return "reuse", "a depthwise layer has no input reuse (each channel tile is its own walk group): expected false"
+    if nb > batch:
+        return "images", f"{nb} images per pass exceed the section's batch {batch}"
+    if nb * pix > acc:
+        return "images", f"{nb} images x {pix} band pixels exceed the engine's {acc} accumulator pixels a lane"
+    kept = _ceil(node.in_ch // node.groups, tn) if reuse else 1  # walk_tiles' input tiles
+    if nb * kept * words > half:
+        what = f"{kept} input tiles x {words} band words (input reuse)" if reuse else f"{words} band words"
+        return ("reuse" if reuse and kept * words > half else "images",
+                f"{nb} images x {what} exceed the engine's band buffer of {half} words a lane and half")
+    return None

@@ -252,32 +252,77 @@ class EngineModel:
         return self._band_cache[key]
 
     def layer_cycles(self, c: Configs, batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """(cycles [n, L], tile side tr [n, L]): every layer runs in row bands of the configuration's tile side
-        (capped at its map), with the input reuse the configuration's buffers allow; a task serves ``batch`` images
-        in ceil(batch / nb) passes of nb images each (the layer's images per pass, from the buffers), each pass one
-        DATAFLOW region (the engine function's pass loop), the last one over the rest of the batch."""
+        """(cycles [n, L], tile side tr [n, L]) of :meth:`layer_walks`: every layer runs in row bands of the
+        configuration's tile side (capped at its map), in the walk of the fewer cycles."""
+        cyc, tiles, _, _ = self.layer_walks(c, batch)
+        return cyc, tiles
+
+    def layer_walks(self, c: Configs, batch: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(cycles [n, L], tile side tr [n, L], input reuse [n, L], images per pass nb [n, L]) of every layer: row
+        bands of the configuration's tile side (capped at its map), the input reuse the configuration's buffers allow;
+        a task serves ``batch`` images in ceil(batch / nb) passes of nb images each, each pass one DATAFLOW region
+        (the engine function's pass loop), the last one over the rest of the batch.
+
+        The walk is decided here, once per configuration and batch, by pricing: a layer with reuse whose re-reading
+        walk (input band re-read per output tile, one tile's band per image in the same buffers) folds more images
+        into a pass (``buffers.images_rereading``) runs that walk when its task takes fewer cycles (ties: reuse).
+        Only those layers are priced twice, so the search stays fast; at equal images per pass the reuse walk is
+        kept (it reads each input band once instead of once per output tile)."""
         n, L = len(c), len(self.layers)
         lat_a, ii_a = self.pe_timing(c.tm, c.tn)
         cyc = np.zeros((n, L))
         tiles = np.minimum(np.asarray(c.tile, np.int64)[:, None], self.R[None, :])
         reuse = np.zeros((n, L), dtype=bool)
         nb = np.ones((n, L), dtype=np.int64)
+        nb_reread = np.zeros((n, L), dtype=np.int64)  # images per pass of the re-reading walk; 0: not offered
         for k, row in enumerate(c.rows()):  # one buffer look-up per configuration
             b = self.engine_buffers(row, batch)
             reuse[k] = [b.reuse[m.name] for m in self.layers]
             nb[k] = [b.images.get(m.name, 1) for m in self.layers]
+            if b.images_rereading:
+                nb_reread[k] = [b.images_rereading.get(m.name, 0) for m in self.layers]
         dw = np.maximum(c.dw, 1)
+
+        def task(k, i, side, walk_reuse, walk_nb):  # a task of `batch` images: full passes + the rest
+            args = (c.tm[k], c.tn[k], dw[k], c.rq[k], walk_reuse, lat_a[k], ii_a[k])
+            full, rest = batch // walk_nb, batch % walk_nb
+            out = full * self.task_cycles(i, side, *args, walk_nb)
+            if np.any(rest > 0):  # the last pass over the batch's remaining images
+                out = out + np.where(rest > 0, self.task_cycles(i, side, *args, np.maximum(rest, 1)), 0.0)
+            return out
+
         for side in np.unique(tiles):
             sel_k, sel_i = np.nonzero(tiles == side)
             for i in np.unique(sel_i):
                 k = sel_k[sel_i == i]
-                args = (c.tm[k], c.tn[k], dw[k], c.rq[k], reuse[k, i])
-                full, rest = batch // nb[k, i], batch % nb[k, i]
-                cyc[k, i] = full * self.task_cycles(i, int(side), *args, lat_a[k], ii_a[k], nb[k, i])
-                if np.any(rest > 0):  # the last pass over the batch's remaining images
-                    cyc[k, i] += np.where(rest > 0, self.task_cycles(i, int(side), *args, lat_a[k], ii_a[k],
-                                                                     np.maximum(rest, 1)), 0.0)
-        return cyc, tiles
+                cyc[k, i] = task(k, i, int(side), reuse[k, i], nb[k, i])
+                alt = k[nb_reread[k, i] > 0]
+                if len(alt):  # price the re-reading walk only where its read_x alone does not already lose
+                    alt = alt[self._rereading_floor(i, int(side), c.tm[alt], c.tn[alt], batch) < cyc[alt, i]]
+                if len(alt):
+                    other = task(alt, i, int(side), np.zeros(len(alt), bool), nb_reread[alt, i])
+                    win = other < cyc[alt, i]
+                    cyc[alt[win], i] = other[win]
+                    reuse[alt[win], i] = False
+                    nb[alt[win], i] = nb_reread[alt[win], i]
+        return cyc, tiles, reuse, nb
+
+    def walks(self, row: tuple, batch: int = 1) -> tuple[dict[str, bool], dict[str, int]]:
+        """(input reuse, images per pass) per layer of a configuration row at ``batch`` images per task: the walks
+        :meth:`layer_walks` prices and decides (what the accelerator section records, and codegen builds)."""
+        _, _, reuse, nb = self.layer_walks(Configs.from_rows([row]), batch)
+        return ({m.name: bool(v) for m, v in zip(self.layers, reuse[0], strict=True)},
+                {m.name: int(v) for m, v in zip(self.layers, nb[0], strict=True)})
+
+    def _rereading_floor(self, i: int, tr: int, tm, tn, batch: int) -> np.ndarray:
+        """A lower bound of the re-reading walk's task over ``batch`` images for standard layer ``i``: its read_x
+        alone (every pass a DATAFLOW region at least as long as its slowest process), which re-reads each image's
+        bands once per output tile whatever the images per pass, every word at least one beat of the port (a run of
+        w words takes io + (w - 1) beat >= w beat, :meth:`_runs`): batch x n_mt x (one image's band words) x beat."""
+        node = self.layers[i]
+        n_mt = _ceil(node.out_ch // node.groups, tm)
+        words = node.in_ch * sum(band.words for band in self._bands(i, tr))
+        return batch * n_mt * words * self.timing.beat
 
     def task_cycles(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii, nb=1) -> np.ndarray:
         """Cycles of one pass of layer ``i`` over ``nb`` images with row bands of side ``tr``, for arrays of

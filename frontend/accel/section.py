@@ -8,7 +8,7 @@ Schema (docs/accelerator-model.md explains every field)::
                                               "acc_dw_mem", "pe_latency", "pe_ii", "buffers": {...}, "resources": {...}}
                                              | null,
                  "misc": {"lanes", "resources"}},
-     "layers": {"<node>": {"engine", "tr", "images", "cycles"}},
+     "layers": {"<node>": {"engine", "tr", "reuse", "images", "cycles"}},
      "schedule": {"steps": [[{"engine", "layer", "image"}, ...], ...], "step_cycles", "period_cycles",
                   "latency_cycles", "max_image_offset", "activation_slots"},
      "performance": {"fps", "latency_ms", "gops", "peak_gops", "board_peak_gops", "period_cycles"},
@@ -18,6 +18,7 @@ Schema (docs/accelerator-model.md explains every field)::
 
 from __future__ import annotations
 
+from nash.frontend.accel.buffers import engine_buffers, walk_problem, with_walks
 from nash.frontend.accel.model import (
     EngineModel,
     config_dict,
@@ -56,13 +57,14 @@ def build_section(ctx, result, perf: dict) -> dict:
         cfg["buffers"] = _buffers(em, row)
         cfg["resources"] = resources_dict(em.resources(em_cfg(row))[0])
         engines[e] = cfg
-        images = em.engine_buffers(row, d.batch).images  # images per pass (the engine's pass loop)
+        reuse, images = em.walks(row, d.batch)  # the walks the model priced: codegen builds these
         for n, cyc, tile in zip(em.layers, d.lat[e], d.tiles[e], strict=True):
-            layers[n.name] = {"engine": e, "tr": int(tile), "images": images.get(n.name, 1),
+            layers[n.name] = {"engine": e, "tr": int(tile), "reuse": reuse[n.name], "images": images[n.name],
                               "cycles": int(round(float(cyc)))}
     engines[MISC_ENGINE] = {"lanes": ctx.misc.lanes, "resources": resources_dict(ctx.misc.resources())}
     for n, cyc in zip(ctx.misc.layers, ctx.misc.layer_cycles(d.batch), strict=True):
-        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "images": 1, "cycles": int(round(float(cyc)))}
+        layers[n.name] = {"engine": MISC_ENGINE, "tr": n.in_size, "reuse": False, "images": 1,
+                          "cycles": int(round(float(cyc)))}
     sched = perf["schedule"].to_json()
     sched["activation_slots"] *= d.batch  # image slots: every image of the batches in flight has its own
     return {
@@ -128,7 +130,37 @@ def validate_section(acc, nodes: list[Node], path=None) -> None:
                   f"tile {engines[want]['tr']}")
     extra = sorted(set(layers) - {n.name for n in nodes})
     _need(not extra, path, f"{p}.layers", f"unknown layers {extra}")
+    _check_walks(acc, nodes, path)
     try:
         check_schedule(nodes, steps_from_json(acc["schedule"]["steps"]), {n.name: engine_of(n) for n in nodes})
     except ScheduleError as e:
         raise ModelFileError(path, f"{p}.schedule.steps", str(e)) from None
+
+
+def _check_walks(acc, nodes: list[Node], path=None) -> None:
+    """Every conv-kind layer's recorded walk (``reuse``, ``images``) fits the buffers its engine declares (sized by
+    :func:`nash.frontend.accel.buffers.engine_buffers` from the engine's fields and the layers' tiles): a walk that
+    does not would overflow them in the generated code. Layers without the fields take the buffers' rule."""
+    batch = int(acc.get("batch", 1))
+    for e, cfg in acc["engines"].items():
+        if e == MISC_ENGINE or cfg is None:
+            continue
+        group = [n for n in nodes if engine_of(n) == e]
+        tiles = {n.name: int(acc["layers"][n.name]["tr"]) for n in group}
+        buf = engine_buffers(group, tiles, cfg["tm"], cfg["tn"], cfg["dw_lanes"], cfg["requant_lanes"],
+                             batch=batch, acc_mem=cfg["acc_mem"], acc_dw_mem=cfg["acc_dw_mem"])
+        reuse, images = recorded_walks(acc, group)
+        walked = with_walks(group, tiles, buf, cfg["tn"], batch, reuse, images)
+        for n in group:
+            bad = walk_problem(n, tiles[n.name], cfg["tn"], buf, batch, walked.reuse[n.name],
+                               walked.images.get(n.name, 1))
+            if bad is not None:
+                raise ModelFileError(path, f"accelerator.layers.{n.name}.{bad[0]}", bad[1])
+
+
+def recorded_walks(acc, layers: list[Node]) -> tuple[dict[str, bool], dict[str, int]]:
+    """(reuse, images) of the layers whose section entries record them (sections written before ``reuse`` have only
+    ``images``; before ``batch``, neither): what :func:`nash.frontend.accel.buffers.with_walks` takes."""
+    ents = {n.name: acc["layers"][n.name] for n in layers}
+    return ({k: bool(v["reuse"]) for k, v in ents.items() if v.get("reuse") is not None},
+            {k: int(v["images"]) for k, v in ents.items() if "images" in v})

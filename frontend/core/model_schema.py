@@ -144,6 +144,9 @@ class LayerPlacement(Section):
     tr: PositiveInt
     images: PositiveInt = Field(1, description="images of a batch one pass of the layer handles (one weight tile "
                                 "serves them all)")
+    reuse: bool | None = Field(None, description="input reuse: the band of the walk group's input tiles is read "
+                               "once per band and kept for every output tile (true) or re-read per output tile "
+                               "(false); chosen by the accelerator stage (sections without it: the buffers' rule)")
     cycles: NonNegativeInt
 
 

@@ -101,6 +101,24 @@ def test_section_that_does_not_fit_the_network_is_caught_by_its_readers(accel_ou
         make_plan(data, load_model(bad).nodes)
 
 
+def test_walk_that_overflows_the_buffers_is_refused_by_nash_validate(accel_out, tmp_path):
+    """`nash accel` records each layer's walk; one that the engine's buffers cannot hold (more images per pass than
+    the accumulators take) is refused by `nash validate`: exit 2, one line naming the file and the field."""
+    out, _ = accel_out
+    data = json.loads((out / "model.json").read_text())
+    acc = data["accelerator"]
+    conv = [n for n in load_model(out / "model.json").nodes if n.kind == "conv"]
+    assert all(isinstance(acc["layers"][n.name]["reuse"], bool) for n in conv)
+    stem = acc["layers"]["stem"]
+    stem["images"] = acc["batch"] = 8  # 8 stem bands in one pass: the accumulators hold one (the stem sizes them)
+    data["weights"] = None
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    r = CliRunner().invoke(main, ["validate", str(bad)])
+    assert r.exit_code == 2 and "bad.json" in r.output and "accelerator.layers.stem.images" in r.output
+    assert "accumulator pixels" in r.output and len(r.output.strip().splitlines()) == 1
+
+
 def test_accel_records_its_provenance(accel_out):
     out, _ = accel_out
     mf = load_model(out / "model.json")

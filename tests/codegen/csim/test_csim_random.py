@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ALL_OPS_ARCH, accel_section, arch_with, randomized_net
+from helpers import ALL_OPS_ARCH, accel_section, arch_with, forget_walks, randomized_net
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nash.codegen.csim.build import build
 from nash.codegen.csim.run import CsimLibrary, compare
 from nash.codegen.hls.project import generate
+from nash.frontend.core.graph import lower
 from nash.frontend.core.model_file import new_model, save_model, update_sections
 from nash.frontend.core.quant_params import ACT_RANGE_MIN
 from nash.frontend.integer.reference import run_network
@@ -87,7 +88,7 @@ def with_tiles(section: dict, tr: dict[str, int]) -> dict:
     for ent in section["layers"].values():
         if ent["engine"] in tr:
             ent["tr"] = tr[ent["engine"]]
-    return section
+    return forget_walks(section, set(tr))
 
 
 @pytest.mark.parametrize("tiles,tr,pe_impl", [
@@ -222,6 +223,7 @@ def test_batch_passes_bitexact(tmp_path, batch, n, pe_impl):
     are small beside the engine's buffers fold several images into one pass (the buffer function's images)."""
     arch = arch_with("conv", input_size=16)
     section = with_tiles(accel_section(arch, ODD_TILES), {"conv": 2, "shift": 1, "adder": 3})
+    section = forget_walks(section)  # the walks were chosen for the searched batch
     section["batch"] = batch
     bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=7, accelerator=section), tmp_path / "p", n=n,
                                     pe_impl=pe_impl)
@@ -231,3 +233,56 @@ def test_batch_passes_bitexact(tmp_path, batch, n, pe_impl):
     assert f"const int MIN_SLOTS = {batch * (g.project.plan.max_offset + 1)};" in text
     folded = re.findall(r", (\d+) images per pass", text)  # the layers that run several images per pass
     assert bool(folded) == (batch > 1) and all(1 < int(v) <= batch for v in folded)
+
+
+def test_rereading_walk_with_images_per_pass_bitexact(tmp_path):
+    """The walk without input reuse at several images per pass, forced through the section (the accelerator stage
+    takes it where the model prices it faster): every layer whose re-read band lets a pass fold more images than
+    its reuse band (the buffer function's images_rereading) is set to reuse false at those images; B = 3 and 5
+    images (a partial batch). Every layer's output of every image equals the integer reference, and codegen built
+    the section's walks (the project manifest)."""
+    from nash.frontend.accel import buffers
+    from nash.frontend.accel.board import load_board
+    from nash.frontend.accel.calibration import PeTiming
+    from nash.frontend.accel.cost_table import load_cost_table
+    from nash.frontend.accel.model import AccelContext, Configs, config_row, engine_of
+
+    arch = arch_with("conv", input_size=16)
+    section = forget_walks(with_tiles(accel_section(arch, ODD_TILES), {"conv": 2, "shift": 1, "adder": 3}))
+    section["batch"] = 3
+    nodes = lower(arch)
+    forced = {}
+    for e, cfg in section["engines"].items():
+        if e == "misc" or cfg is None:
+            continue
+        layers = [n for n in nodes if n.kind == "conv" and engine_of(n) == e]
+        buf = buffers.engine_buffers(layers, {n.name: section["layers"][n.name]["tr"] for n in layers}, cfg["tm"],
+                                     cfg["tn"], cfg["dw_lanes"], cfg["requant_lanes"], batch=3)
+        forced |= buf.images_rereading
+    assert len(forced) >= 2 and all(v > 1 for v in forced.values())  # layers that now re-read at nb > 1
+    for name, nb in forced.items():
+        section["layers"][name].update(reuse=False, images=nb)
+    bad, first, g = csim_all_layers(write_model(tmp_path, arch, seed=8, accelerator=section), tmp_path / "p", n=5)
+    assert (bad, first) == (0, None)
+    built = {ly["name"]: (ly["reuse"], ly["images"]) for ly in g.project.manifest["layers"]}
+    assert all(built[name] == (False, nb) for name, nb in forced.items())
+    # the model prices that walk as the code runs it: each forced layer's code-derived count over one full batch of
+    # 3 images equals the model's passes of nb images (and one of the rest) without reuse
+    lib = CsimLibrary(build(g.project).lib, g.project.manifest)
+    first = g.integer_model.nodes[0]
+    lib.reset_cycles()
+    lib.predict(np.zeros((3, first.in_ch, first.in_size, first.in_size), np.int8), g.project.blob_path.read_bytes())
+    code = lib.layer_cycles()
+    ctx = AccelContext.build(nodes, load_board("kv260"), load_cost_table(None), PeTiming())
+    for e, em in ctx.engines.items():
+        c = Configs.from_rows([config_row(section["engines"][e])])
+        lat, ii = em.pe_timing(c.tm, c.tn)
+        for i, n in enumerate(em.layers):
+            if n.name not in forced:
+                continue
+            nb, tr = forced[n.name], section["layers"][n.name]["tr"]
+
+            def one(m, i=i, tr=tr, c=c, lat=lat, ii=ii, em=em):
+                return em.task_cycles(i, tr, c.tm, c.tn, np.maximum(c.dw, 1), c.rq, np.array([False]), lat, ii, m)[0]
+
+            assert code[n.name] == (3 // nb) * one(nb) + (one(3 % nb) if 3 % nb else 0), n.name

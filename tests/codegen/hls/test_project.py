@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import ALL_OPS_ARCH, REPO, accel_section, randomized_net
+from helpers import ALL_OPS_ARCH, REPO, accel_section, forget_walks, randomized_net
 from nash.codegen import templates
 from nash.codegen.hls import plan as accel_plan
 from nash.codegen.hls import weights_blob
@@ -229,6 +229,35 @@ def test_batch_field_is_read_and_older_sections_run_one(searched_section):
         make_plan({"accelerator": bad}, nodes)
 
 
+def test_section_walks_are_read_and_checked(searched_section):
+    """The layers' walks (reuse, images) the accelerator stage recorded are what the plan hands to codegen; a section
+    without ``reuse`` (written before it) leaves the rule's; a walk that would overflow the engine's buffers is
+    refused naming the field."""
+    nodes, acc = searched_section
+    conv = [n for n in nodes if n.kind == "conv"]
+    plan = make_plan({"accelerator": acc}, nodes)
+    assert plan.reuse == {n.name: acc["layers"][n.name]["reuse"] for n in conv}
+    assert plan.images == {n.name: acc["layers"][n.name]["images"] for n in conv}
+    old = copy.deepcopy(acc)  # as written before `reuse`: every layer on the rule's walk (reuse where it fits)
+    for ent in old["layers"].values():
+        if ent.get("reuse") is False:  # a re-reading layer's images were chosen for that walk: not the rule's
+            del ent["images"]
+        ent.pop("reuse", None)
+    kept = {n.name: acc["layers"][n.name]["images"] for n in conv if acc["layers"][n.name]["reuse"] is not False}
+    plan = make_plan({"accelerator": old}, nodes)
+    assert plan.reuse == {} and plan.images == kept
+    name = conv[-1].name
+    bad = copy.deepcopy(acc)
+    bad["layers"][name]["images"] = acc["batch"] + 1
+    with pytest.raises(PlanError, match=rf"accelerator\.layers\.{name}\.images.*exceed the section's batch"):
+        make_plan({"accelerator": bad}, nodes)
+    dw = next(n.name for n in conv if n.depthwise)
+    bad = copy.deepcopy(acc)
+    bad["layers"][dw]["reuse"] = True
+    with pytest.raises(PlanError, match=rf"accelerator\.layers\.{dw}\.reuse'?: .*depthwise"):
+        make_plan({"accelerator": bad}, nodes)
+
+
 # ---- rendered sources: synthesizability rules, Tcl -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, tiny):
@@ -394,7 +423,7 @@ def test_accumulators_bound_to_their_own_memories(tmp_path):
     for ent in acc["layers"].values():  # whole-map bands: the largest accumulators
         if ent["engine"] != "misc":
             ent["tr"] = acc["engines"][ent["engine"]]["tr"] = 32
-    rmf.data["accelerator"] = acc
+    rmf.data["accelerator"] = forget_walks(acc)  # the walks were chosen for the searched tiles
     out = generate_from(rmf, rim, tmp_path / "split").out
     engines = json.loads((out / "project.json").read_text())["engines"]
     for e, (m, md) in (("shift", ("uram", "bram")), ("adder", ("bram", "uram"))):

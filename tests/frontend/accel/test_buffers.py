@@ -10,6 +10,8 @@ from nash.frontend.accel.buffers import (
     engine_buffers,
     images_per_pass,
     memory_blocks,
+    walk_problem,
+    with_walks,
 )
 from nash.frontend.core.graph import Node
 
@@ -102,6 +104,39 @@ def test_images_per_pass_by_hand():
     assert big.buffers == one.buffers and big.bram18 == one.bram18 and big.lut == one.lut
     assert images_per_pass(4, 1, 32, 128, 9) == 9 and images_per_pass(64, 8, 8, 128, 9) == 1
     assert images_per_pass(200, 1, 8, 128, 9) == 1  # even one band over the buffers runs one image per pass
+
+
+def test_rereading_walk_and_its_fit_by_hand():
+    """The engine of test_images_per_pass_by_hand (128 accumulator pixels a lane, 9 band words a half) at B = 8.
+    b (12 -> 12 on 8 x 8: 2 input tiles of 4 words, 2 output tiles) keeps both tiles with reuse: 8 words, one image
+    per pass; re-reading its band per output tile keeps one tile's 4 words per image: 9 // 4 = 2 images, and
+    2 x 64 pixels fit the 128 accumulators: the other walk the model prices. a and c have one input tile each: both
+    walks keep one tile, so nothing is offered. with_walks takes a design's walks; walk_problem says why one does
+    not fit."""
+    a = conv("a", 3, 12, 16)
+    b = conv("b", 12, 12, 8, k=1)
+    c = conv("c", 8, 16, 2)
+    tiles = {"a": 8, "b": 8, "c": 8}
+    buf = engine_buffers([a, b, c], tiles, 8, 8, 8, 2, batch=8)
+    assert (buf.images, buf.images_rereading) == ({"a": 1, "b": 1, "c": 8}, {"b": 2})
+    assert engine_buffers([a, b, c], tiles, 8, 8, 8, 2).images_rereading == {}  # one image per task: one walk
+    walked = with_walks([a, b, c], tiles, buf, 8, 8, {"b": False}, {})
+    assert (walked.reuse, walked.images) == ({"a": True, "b": False, "c": True}, {"a": 1, "b": 2, "c": 8})
+    assert walked.buffers == buf.buffers  # the walks do not change the buffers
+    assert with_walks([a, b, c], tiles, buf, 8, 8, {}, {"c": 4, "x": 3}).images == {"a": 1, "b": 1, "c": 4}
+    assert walk_problem(b, 8, 8, buf, 8, False, 2) is None and walk_problem(b, 8, 8, buf, 8, True, 1) is None
+    assert walk_problem(b, 8, 8, buf, 8, False, 3) == (
+        "images", "3 images x 64 band pixels exceed the engine's 128 accumulator pixels a lane")
+    assert walk_problem(b, 8, 8, buf, 8, True, 2) == (
+        "images", "2 images x 2 input tiles x 4 band words (input reuse) exceed the engine's band buffer of 9 words "
+                  "a lane and half")
+    assert walk_problem(c, 8, 8, buf, 8, False, 9) == ("images", "9 images per pass exceed the section's batch 8")
+    assert walk_problem(c, 8, 8, buf, 16, False, 10) == (
+        "images", "10 images x 1 band words exceed the engine's band buffer of 9 words a lane and half")
+    d = conv("d", 24, 16, 8, k=1)  # 3 input tiles x 4 words: its reuse band alone exceeds the 9 words
+    assert walk_problem(d, 8, 8, buf, 8, True, 1)[0] == "reuse" and walk_problem(d, 8, 8, buf, 8, False, 1) is None
+    dw = Node("dw", "conv", "conv", ("input",), 8, 8, 8, 8, 3, 1, 1, 8)
+    assert walk_problem(dw, 8, 8, buf, 8, True, 1)[0] == "reuse"
 
 
 def test_reuse_needs_the_buffer():

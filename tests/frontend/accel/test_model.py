@@ -225,6 +225,112 @@ def test_images_per_pass_hand_worked():
     assert cyc[0, 0] == 4 * one[0, 0] and cyc[0, 1] == 2 * two
 
 
+def test_rereading_walk_flips_hand_worked():
+    """A layer whose walk flips at two images per task, both walks derived by hand from docs/accelerator-model.md
+    (not from the model). Engine: tm 32, tn 16, tile 4, 4 requant lanes; default PE latency 2 + log2(16) = 6, MAC
+    depth d = 7, II 1. Its buffers are sized by A (pointwise 16 -> 32 on 8 x 8, bands of 4 rows: 32 accumulator
+    pixels a lane, 2 band words a plane; one output tile, so no reuse) and by F itself: F = 3x3 conv 32 -> 64 on
+    a 4 x 4 map (pad 1; one band of the whole map, 16 pixels, 1 word per plane), n_in = 2 input tiles, n_mt = 2
+    output tiles, kw = ceil(32 x 16 / 16) = 32 weight words per window position (w_tile = 9 x 32 = 288): its reuse
+    band keeps 2 tiles x 1 word, so the band buffer is 2 words a half.
+
+    With reuse a pass holds 2 // 2 = 1 image; re-reading keeps one tile's word per image: 2 // 1 = 2 images (and
+    2 x 16 pixels fit the 32 accumulators). One weight tile then serves 32 pixels instead of 16, and the MAC loop,
+    bound by the weight words (kw = 32 > 16 pixels), runs as long for two images as for one."""
+    a = Node("a", "conv", "conv", ("input",), 16, 32, 8, 8, kernel=1, stride=1, padding=0, role="project")
+    f = Node("f", "conv", "conv", ("input",), 32, 64, 4, 4, kernel=3, stride=1, padding=1)
+    em = _engine([a, f])
+    cfg = Configs.from_rows([(32, 16, 16, 4, 4, 0)])
+    buf = em.engine_buffers(cfg.row(0), 2)
+    assert (buf.xband_words, buf.acc_pixels, buf.reuse["f"]) == (2, 32, True)
+    assert (buf.images["f"], buf.images_rereading) == (1, {"f": 2})
+    L, io, d = 64, 2, 7
+
+    def mac(t):
+        return d + t - 1
+
+    # reuse, one image per pass (a task of 2 images = 2 passes)
+    # read_x / write_out: manual-burst streams (docs/accelerator-model.md): every run of w words takes io + w - 1,
+    # and with 16 requests in flight the round trip is paid once when 15 runs outlast it (15 x 17 >= 64)
+    read_x = L + 2 * (io + 16 - 1)  # 98: whole plane: per input tile one run of its 16 planes' words
+    read_w = L + io + 2 * (32 + 2 * 288) - 1  # 1281: per output tile 32 records + 2 weight tiles, one burst
+    pad_x = (io + 32 * 1 - 1) + (io - 1 + 2 * 2 * 16 * 9)  # 610: first fill of all 32 channels, one unit emits
+    # every (output tile, input tile) window: 4 x 16 px x 9
+    # MAC loops of max(16, 32) x 9 = 288 trips: 2 x (n_in - 1) loops, the second output tile's first one (the
+    # first tile's drain, 8 groups x 16 px = 128, inside), the band's first one; the last tile drains alone; the
+    # last loop (an (n_in - 1) one) loads no weights: 16 x 9 = 144 trips
+    compute = (io + 288 - 1) + 2 * mac(288) + mac(288) + mac(288) + (io + 128 - 1) - (288 - 144)  # 1450
+    # per output tile of 32 channels: 32 records, then 8 groups of 4 lanes over 16 pixels (the previous group's
+    # 4 words inside), the last group's 4 words
+    requant = 2 * ((io + 32 - 1) + 9 * (5 - 1) + 16 + 7 * max(16, 4 * 1) + (32 - 7 * 4) * 1)  # 402
+    write = L + 2 * (io + 32 - 1)  # 130: per output tile one run of its 32 planes' words
+    assert compute == max(read_x, read_w, pad_x, compute, requant, write) == 1450
+    fills = (L + io) + (L + io) + io + 5 + io  # 141: the readers' round trip, pad_x, requant, write
+    one_pass = compute + fills  # 1591
+    reuse_task = 2 * one_pass  # 3182
+    # re-read, both images in one pass: read_x per output tile and image; 4 units (output tile, input tile), each
+    # filling 2 images x 16 channels x 1 word inside the 2 x 16 px x 9 emit
+    read_x2 = L + 2 * 2 * 2 * (io + 16 - 1)  # 200: per output tile, image and input tile one run
+    pad_x2 = (io + 2 * 16 * 1 - 1) + 4 * (io - 1 + 2 * 16 * 9)  # 1189
+    # MAC loops of max(2 x 16, 32) x 9 = 288 trips again, now for both images; drains 8 groups x 2 x 16 px = 256;
+    # the last loop keeps its 288 trips (32 pixels x 9)
+    compute2 = (io + 288 - 1) + 2 * mac(288) + mac(max(288, 256)) + mac(288) + (io + 256 - 1)  # 1722
+    requant2 = 2 * ((io + 32 - 1) + 2 * (9 * (5 - 1) + 16 + 7 * max(16, 4 * 1) + (32 - 7 * 4) * 1))  # 738
+    write2 = L + 2 * 2 * (io + 32 - 1)  # 196: per output tile and image one run
+    assert compute2 == max(read_x2, read_w, pad_x2, compute2, requant2, write2) == 1722
+    reread_task = compute2 + fills  # 1863
+    assert reread_task < reuse_task
+    cyc, _, reuse, nb = em.layer_walks(cfg, batch=2)
+    assert (cyc[0, 1], bool(reuse[0, 1]), nb[0, 1]) == (reread_task, False, 2) == (1863, False, 2)
+    assert em.walks(cfg.row(0), 2) == ({"a": False, "f": False}, {"a": 1, "f": 2})
+    # one image per task: one walk, reuse
+    cyc, _, reuse, nb = em.layer_walks(cfg, batch=1)
+    assert (cyc[0, 1], bool(reuse[0, 1]), nb[0, 1]) == (one_pass, True, 1) == (1591, True, 1)
+
+
+def _task_of_batch(em, i: int, tr: int, c: Configs, reuse: bool, nb: int, batch: int) -> float:
+    """One configuration's task of ``batch`` images for layer ``i``: floor(batch / nb) passes of nb images and one
+    of the rest, each priced by task_cycles alone."""
+    lat, ii = em.pe_timing(c.tm, c.tn)
+
+    def one(m):
+        return float(em.task_cycles(i, tr, c.tm, c.tn, np.maximum(c.dw, 1), c.rq, np.array([reuse]), lat, ii, m)[0])
+
+    return (batch // nb) * one(nb) + (one(batch % nb) if batch % nb else 0.0)
+
+
+def test_walk_is_the_faster_of_both_priced_walks():
+    """Over many configurations of a CIFAR-sized network at B = 8: every layer's cycles are the faster of its two
+    walks priced one by one with task_cycles (reuse at the buffers' images, re-reading at images_rereading; ties
+    to reuse), so the read_x floor that skips the second pricing loses nothing."""
+    import random
+
+    from nash.frontend.accel.search import full_space
+    from nash.frontend.nas.search_space import sample, space_for_dataset
+
+    arch = sample(space_for_dataset("cifar100"), random.Random(1))
+    ctx = make_context(lower(arch), "kv260")
+    flips = priced = 0
+    for em in ctx.engines.values():
+        rows = random.Random(2).sample(full_space(em, ctx.board), 40)
+        c = Configs.from_rows(rows)
+        cyc, tiles, reuse, nb = em.layer_walks(c, 8)
+        for k, row in enumerate(rows):
+            buf = em.engine_buffers(row, 8)
+            for i, n in enumerate(em.layers):
+                walk = (buf.reuse[n.name], buf.images.get(n.name, 1))
+                if n.name not in buf.images_rereading:  # one walk offered: the buffers'
+                    assert (bool(reuse[k, i]), nb[k, i]) == walk
+                    continue
+                priced += 1
+                want = _task_of_batch(em, i, int(tiles[k, i]), c.take([k]), *walk, 8)
+                other = _task_of_batch(em, i, int(tiles[k, i]), c.take([k]), False, buf.images_rereading[n.name], 8)
+                if other < want:
+                    want, walk, flips = other, (False, buf.images_rereading[n.name]), flips + 1
+                assert (cyc[k, i], bool(reuse[k, i]), nb[k, i]) == (want, *walk)
+    assert priced > flips > 0, (priced, flips)  # both outcomes occur among these configurations
+
+
 def test_misc_unit_hand_worked():
     """Residual add (a DATAFLOW region), global pooling and fc (loops in sequence), one word (16 lanes) per cycle."""
     add = Node("a", "add", "add", ("x", "y"), 16, 16, 8, 8)
