@@ -12,7 +12,9 @@ position: operational intensity (ops per DDR byte read: int8 input and weights o
 separate AXI write channel), attained GOPS, the engine's
 compute roof (2 x its PEs x clock) and memory roof (its port's bytes/cycle x clock x intensity), bound = whichever roof
 is lower, busy = attained / compute roof, and its walk (``reuse``, ``images`` per pass as the section records them;
-``rereads_by_choice``: reuse would fit but the model priced re-reading faster, docs/accelerator-model.md).
+``rereads_by_choice``: reuse would fit but the model priced re-reading faster, docs/accelerator-model.md) and its
+``slowest_process`` (of model.PROCESSES, in a full pass); per design ``cycles_by_slowest_process``, the share of its PE
+layers' cycles by that process (printed for each set's best designs).
 Plots: docs/figures/accel_perf_roofline.png and docs/figures/accel_perf_utilisation.png. The targets of issue 13
 are printed and stored as a ``targets`` list.
 
@@ -32,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nash.frontend.accel.model import config_dict, engine_of, resources_dict  # noqa: E402
+import numpy as np  # noqa: E402
+from nash.frontend.accel.model import PROCESSES, Configs, config_dict, engine_of, resources_dict  # noqa: E402
 from nash.frontend.accel.search import (  # noqa: E402
     choose_batch,
     coarse_to_fine,
@@ -68,6 +71,7 @@ def layer_rows(ctx, design, nodes) -> list[dict]:
     cyc = layer_cycles(ctx, design)
     walks = {e: em.walks(design.rows[e], design.batch) for e, em in ctx.engines.items()}  # as the section records
     rule = {e: em.engine_buffers(design.rows[e]).reuse for e, em in ctx.engines.items()}
+    index = {n.name: (e, i) for e, em in ctx.engines.items() for i, n in enumerate(em.layers)}
     rows = []
     for n in nodes:
         if n.kind != "conv":
@@ -89,8 +93,27 @@ def layer_rows(ctx, design, nodes) -> list[dict]:
                      "compute_roof_gops": round(compute_roof, 3), "memory_roof_gops": round(memory_roof, 3),
                      "bound": "compute" if compute_roof <= memory_roof else "memory",
                      "busy": round(attained / compute_roof, 4), "reuse": walks[e][0][n.name],
-                     "images": walks[e][1][n.name], "rereads_by_choice": rule[e][n.name] and not walks[e][0][n.name]})
+                     "images": walks[e][1][n.name], "rereads_by_choice": rule[e][n.name] and not walks[e][0][n.name],
+                     "slowest_process": slowest_process(ctx, design, *index[n.name], walks[e])})
     return rows
+
+
+def slowest_process(ctx, design, engine: str, i: int, walk) -> str:
+    """The process of the layer's DATAFLOW region (model.PROCESSES) that takes longest in a full pass of its walk."""
+    em, row = ctx.engines[engine], design.rows[engine]
+    node = em.layers[i]
+    c = Configs.from_rows([row])
+    lat, ii = em.pe_timing(c.tm, c.tn)
+    procs = em.task_processes(i, min(int(row[3]), node.out_size), c.tm, c.tn, np.maximum(c.dw, 1), c.rq,
+                              np.array([walk[0][node.name]]), lat, ii, walk[1][node.name])
+    return PROCESSES[int(np.argmax([float(np.asarray(cyc).reshape(-1)[0]) for cyc, _ in procs]))]
+
+
+def process_shares(rows: list[dict]) -> dict[str, float]:
+    """Share of the PE layers' cycles by the process that is the slowest in each layer (what binds inside tasks)."""
+    total = sum(r["cycles"] for r in rows)
+    return {p: round(sum(r["cycles"] for r in rows if r["slowest_process"] == p) / total, 4) for p in PROCESSES
+            if total and any(r["slowest_process"] == p for r in rows)}
 
 
 def busy(rows: list[dict]) -> float:
@@ -141,6 +164,7 @@ def evaluate(arch: dict, board: str, max_batch: int | None = None) -> dict:
             "busy_large_layers": round(busy(large_layers(rows)), 4),
             "dsp_busy_3x3_pointwise": round(busy(std_k13), 4) if std_k13 else None,
             "memory_bound_layers": membound,
+            "cycles_by_slowest_process": process_shares(rows),
             "rereading_layers": sum(x["rereads_by_choice"] for x in rows),  # reuse possible, re-reading priced faster
             "layers": rows}
 
@@ -291,6 +315,11 @@ def main() -> None:
               f"{m['conv_only']['fps']:.0f} FPS {m['conv_only']['gops']:.0f} GOPS; FPS ratio median "
               f"{s['fps_ratio_median']:.2f} (min {s['fps_ratio_min']:.2f}); layers re-reading by choice: hybrid "
               f"{s['rereading_layers']['hybrid']}, conv-only {s['rereading_layers']['conv_only']}")
+        for side in ("hybrid", "conv_only"):  # what binds inside the best design's layer tasks
+            best = s["pairs"][s["best_index"][side]][side]
+            shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(best["cycles_by_slowest_process"].items(),
+                                                                        key=lambda kv: -kv[1]))
+            print(f"  best {side} design #{s['best_index'][side]}: cycles by slowest process: {shares}")
     for t in result["targets"]:
         print(f"target {t['name']}: {t['value']} (target >= {t['target']}): {'met' if t['met'] else 'NOT met'}")
     print(f"wrote {args.out} ({result['wall_s']} s)")

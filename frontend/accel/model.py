@@ -43,6 +43,7 @@ RES = ("dsp", "lut", "ff", "bram18", "uram")  # internal resource vector (BRAM c
 ACC_BITS = 32
 WORD = 16  # bytes per m_axi beat: the engines move 128-bit words
 CHUNK = 64  # words per residual-add read chunk (engine_misc.cpp.j2: one maximum-length AXI burst per input)
+PROCESSES = ("read_x", "read_w", "pad_x", "compute", "requant_out", "write_out")  # a PE layer task's processes
 OUTSTANDING = 16  # m_axi requests in flight per port and direction (codegen render.MAXI_OUTSTANDING, the pragmas)
 
 
@@ -329,6 +330,11 @@ class EngineModel:
         configurations: the DATAFLOW region of run_standard / run_depthwise (hls_templates/src/engine.cpp.j2),
         process by process, band by band (docs/accelerator-model.md). Per (band, output tile, input tile) one weight
         tile serves the nb images' band pixels; the reads, drains, requant groups and writes go image by image."""
+        return region(self.task_processes(i, tr, tm, tn, dw, rq, reuse, pe_lat, pe_ii, nb))
+
+    def task_processes(self, i: int, tr: int, tm, tn, dw, rq, reuse, pe_lat, pe_ii, nb=1) -> list[tuple]:
+        """The processes of :meth:`task_cycles`' DATAFLOW region as (cycles, fill) pairs, in the order of
+        :data:`PROCESSES` (what :func:`region` prices; benchmarks read which one is the slowest)."""
         T = self.timing
         node = self.layers[i]
         bl = self._bands(i, tr)
@@ -411,8 +417,7 @@ class EngineModel:
         compute = compute - (np.maximum(np.maximum(pix_l, ww) * kk, d_x) - np.maximum(pix_l * kk, d_x)) * pe_ii
         if node.depthwise:
             d_mac = T.dw
-        return region([(read_x, lat + io), (read_w, lat + io), (pad_x, io), (compute, d_mac), (requant, T.rq),
-                       (write, io)])
+        return [(read_x, lat + io), (read_w, lat + io), (pad_x, io), (compute, d_mac), (requant, T.rq), (write, io)]
 
     def _streams(self, i: int, tr: int, lanes_in, lanes_out, nb, reuse) -> tuple[np.ndarray, np.ndarray]:
         """(read_x, write_out) cycles of one pass of layer ``i`` per configuration: :func:`maxi_stream` over the runs

@@ -495,3 +495,23 @@ def test_accumulator_memory_codes_priced_by_hand():
     for m, pair in enumerate((("bram", "bram"), ("uram", "uram"), ("uram", "bram"), ("bram", "uram"))):
         cfg = config_dict((16, 8, 8, 8, 4, m))
         assert (cfg["acc_mem"], cfg["acc_dw_mem"]) == pair and config_row(cfg) == (16, 8, 8, 8, 4, m)
+
+
+def test_task_processes_are_the_region_task_cycles_prices():
+    """task_processes lists the six processes in PROCESSES order, and task_cycles is their DATAFLOW region: the
+    slowest plus the other five's fills (checked on the hand-worked walk-flip layer, re-reading two images)."""
+    from nash.frontend.accel.model import PROCESSES
+
+    a = Node("a", "conv", "conv", ("input",), 16, 32, 8, 8, kernel=1, stride=1, padding=0, role="project")
+    f = Node("f", "conv", "conv", ("input",), 32, 64, 4, 4, kernel=3, stride=1, padding=1)
+    em = _engine([a, f])
+    c = Configs.from_rows([(32, 16, 16, 4, 4, 0)])
+    lat, ii = em.pe_timing(c.tm, c.tn)
+    procs = em.task_processes(1, 4, c.tm, c.tn, c.dw, c.rq, np.array([False]), lat, ii, 2)
+    assert len(procs) == len(PROCESSES) == 6
+    cyc = [float(np.asarray(p).reshape(-1)[0]) for p, _ in procs]
+    fills = [float(np.asarray(fl).reshape(-1)[0]) for _, fl in procs]
+    slow = int(np.argmax(cyc))
+    assert PROCESSES[slow] == "compute" and cyc[slow] == 1722  # compute2 of the hand-worked flip test
+    region = cyc[slow] + sum(fl for k, fl in enumerate(fills) if k != slow)
+    assert region == float(em.task_cycles(1, 4, c.tm, c.tn, c.dw, c.rq, np.array([False]), lat, ii, 2)[0]) == 1863
