@@ -20,6 +20,7 @@ from nash.codegen.hls.plan import Plan
 from nash.codegen.hls.register_map import ABI_VERSION, register_map
 from nash.codegen.rtl.pe_bridge import PeSource, pe_source
 from nash.frontend.accel import buffers
+from nash.frontend.accel.model import OUTSTANDING
 from nash.frontend.accel.schedule import steps_to_json
 from nash.frontend.core.atomic_io import atomic_write_bytes, atomic_write_text
 from nash.frontend.core.errors import UserInputError
@@ -42,7 +43,7 @@ from nash.frontend.integer.reference import run_network
 SLOT_ALIGN = 64  # bytes: every layer output starts on a 64-byte boundary inside its slot (four 16-byte words)
 WORD = weights_blob.WORD  # bytes per DDR word (nash::word_t, ap_uint<128>)
 AXI_LATENCY = 64  # cycles: m_axi latency the HLS scheduler assumes (PS-DDR round trip 24-64 cycles at 200 MHz)
-MAXI_OUTSTANDING = 16  # requests in flight per port and direction (pragmas; nash_common.h MAXI_OUTSTANDING)
+MAXI_OUTSTANDING = OUTSTANDING  # requests in flight per port and direction (model.OUTSTANDING prices them)
 TB_IMAGES = 4  # images in tb_data (Vitis csim / cosim testbench); cosim is slow
 KIND_ID = {"conv": 0, "add": 1, "gap": 2, "fc": 3}
 SRC_FILES = ("top.cpp", *(f"{c_engine_function(e)}.cpp" for e in ENGINES))
